@@ -1,0 +1,25 @@
+"""Table transformers: what a person reads first is what failed."""
+from collections import OrderedDict
+
+_ORDER = {"Fail": 0, "Error": 1, "Warning": 2, "Pass": 3, "Skipped": 4}
+
+
+def transform_findings(result):
+    rows = sorted(enumerate(result or []), key=lambda p: (_ORDER.get(p[1].get("status"), 9), p[0]))
+    table = []
+    for _, f in rows:
+        row = OrderedDict()
+        if "cluster" in f:
+            row["Cluster"] = f["cluster"].rstrip("/").rsplit("/", 1)[-1]
+        row["Status"] = f.get("status")
+        row["Check"] = f.get("checkId")
+        row["Target"] = f.get("target")
+        row["Message"] = f.get("message")
+        row["Remediation"] = f.get("remediation")
+        table.append(row)
+    return table
+
+
+def transform_catalog(result):
+    return [OrderedDict([("Check", c["checkId"]), ("Article", c["article"]), ("Title", c["title"])])
+            for c in result or []]

@@ -1,0 +1,102 @@
+"""Turn raw arguments into typed values, or one clear az error that says what to do."""
+import re
+
+from azure.cli.core.decorators import Completer
+
+_ACR_NAME = re.compile(r"^[a-zA-Z0-9]{5,50}$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def acr_suffix(cli_ctx):
+    try:
+        return cli_ctx.cloud.suffixes.acr_login_server_endpoint or ".azurecr.io"
+    except Exception:  # pylint: disable=broad-except
+        return ".azurecr.io"
+
+
+def parse_acr(value, suffix):
+    """('id', resource id) or ('name', registry name) for any form of --acr; ValueError says what is wrong."""
+    from azext_acrpull.diagnose.ids import parse_resource_id
+    from azext_acrpull.diagnose.reference import host_problem, registry_name_from_host
+    text = (value or "").strip()
+    if text.lower().startswith("/subscriptions/"):
+        rid = parse_resource_id(text)
+        if not rid or rid.namespace.lower() != "microsoft.containerregistry" or rid.type.lower() != "registries" \
+                or rid.child:
+            raise ValueError("{!r} is not a registry resource ID; expected /subscriptions/<sub>/resourceGroups/<rg>/"
+                             "providers/Microsoft.ContainerRegistry/registries/<name>.".format(_short(text)))
+        return ("id", rid.id)
+    if "." in text or "/" in text or ":" in text:
+        host = re.sub(r"^[a-z]+://", "", text, flags=re.IGNORECASE).split("/", 1)[0]
+        problem = host_problem(host, suffix)
+        if problem:
+            raise ValueError("{!r}: {}".format(_short(text), problem))
+        name = registry_name_from_host(host, suffix)
+        if not name:
+            raise ValueError("{!r} is not an Azure Container Registry login server; expected <name>{}.".format(
+                _short(text), suffix))
+        return ("name", name)
+    if not _ACR_NAME.match(text):
+        raise ValueError("{!r} is not a valid registry name: use 5-50 letters and digits, a login server "
+                         "(<name>{}) or a resource ID.".format(_short(text), suffix))
+    return ("name", text)
+
+
+def _short(text, limit=80):
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _argument_type(convert, name):
+    """An argparse type: a bad value exits with status 2 and one line, as other bad arguments do."""
+    from argparse import ArgumentTypeError
+
+    def typed(value):
+        try:
+            return convert(value)
+        except ValueError as err:
+            raise ArgumentTypeError(str(err)) from None
+    typed.__name__ = name
+    return typed
+
+
+def acr_type(cli_ctx):
+    return _argument_type(lambda v: parse_acr(v, acr_suffix(cli_ctx)), "registry")
+
+
+def _image(value):
+    from azext_acrpull.diagnose.reference import parse_reference
+    return parse_reference(value)  # InvalidReference is a ValueError
+
+
+def _namespace(value):
+    if not _DNS_LABEL.match(value or ""):
+        raise ValueError("{!r} is not a valid Kubernetes namespace name (lower-case letters, digits and '-', at most "
+                         "63 characters).".format(_short(value or "")))
+    return value
+
+
+def _pod(value):
+    if not value or len(value) > 253 or not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", value):
+        raise ValueError("{!r} is not a valid pod name (lower-case letters, digits, '-' and '.', at most 253 "
+                         "characters).".format(_short(value or "")))
+    return value
+
+
+def _check_id(value):
+    from azext_acrpull.diagnose.findings import catalog
+    known = [c.check_id for c in catalog()]
+    if (value or "").lower() not in known:
+        raise ValueError("unknown check id {!r}; valid ids: {}.".format(_short(value or "", 40), ", ".join(known)))
+    return value.lower()
+
+
+image_type = _argument_type(_image, "image")
+namespace_type = _argument_type(_namespace, "namespace")
+pod_type = _argument_type(_pod, "pod")
+check_id_type = _argument_type(_check_id, "check")
+
+
+@Completer
+def check_id_completer(cmd, prefix, namespace, **kwargs):  # pylint: disable=unused-argument
+    from azext_acrpull.diagnose.findings import catalog
+    return [c.check_id for c in catalog()]

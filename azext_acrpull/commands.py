@@ -1,0 +1,10 @@
+"""The command table: `az aks diagnose-pull ...` inside the built-in `aks` group."""
+
+
+def load_command_table(self, _):
+    from azext_acrpull._format import transform_catalog, transform_findings
+    with self.command_group("aks diagnose-pull", is_preview=True) as g:
+        g.custom_command("run", "diagnose_run", table_transformer=transform_findings)
+        g.custom_command("check-auth", "diagnose_check_auth", table_transformer=transform_findings)
+        g.custom_command("check-registry", "diagnose_check_registry", table_transformer=transform_findings)
+        g.custom_command("list-checks", "list_checks", table_transformer=transform_catalog)

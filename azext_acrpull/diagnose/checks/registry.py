@@ -1,0 +1,36 @@
+"""S0: the registry itself: does it exist, can it be read."""
+from ..findings import FAIL, PASS, check
+
+
+def registry_target(registry_or_name):
+    name = registry_or_name.get("name") if isinstance(registry_or_name, dict) else registry_or_name
+    return "registry {}".format(name)
+
+
+@check("registry-lookup", "S0", "The registry exists and can be read",
+       "Finds the registry named by --acr or by the image and reads its properties (SKU, login server, "
+       "network and role-assignment mode) that the other checks use.", groups=("registry",), fleet=True)
+def registry_lookup(chk, facts):
+    findings = []
+    for lookup in facts.registry_lookups():
+        registry = lookup["registry"]
+        if registry is None:
+            findings.append(chk.finding(
+                registry_target(lookup["name"]), FAIL,
+                "No registry named '{}' exists in the subscriptions the signed-in account can read.".format(
+                    lookup["name"]),
+                "Check the registry name in the image reference against `az acr list --query [].loginServer -o tsv`; "
+                "for a registry in another subscription pass --acr with its resource ID.",
+                given=lookup["given"]))
+            continue
+        props = registry.get("properties", {})
+        findings.append(chk.finding(
+            registry_target(registry), PASS,
+            "Registry {} found: login server {}, SKU {}, location {}.".format(
+                registry["name"], props.get("loginServer"), (registry.get("sku") or {}).get("name"),
+                registry.get("location")),
+            registryId=registry["id"], loginServer=props.get("loginServer"),
+            sku=(registry.get("sku") or {}).get("name"), location=registry.get("location"),
+            publicNetworkAccess=props.get("publicNetworkAccess"), adminUserEnabled=props.get("adminUserEnabled"),
+            roleAssignmentMode=props.get("roleAssignmentMode")))
+    return findings

@@ -1,0 +1,304 @@
+"""Image pull error texts (pod events, container waiting messages) sorted into the article's causes.
+
+The text narrows the cause; Azure and cluster facts decide it. A ``Classification`` therefore says
+which cause the text points at, in words, and flags the texts that several causes produce
+(``ambiguous``), so the checks know when they must look further.
+
+Precedence, first match wins, because a multi-error ``[err1, err2]`` holds one error per credential
+kubelet tried and only one of them is the real story:
+
+1. kubelet's own refusals, made before any registry is asked: pull QPS (X.qps), a reference it
+   cannot parse (C2), pull policy Never (unknown).
+2. The platform: ``exec format error``, or ``no match for platform`` next to a 401 (X.arch, the
+   article's Cause 1b); ``no match for platform`` otherwise (C5). A registry that serves the
+   manifest but no matching platform has shown that the image exists and access works.
+3. Definitive registry answers: not found (C2), 403 / firewall / storage AuthorizationFailure (C3),
+   credentials rejected, i.e. an oauth-token 401 or ``requested access to the resource is denied``
+   (C1), throttling (unknown, see below).
+4. Transport failures: TLS (X.tls), then DNS, timeouts, EOF, refused connections (C4). They come
+   after registry answers because an answer proves the path works for at least one attempt.
+5. The weak signals: ``pull access denied, repository does not exist`` (C2, ambiguous), the
+   anonymous-token 401 and other 401s that do not say whether credentials were sent (C1,
+   ambiguous), a pull secret kubelet could not read (C1, ambiguous), a bare gRPC NotFound (C2).
+
+Decisions where the error text alone is not enough:
+
+- ``no such host`` for a host written wrongly as an ACR login server (``azureacr.io``, a doubled
+  ``.azurecr.us.azurecr.io``, the privatelink alias) is C2: the name is wrong, not the network.
+  A correct login server, a data endpoint or a blob host that does not resolve is C4 (DNS).
+- A registry 429 (``toomanyrequests``) is "unknown" with a reason naming registry throttling:
+  X.qps is kubelet's own ``registryPullQPS`` limit, whose fix (``imagePullPolicy``) differs.
+- ``x509: certificate is valid for *.azurecr.io, not <x>.privatelink.azurecr.io`` is C2: the
+  reference uses the privatelink name. Other certificate errors are X.tls.
+"""
+import re
+from dataclasses import dataclass
+
+from .reference import KNOWN_ACR_SUFFIXES, login_server_problem
+
+CAUSES = ("C1", "C2", "C3", "C4", "C5", "X.arch", "X.qps", "X.tls", "unknown")
+WAITING_REASONS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
+                   "RegistryUnavailable", "ImageInspectError")
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The cause an error text points at; ``ambiguous`` means Azure facts must choose among several."""
+
+    cause: str
+    reason: str
+    token: str | None = None
+    ambiguous: bool = False
+
+
+# Wrappings that vary with the kubelet and containerd version and carry no cause.
+_PREFIX = re.compile(r'^(?:Failed to pull image "[^"]*":\s*'
+                     r'|Back-off pulling image "[^"]*"(?::\s*|$)'
+                     r"|(?:ErrImagePull|ImagePullBackOff):\s*"
+                     r"|Error:\s+"
+                     r"|Error response from daemon:\s*)")
+# Newer kubelets strip "code = Unknown" (old gRPC printed it as "code = 2"); NotFound stays as information.
+_RPC_UNKNOWN = re.compile(r"rpc error: code = (?:Unknown|2) desc = ?")
+_SPACE = re.compile(r"\s+")
+
+_QPS = re.compile(r"pull QPS exceeded", re.I)
+_NEVER_PULL = re.compile(r"is not present with pull policy of Never", re.I)
+_INVALID_NAME = re.compile(r"couldn't parse image reference|invalid reference format|Failed to apply default image tag"
+                           r"|repository name must be lowercase", re.I)
+_LOWERCASE = re.compile(r"must be lowercase", re.I)
+_EXEC_FORMAT = re.compile(r"exec format error", re.I)
+_NO_PLATFORM = re.compile(r"no match for platform in manifest", re.I)
+_TOKEN_STATUS = re.compile(r"failed to fetch (?P<token>oauth|anonymous) token: "
+                           r"unexpected status(?: from [A-Za-z]+ request to \S+)?: (?P<status>\d{3})", re.I)
+_STATUS_401 = re.compile(r"\b401 Unauthorized\b|\bstatus(?: code)?:? 401\b", re.I)
+_STATUS_403 = re.compile(r"\b403 Forbidden\b|\bHTTP 403\b|\bstatus(?: code)?:? 403\b", re.I)
+_FIREWALL = re.compile(r"client with IP '?(?P<ip>[^'\s]+?)'? is not allowed access", re.I)
+_STORAGE_403 = re.compile(r"AuthorizationFailure")
+_PRIVATELINK_CERT = re.compile(r"certificate is valid for (?P<valid>.+?), not "
+                               r"(?P<host>[\w.-]+\.privatelink\.azurecr\.[a-z]+)", re.I)
+_TLS_TIMEOUT = re.compile(r"TLS handshake timeout", re.I)
+_CERT = re.compile(r"(?P<detail>x509: [^,\]]+|tls: failed to verify certificate|remote error: tls: [\w ]+"
+                   r"|tls: first record does not look like a TLS handshake)", re.I)
+_LOOKUP = re.compile(r"lookup (?P<host>[^\s:]+)(?: on \S+)?: (?:no such host|server misbehaving)", re.I)
+_DNS = re.compile(r"no such host|server misbehaving", re.I)
+_TIMEOUT = re.compile(r"(?:dial tcp (?P<addr>\S+?): )?(?P<what>i/o timeout|Client\.Timeout exceeded"
+                      r"|connection refused|connection reset by peer|no route to host|network is unreachable)", re.I)
+_EOF = re.compile(r'\b(?:Head|Get|Post|Put)\s+"?(?P<url>https?://[^\s"]+?)"?:\s*(?:unexpected )?EOF\b', re.I)
+_BLOB_MISSING = re.compile(r"could not fetch content descriptor (?P<digest>\S+)[^,\]]*? from remote: not found", re.I)
+_MANIFEST_MISSING = re.compile(r"manifest unknown|MANIFEST_UNKNOWN|manifest for \S+ not found|NAME_UNKNOWN"
+                               r"|repository name not known to registry", re.I)
+_REF_NOT_FOUND = re.compile(r'failed to resolve reference "(?P<ref>[^"]+)": (?:[^\s,\]]+: )?not found'
+                            r"|(?P<bare>[^\s\[\]\",]+/[^\s\[\]\",]+): not found", re.I)
+_CREDS_DENIED = re.compile(r"requested access to the resource is denied", re.I)
+_THROTTLED = re.compile(r"toomanyrequests|\b429 Too Many Requests\b", re.I)
+_REPO_DENIED = re.compile(r"pull access denied|repository does not exist|does not exist or no pull access", re.I)
+_AUTH_REQUIRED = re.compile(r"authentication required|insufficient_scope|\bunauthorized\b", re.I)
+_SECRET_MISSING = re.compile(r"Unable to retrieve some image pull secrets \((?P<names>[^)]*)\)", re.I)
+_GRPC_NOT_FOUND = re.compile(r"rpc error: code = NotFound\b")
+
+
+def _enclosed(text):
+    """True when the text is one bracketed multi-error, not ``[a] ... [b]``."""
+    if not (text.startswith("[") and text.endswith("]")):
+        return False
+    depth = 0
+    for i, char in enumerate(text):
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if depth == 0 and i < len(text) - 1:
+            return False
+    return True
+
+
+def normalise(text: str) -> str:
+    """The error with the version-dependent wrapping removed, so one set of patterns fits every kubelet."""
+    text = _RPC_UNKNOWN.sub("", _SPACE.sub(" ", text or "")).strip()
+    while True:
+        before = text
+        text = _PREFIX.sub("", text, count=1).strip()
+        if _enclosed(text):
+            text = text[1:-1].strip()
+        if text == before:
+            return text
+
+
+_WAITING_DEFAULTS = {
+    "ErrImagePull": Classification("unknown", "only the waiting reason ErrImagePull is known, not the error text; "
+                                              "the pod's Failed events hold it"),
+    "ImagePullBackOff": Classification("unknown", "kubelet is backing off after failed pulls but the message carries "
+                                                  "no error text; the pod's Failed events hold it"),
+    "InvalidImageName": Classification("C2", "kubelet could not parse the image reference, so the image name is "
+                                             "malformed"),
+    "ErrImageNeverPull": Classification("unknown", "the image is not on the node and imagePullPolicy is Never, so "
+                                                   "kubelet never asks the registry"),
+    "RegistryUnavailable": Classification("C4", "kubelet reported the registry unavailable: the node could not reach "
+                                                "it"),
+    "ImageInspectError": Classification("unknown", "the container runtime could not inspect the image already on the "
+                                                   "node, a node-local problem rather than the registry"),
+}
+
+
+def _host_misnamed(host):
+    """The login-server problem of a host that did not resolve, when the name itself is wrong."""
+    suffix = next((s for s in KNOWN_ACR_SUFFIXES if host.lower().endswith(s)), KNOWN_ACR_SUFFIXES[0])
+    problem = login_server_problem(host, suffix)
+    if problem and problem.kind not in ("data-endpoint", "other-cloud"):
+        return problem
+    return None
+
+
+def _has_401(text):
+    return any(m["status"] == "401" for m in _TOKEN_STATUS.finditer(text)) or bool(_STATUS_401.search(text))
+
+
+def _token(text, status=None):
+    """Which token request failed (``oauth`` or ``anonymous``), when the text says so."""
+    for match in _TOKEN_STATUS.finditer(text):
+        if status is None or match["status"] == status:
+            return match["token"].lower()
+    return None
+
+
+def _kubelet_refusal(text):
+    if _QPS.search(text):
+        return Classification("X.qps", "kubelet refused to start the pull because its pull rate limit "
+                                       "(registryPullQPS) was exceeded; the registry was never asked")
+    if _NEVER_PULL.search(text):
+        return _WAITING_DEFAULTS["ErrImageNeverPull"]
+    if _INVALID_NAME.search(text):
+        if _LOWERCASE.search(text):
+            return Classification("C2", "the image reference has upper case in its repository name, which kubelet "
+                                        "rejects as an invalid image name")
+        return _WAITING_DEFAULTS["InvalidImageName"]
+    return None
+
+
+def _platform(text):
+    if _EXEC_FORMAT.search(text):
+        return Classification("X.arch", "a program of the image cannot run on the node's CPU (exec format error), "
+                                        "so the image was built for another architecture")
+    if _NO_PLATFORM.search(text):
+        if _has_401(text):
+            return Classification("X.arch", "the manifest has no image for the node's platform and the retry was "
+                                            "refused with 401, the article's sign of an image built for another CPU "
+                                            "architecture", token=_token(text, "401"))
+        return Classification("C5", "the image's manifest has no entry for the node's platform, e.g. a Linux image "
+                                    "scheduled on a Windows node")
+    return None
+
+
+def _registry_answer(text):
+    if _BLOB_MISSING.search(text):
+        return Classification("C2", "a layer ({}) listed in the image's manifest is missing from the registry, so "
+                                    "the image is incomplete".format(_BLOB_MISSING.search(text)["digest"]))
+    ref = _REF_NOT_FOUND.search(text)
+    if ref or _MANIFEST_MISSING.search(text):
+        what = (ref["ref"] or ref["bare"]) if ref else "the reference"
+        return Classification("C2", "the registry has no manifest for {}: the repository, tag or digest does not "
+                                    "exist".format(what))
+    cert = _PRIVATELINK_CERT.search(text)
+    if cert:
+        return Classification("C2", "the reference uses the private link name {}, but the registry's certificate is "
+                                    "valid for {}: reference the login server instead".format(cert["host"],
+                                                                                                cert["valid"]))
+    firewall = _FIREWALL.search(text)
+    if firewall:
+        return Classification("C3", "the registry's firewall does not allow the node's IP {}".format(firewall["ip"]),
+                              token=_token(text))
+    if _STORAGE_403.search(text):
+        return Classification("C3", "the storage behind the registry answered 403 AuthorizationFailure: a network rule "
+                                    "or service endpoint policy blocks the layer downloads")
+    token = _token(text, "403")
+    if token or _STATUS_403.search(text):
+        return Classification("C3", "the registry answered 403 Forbidden: a network rule (firewall, private endpoint, "
+                                    "DNS) denies this client", token=token)
+    if _token(text, "401") == "oauth":
+        return Classification("C1", "the registry rejected the credentials the node presented (oauth token request "
+                                    "answered 401)", token="oauth")
+    if _CREDS_DENIED.search(text):
+        return Classification("C1", "the registry denied pull access to the credentials presented (requested access "
+                                    "to the resource is denied)")
+    if _THROTTLED.search(text):
+        return Classification("unknown", "the registry throttled the requests (429 toomanyrequests), a registry SKU "
+                                         "limit and not kubelet's pull QPS")
+    return None
+
+
+def _transport(text):
+    if _TLS_TIMEOUT.search(text):
+        return Classification("X.tls", "the TLS handshake with the registry timed out: a firewall, proxy or network "
+                                       "appliance on the path holds up the connection")
+    cert = _CERT.search(text)
+    if cert:
+        return Classification("X.tls", "the registry's TLS certificate was not accepted ({}), which points at a proxy "
+                                       "or firewall that intercepts TLS".format(cert["detail"].strip()))
+    lookup = _LOOKUP.search(text)
+    if lookup:
+        problem = _host_misnamed(lookup["host"])
+        if problem:
+            return Classification("C2", "the registry host does not resolve because it is written wrongly: {}".format(
+                problem.message))
+        return Classification("C4", "the name {} does not resolve from the node: DNS (private DNS zone, its VNet "
+                                    "link, custom DNS) does not know it".format(lookup["host"]))
+    if _DNS.search(text):
+        return Classification("C4", "a registry name does not resolve from the node (no such host): DNS does not know "
+                                    "it")
+    timeout = _TIMEOUT.search(text)
+    if timeout:
+        detail = "dial tcp {}: {}".format(timeout["addr"], timeout["what"]) if timeout["addr"] else timeout["what"]
+        return Classification("C4", "the connection to the registry failed ({}): the network path (peering, firewall, "
+                                    "NSG, routes) drops or refuses the traffic".format(detail))
+    eof = _EOF.search(text)
+    if eof:
+        return Classification("C4", "the connection to {} closed before any answer (EOF): something on the network "
+                                    "path cut it".format(eof["url"]))
+    return None
+
+
+def _weak(text):
+    if _REPO_DENIED.search(text):
+        return Classification("C2", "the registry did not let this client see the repository: it does not exist or "
+                                    "the client may not pull it", ambiguous=True)
+    if _token(text, "401") == "anonymous":
+        return Classification("C1", "the node presented no credentials for this registry and the anonymous token "
+                                    "request was refused (401); a wrong registry name, another CPU architecture, a "
+                                    "first-pull race or node bootstrap can cause this", token="anonymous",
+                              ambiguous=True)
+    if _has_401(text) or _AUTH_REQUIRED.search(text):
+        return Classification("C1", "the registry asked for authentication and got no valid credentials; the text does "
+                                    "not say whether any were presented", ambiguous=True)
+    secrets = _SECRET_MISSING.search(text)
+    if secrets:
+        return Classification("C1", "kubelet could not read the image pull secret(s) {}, so it may pull without "
+                                    "their credentials".format(secrets["names"]), ambiguous=True)
+    if _GRPC_NOT_FOUND.search(text):
+        return Classification("C2", "the container runtime answered NotFound: the image name, tag or digest does not "
+                                    "exist")
+    return None
+
+
+def classify_pull_error(text: str) -> Classification:
+    """The article's cause for one pull error text, wrapped in any kubelet/containerd version's way."""
+    text = normalise(text)
+    if not text:
+        return Classification("unknown", "there is no error text to classify")
+    if text in _WAITING_DEFAULTS:
+        return _WAITING_DEFAULTS[text]
+    for stage in (_kubelet_refusal, _platform, _registry_answer, _transport, _weak):
+        found = stage(text)
+        if found:
+            return found
+    return Classification("unknown", "the text matches no known image pull failure")
+
+
+def classify_waiting(reason: str, message: str) -> Classification:
+    """The cause for a container waiting in ``reason``; the reason decides when the message cannot."""
+    reason = (reason or "").strip()
+    if reason in ("ErrImageNeverPull", "ImageInspectError"):
+        return _WAITING_DEFAULTS[reason]
+    found = classify_pull_error(message)
+    if reason == "InvalidImageName" and found.cause != "C2":
+        return _WAITING_DEFAULTS[reason]
+    if found.cause == "unknown" and reason in _WAITING_DEFAULTS and not normalise(message).strip(" .") \
+            or found.cause == "unknown" and reason == "RegistryUnavailable":
+        return _WAITING_DEFAULTS[reason]
+    return found

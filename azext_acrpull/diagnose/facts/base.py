@@ -1,0 +1,132 @@
+"""The facts a check may ask for, cached once per run.
+
+``Facts`` holds everything that is true whatever the source: caching with one lock per fact (so
+concurrent checks never fetch the same resource twice), and facts derived from other facts (the
+pull identity from the cluster). Subclasses say how raw facts are read: ``LiveFacts`` from ARM,
+Graph, Kubernetes and the registry for one cluster; a bulk reader can fill the same names.
+"""
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from ..ids import id_name, parse_resource_id
+
+
+class FactError(Exception):
+    """A fact could not be read. Checks that need it report ``Error`` with this reason."""
+
+    def __init__(self, reason, status_code=None):
+        super().__init__(reason)
+        self.reason = reason
+        self.status_code = status_code
+
+
+class Facts:
+    """Named, cached facts about one cluster and the registries it pulls from."""
+
+    def __init__(self, request, max_workers=8):
+        self.request = request
+        self._cache = {}
+        self._locks = {}
+        self._guard = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="acrpull-fact")
+
+    def close(self):
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- caching ------------------------------------------------------------------------------
+    def once(self, key, fetch):
+        """Run ``fetch`` once per key for the whole run; errors are cached too, so a failing
+        call is not repeated by every check that needs it."""
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._cache:
+                try:
+                    self._cache[key] = (True, fetch())
+                except FactError as err:
+                    self._cache[key] = (False, err)
+        ok, value = self._cache[key]
+        if not ok:
+            raise value
+        return value
+
+    def prime(self, key, value):
+        """Store a fact read elsewhere (a bulk read, or a list that already held the resource)."""
+        with self._guard:
+            self._cache.setdefault(key, (True, value))
+
+    def parallel(self, func, items):
+        """Map over independent reads concurrently; results in input order, errors as values."""
+        items = list(items)
+        if len(items) <= 1:
+            return [_capture(func, i) for i in items]
+        return list(self._pool.map(lambda i: _capture(func, i), items))
+
+    # -- derived facts ------------------------------------------------------------------------
+    @property
+    def cluster_name(self):
+        return self.request.name
+
+    @property
+    def cluster_resource_group(self):
+        return self.request.resource_group
+
+    def pull_identity(self):
+        """Who the nodes pull as: the kubelet identity, or the cluster's service principal."""
+        return self.once("pull_identity", self._pull_identity)
+
+    def _pull_identity(self):
+        cluster = self.cluster()
+        props = cluster.get("properties", {})
+        kubelet = (props.get("identityProfile") or {}).get("kubeletidentity")
+        sp_client_id = (props.get("servicePrincipalProfile") or {}).get("clientId")
+        if kubelet and kubelet.get("objectId"):
+            return {"kind": "kubeletIdentity", "objectId": kubelet.get("objectId"),
+                    "clientId": kubelet.get("clientId"), "resourceId": kubelet.get("resourceId"),
+                    "name": id_name(kubelet.get("resourceId"))}
+        if sp_client_id and sp_client_id.lower() != "msi":
+            sp = self.service_principal(sp_client_id)
+            return {"kind": "servicePrincipal", "clientId": sp_client_id,
+                    "objectId": (sp or {}).get("id"), "name": (sp or {}).get("displayName") or sp_client_id,
+                    "exists": sp is not None}
+        raise FactError("the cluster has neither a kubelet identity nor a service principal in its profile")
+
+    def node_pools(self):
+        return list(self.cluster().get("properties", {}).get("agentPoolProfiles") or [])
+
+    def node_resource_group(self):
+        return self.cluster().get("properties", {}).get("nodeResourceGroup")
+
+    def cluster_subscription(self):
+        rid = parse_resource_id(self.cluster().get("id"))
+        return rid.subscription if rid else None
+
+    # -- raw facts: implemented by a reader ---------------------------------------------------
+    def cluster(self):
+        raise NotImplementedError
+
+    def registries(self):
+        """The registries to diagnose against: list of ARM registry resources."""
+        raise NotImplementedError
+
+    def role_assignments(self, scope):
+        """Role assignments that apply at ``scope`` (inherited from above included)."""
+        raise NotImplementedError
+
+    def role_definition(self, role_definition_id):
+        raise NotImplementedError
+
+    def node_vmss(self):
+        """The scale sets in the cluster's node resource group."""
+        raise NotImplementedError
+
+    def service_principal(self, app_id):
+        """The Entra service principal with this appId, or None when it does not exist."""
+        raise NotImplementedError
+
+
+def _capture(func, item):
+    try:
+        return func(item)
+    except FactError as err:
+        return err

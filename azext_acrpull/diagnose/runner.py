@@ -1,0 +1,79 @@
+"""Selects the checks, gives them facts, and puts their findings in catalog order.
+
+Checks run concurrently; the facts they share are read once (see ``Facts.once``), so independent
+Azure calls overlap and the longest chain of dependent calls sets the wall time.
+"""
+from concurrent.futures import ThreadPoolExecutor
+
+from knack.log import get_logger
+
+from .facts import FactError
+from .findings import ERROR, FAIL, STATUS_ORDER, catalog
+
+logger = get_logger(__name__)
+
+GROUPS = {"run": None, "check-auth": "auth", "check-image": "image", "check-network": "network",
+          "check-registry": "registry"}
+
+
+def select_checks(group, check_ids=None, fleet=False):
+    wanted = GROUPS.get(group)
+    selected = [c for c in catalog() if (wanted is None or wanted in c.groups) and (c.fleet or not fleet)]
+    if check_ids:
+        ids = {c.lower() for c in check_ids}
+        selected = [c for c in selected if c.check_id in ids]
+    return selected
+
+
+def run_checks(checks, facts, progress=None):
+    """Every selected check's findings; a check that cannot reach a verdict says Error and why."""
+    if not checks:
+        return []
+    done = []
+
+    def one(chk):
+        result = _run_one(chk, facts)
+        done.append(chk.check_id)
+        if progress:
+            progress(len(done), len(checks), chk.check_id)
+        return result
+
+    with ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="acrpull-check") as pool:
+        results = list(pool.map(one, checks))
+    return [f for findings in results for f in findings]
+
+
+def _run_one(chk, facts):
+    try:
+        findings = list(chk.func(chk, facts) or [])
+    except FactError as err:
+        return [chk.finding(_default_target(facts), ERROR, "Could not reach a verdict: {}.".format(
+            err.reason.rstrip(".")), reason=err.reason)]
+    except Exception as err:  # pylint: disable=broad-except
+        logger.debug("check %s failed", chk.check_id, exc_info=True)
+        return [chk.finding(_default_target(facts), ERROR, "The check stopped on an unexpected {}: {}".format(
+            type(err).__name__, str(err).splitlines()[0] if str(err) else ""), reason=type(err).__name__)]
+    if not findings:
+        raise AssertionError("check {} returned no finding".format(chk.check_id))
+    return findings
+
+
+def _default_target(facts):
+    return "cluster {}".format(facts.cluster_name)
+
+
+def summary(findings):
+    """One or two lines for stderr: how many failed, and the first thing to try."""
+    if not findings:
+        return "No checks ran."
+    counts = {}
+    for f in findings:
+        counts[f.status] = counts.get(f.status, 0) + 1
+    parts = ", ".join("{} {}".format(counts[s], s.lower()) for s in sorted(counts, key=STATUS_ORDER.get))
+    first = sorted((f for f in findings if f.remediation), key=lambda f: STATUS_ORDER[f.status])
+    text = "{} finding(s): {}.".format(len(findings), parts)
+    if counts.get(FAIL):
+        text += " {} failed check(s).".format(len({f.check_id for f in findings if f.status == FAIL}))
+    if first:
+        text += " First fix to try ({} {}): {}".format(first[0].check_id, first[0].target, first[0].remediation)
+    return text

@@ -1,0 +1,31 @@
+"""The README's demo: a broken cluster in the simulated Azure, diagnosed by the real az."""
+import argparse
+import sys
+
+from tests.simulator.harness import Environment
+from tests.simulator.scenarios import SCENARIOS, build
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="scripts/demo.sh")
+    parser.add_argument("--scenario", default="demo-broken", choices=sorted(SCENARIOS))
+    parser.add_argument("az_args", nargs="*", help="extra arguments for az aks diagnose-pull run")
+    args = parser.parse_args()
+    print("Installing the extension into a fresh az and starting the simulated Azure...", flush=True)
+    env = Environment()
+    try:
+        env.load(build(args.scenario))
+        print("Scenario {}: {}\n".format(args.scenario, SCENARIOS[args.scenario][0]))
+        command = ["aks", "diagnose-pull", "run", "-g", "rg1", "-n", "aks1", "--acr", "myacr", "-o", "table"]
+        command += args.az_args
+        print("$ az " + " ".join(command), flush=True)
+        result = env.run(*command)
+        sys.stdout.write(result.stdout)
+        sys.stdout.write(result.stderr)
+        return result.rc
+    finally:
+        env.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

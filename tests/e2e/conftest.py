@@ -1,0 +1,70 @@
+"""End-to-end fixtures: the real az, the extension from its wheel, the simulated Azure."""
+import collections
+
+import pytest
+
+from tests.simulator.harness import Environment, in_sandbox
+from tests.simulator.scenarios import build
+
+
+def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argument
+    if not in_sandbox() and any("tests/e2e" in str(i.fspath) for i in items):
+        raise pytest.UsageError("the end-to-end tests run inside tests/netns.sh (see tests/run.sh)")
+
+
+@pytest.fixture(scope="session")
+def azenv():
+    env = Environment()
+    yield env
+    env.close()
+
+
+class Scenario:
+    """One scenario loaded into the simulator, with helpers to run az against it."""
+
+    def __init__(self, env, name):
+        self.env, self.name = env, name
+        self.world = env.load(build(name))
+
+    @property
+    def sim(self):
+        return self.env.sim
+
+    def az(self, *args):
+        return self.env.run(*args)
+
+    def diagnose(self, *args, command="run", cluster=("-g", "rg1", "-n", "aks1")):
+        """Run a diagnosis with JSON output; return (findings, result)."""
+        self.sim.clear_log()
+        result = self.env.run("aks", "diagnose-pull", command, *cluster, *args, "-o", "json")
+        assert result.rc == 0, result
+        assert "Traceback" not in result.stderr, result
+        return result.json(), result
+
+    def statuses(self, findings, check_id):
+        return [(f["target"], f["status"]) for f in findings if f["checkId"] == check_id]
+
+    def status_of(self, findings, check_id, target_prefix=""):
+        matched = [f for f in findings if f["checkId"] == check_id and f["target"].startswith(target_prefix)]
+        assert matched, "no {} finding for {!r} in {}".format(check_id, target_prefix, findings)
+        return matched[0]
+
+    def assert_read_only(self):
+        writes = self.sim.writes()
+        assert not writes, "the diagnosis wrote: {}".format(writes)
+
+    def assert_no_duplicate_reads(self):
+        reads = collections.Counter((e["method"], e["host"], e["path"], tuple(sorted(e["query"].items())))
+                                    for e in self.sim.log if e["method"] == "GET")
+        dupes = [k for k, n in reads.items() if n > 1]
+        assert not dupes, "fetched more than once: {}".format(dupes)
+
+    def assert_no_unknown_routes(self):
+        assert not self.sim.unknown(), "requests the simulator does not know: {}".format(self.sim.unknown())
+
+
+@pytest.fixture
+def scenario(azenv):
+    def load(name):
+        return Scenario(azenv, name)
+    return load

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Every test: lint, unit and property tests, and the end-to-end suite (wheel -> az extension add ->
+# real az against the simulated Azure over TLS) inside a loopback-only network namespace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+.venv/bin/ruff check .
+exec tests/netns.sh .venv/bin/python -m pytest tests "$@"
