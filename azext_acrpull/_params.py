@@ -3,8 +3,15 @@
 
 def load_arguments(self, _):
     from azure.cli.core.commands.parameters import get_resource_name_completion_list, resource_group_name_type
-    from azext_acrpull._validators import (acr_type, check_id_completer, check_id_type, image_type, namespace_type,
-                                           pod_type)
+
+    from azext_acrpull._validators import (
+        acr_type,
+        check_id_completer,
+        check_id_type,
+        image_type,
+        namespace_type,
+        pod_type,
+    )
 
     with self.argument_context("aks diagnose-pull") as c:
         c.argument("resource_group_name", resource_group_name_type,

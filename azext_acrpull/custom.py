@@ -26,6 +26,7 @@ def list_checks(cmd):  # pylint: disable=unused-argument
 
 def _diagnose(cmd, group, resource_group_name, name, acr, image, pod, namespace, checks):
     import sys
+
     from azext_acrpull._validators import acr_suffix
     from azext_acrpull.diagnose.facts.live import LiveFacts
     from azext_acrpull.diagnose.request import DiagnoseRequest
@@ -56,8 +57,8 @@ def _diagnose(cmd, group, resource_group_name, name, acr, image, pod, namespace,
 
 def _require_cluster_and_registry(facts, request):
     """The cluster and an explicitly named registry must exist; without them nothing can be judged."""
-    from azure.cli.core.azclierror import (AzureResponseError, RequiredArgumentMissingError,
-                                           ResourceNotFoundError)
+    from azure.cli.core.azclierror import AzureResponseError, RequiredArgumentMissingError, ResourceNotFoundError
+
     from azext_acrpull.diagnose.facts import FactError
     try:
         facts.cluster()

@@ -60,6 +60,7 @@ _PREFIX = re.compile(r'^(?:Failed to pull image "[^"]*":\s*'
 # Newer kubelets strip "code = Unknown" (old gRPC printed it as "code = 2"); NotFound stays as information.
 _RPC_UNKNOWN = re.compile(r"rpc error: code = (?:Unknown|2) desc = ?")
 _SPACE = re.compile(r"\s+")
+_BACKOFF = re.compile(r"Back-off pulling image")
 
 _QPS = re.compile(r"pull QPS exceeded", re.I)
 _NEVER_PULL = re.compile(r"is not present with pull policy of Never", re.I)
@@ -85,7 +86,7 @@ _TIMEOUT = re.compile(r"(?:dial tcp (?P<addr>\S+?): )?(?P<what>i/o timeout|Clien
                       r"|connection refused|connection reset by peer|no route to host|network is unreachable)", re.I)
 _EOF = re.compile(r'\b(?:Head|Get|Post|Put)\s+"?(?P<url>https?://[^\s"]+?)"?:\s*(?:unexpected )?EOF\b', re.I)
 _BLOB_MISSING = re.compile(r"could not fetch content descriptor (?P<digest>\S+)[^,\]]*? from remote: not found", re.I)
-_MANIFEST_MISSING = re.compile(r"manifest unknown|MANIFEST_UNKNOWN|manifest for \S+ not found|NAME_UNKNOWN"
+_MANIFEST_MISSING = re.compile(r"manifest for (?P<ref>\S+) not found|manifest unknown|MANIFEST_UNKNOWN|NAME_UNKNOWN"
                                r"|repository name not known to registry", re.I)
 _REF_NOT_FOUND = re.compile(r'failed to resolve reference "(?P<ref>[^"]+)": (?:[^\s,\]]+: )?not found'
                             r"|(?P<bare>[^\s\[\]\",]+/[^\s\[\]\",]+): not found", re.I)
@@ -146,16 +147,19 @@ def _host_misnamed(host):
     return None
 
 
+def _failed_tokens(text):
+    """Every failed token request as (token, status), e.g. ("oauth", "401"): a multi-error can hold several."""
+    return {(m["token"].lower(), m["status"]) for m in _TOKEN_STATUS.finditer(text)}
+
+
+def _token(text, status):
+    """Which token request got ``status`` (``oauth`` before ``anonymous``), whatever order the errors come in."""
+    failed = _failed_tokens(text)
+    return next((token for token in ("oauth", "anonymous") if (token, status) in failed), None)
+
+
 def _has_401(text):
-    return any(m["status"] == "401" for m in _TOKEN_STATUS.finditer(text)) or bool(_STATUS_401.search(text))
-
-
-def _token(text, status=None):
-    """Which token request failed (``oauth`` or ``anonymous``), when the text says so."""
-    for match in _TOKEN_STATUS.finditer(text):
-        if status is None or match["status"] == status:
-            return match["token"].lower()
-    return None
+    return bool(_token(text, "401") or _STATUS_401.search(text))
 
 
 def _kubelet_refusal(text):
@@ -191,8 +195,9 @@ def _registry_answer(text):
         return Classification("C2", "a layer ({}) listed in the image's manifest is missing from the registry, so "
                                     "the image is incomplete".format(_BLOB_MISSING.search(text)["digest"]))
     ref = _REF_NOT_FOUND.search(text)
-    if ref or _MANIFEST_MISSING.search(text):
-        what = (ref["ref"] or ref["bare"]) if ref else "the reference"
+    manifest = _MANIFEST_MISSING.search(text)
+    if ref or manifest:
+        what = (ref["ref"] or ref["bare"]) if ref else (manifest["ref"] or "the reference")
         return Classification("C2", "the registry has no manifest for {}: the repository, tag or digest does not "
                                     "exist".format(what))
     cert = _PRIVATELINK_CERT.search(text)
@@ -203,7 +208,7 @@ def _registry_answer(text):
     firewall = _FIREWALL.search(text)
     if firewall:
         return Classification("C3", "the registry's firewall does not allow the node's IP {}".format(firewall["ip"]),
-                              token=_token(text))
+                              token=_token(text, "403"))
     if _STORAGE_403.search(text):
         return Classification("C3", "the storage behind the registry answered 403 AuthorizationFailure: a network rule "
                                     "or service endpoint policy blocks the layer downloads")
@@ -211,10 +216,10 @@ def _registry_answer(text):
     if token or _STATUS_403.search(text):
         return Classification("C3", "the registry answered 403 Forbidden: a network rule (firewall, private endpoint, "
                                     "DNS) denies this client", token=token)
-    if _token(text, "401") == "oauth":
+    if ("oauth", "401") in _failed_tokens(text):
         return Classification("C1", "the registry rejected the credentials the node presented (oauth token request "
                                     "answered 401)", token="oauth")
-    if _CREDS_DENIED.search(text):
+    if _CREDS_DENIED.search(text) and not _REPO_DENIED.search(text):
         return Classification("C1", "the registry denied pull access to the credentials presented (requested access "
                                     "to the resource is denied)")
     if _THROTTLED.search(text):
@@ -231,14 +236,14 @@ def _transport(text):
     if cert:
         return Classification("X.tls", "the registry's TLS certificate was not accepted ({}), which points at a proxy "
                                        "or firewall that intercepts TLS".format(cert["detail"].strip()))
-    lookup = _LOOKUP.search(text)
-    if lookup:
-        problem = _host_misnamed(lookup["host"])
-        if problem:
-            return Classification("C2", "the registry host does not resolve because it is written wrongly: {}".format(
-                problem.message))
+    hosts = [m["host"] for m in _LOOKUP.finditer(text)]
+    problem = next(filter(None, map(_host_misnamed, hosts)), None)
+    if problem:
+        return Classification("C2", "the registry host does not resolve because it is written wrongly: {}".format(
+            problem.message))
+    if hosts:
         return Classification("C4", "the name {} does not resolve from the node: DNS (private DNS zone, its VNet "
-                                    "link, custom DNS) does not know it".format(lookup["host"]))
+                                    "link, custom DNS) does not know it".format(hosts[0]))
     if _DNS.search(text):
         return Classification("C4", "a registry name does not resolve from the node (no such host): DNS does not know "
                                     "it")
@@ -258,7 +263,7 @@ def _weak(text):
     if _REPO_DENIED.search(text):
         return Classification("C2", "the registry did not let this client see the repository: it does not exist or "
                                     "the client may not pull it", ambiguous=True)
-    if _token(text, "401") == "anonymous":
+    if ("anonymous", "401") in _failed_tokens(text):
         return Classification("C1", "the node presented no credentials for this registry and the anonymous token "
                                     "request was refused (401); a wrong registry name, another CPU architecture, a "
                                     "first-pull race or node bootstrap can cause this", token="anonymous",
@@ -278,8 +283,10 @@ def _weak(text):
 
 def classify_pull_error(text: str) -> Classification:
     """The article's cause for one pull error text, wrapped in any kubelet/containerd version's way."""
-    text = normalise(text)
+    original, text = text, normalise(text)
     if not text:
+        if _BACKOFF.search(original or ""):
+            return _WAITING_DEFAULTS["ImagePullBackOff"]
         return Classification("unknown", "there is no error text to classify")
     if text in _WAITING_DEFAULTS:
         return _WAITING_DEFAULTS[text]
@@ -298,7 +305,7 @@ def classify_waiting(reason: str, message: str) -> Classification:
     found = classify_pull_error(message)
     if reason == "InvalidImageName" and found.cause != "C2":
         return _WAITING_DEFAULTS[reason]
-    if found.cause == "unknown" and reason in _WAITING_DEFAULTS and not normalise(message).strip(" .") \
-            or found.cause == "unknown" and reason == "RegistryUnavailable":
+    if found.cause == "unknown" and reason in _WAITING_DEFAULTS and (
+            reason == "RegistryUnavailable" or not normalise(message)):
         return _WAITING_DEFAULTS[reason]
     return found

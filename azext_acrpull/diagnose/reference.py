@@ -110,16 +110,19 @@ def _format_problem(text, domain, remainder):
         return 'repository "{}" may only hold a-z, 0-9 and single separators (. _ __ -) inside components'.format(path)
     if ":" in name and not _TAG_RE.fullmatch(tag):
         return 'tag "{}" is invalid (1-128 characters of A-Z a-z 0-9 _ . -, not starting with . or -)'.format(tag)
-    if "@" in remainder and not re.fullmatch(_DIGEST, digest, re.ASCII):
-        return 'digest "{}" is not of the form algorithm:hex'.format(digest)
+    if "@" in remainder and _digest_problem(digest):
+        return _digest_problem(digest)
     return "invalid reference format"
 
 
 def _digest_problem(digest):
+    """What containerd would object to in a digest, or None when it can verify it."""
     algorithm, _, hex_part = digest.partition(":")
     length = _DIGEST_LENGTHS.get(algorithm)
     if length is None:
         return 'unsupported digest algorithm "{}"'.format(algorithm)
+    if not re.fullmatch(r"[0-9a-fA-F]+", hex_part):
+        return 'digest "{}" is not of the form algorithm:hex'.format(digest)
     if len(hex_part) != length:
         return "a {} digest has {} hex characters, not {}".format(algorithm, length, len(hex_part))
     if hex_part != hex_part.lower():

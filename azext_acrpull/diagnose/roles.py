@@ -325,7 +325,8 @@ def _bind(node, action):
         if not _is_repository(node[1]):
             return ("unknown", f"a check on {node[1]}")
         if tag == "cmp" and _operator(node[2], node[4]) is None:
-            return ("unknown", f"the unsupported operator {node[2]}")
+            plain_with_list = node[4] and ":" not in node[2]
+            return ("unknown", f"the operator {node[2]}" + (" with a list of values" if plain_with_list else ""))
         return node
     if tag == "not":
         inner = _bind(node[1], action)

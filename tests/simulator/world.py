@@ -37,7 +37,8 @@ BUILTIN_ROLES = {
                                                  "Microsoft.Blueprint/blueprintAssignments/write",
                                                  "Microsoft.Blueprint/blueprintAssignments/delete",
                                                  "Microsoft.Compute/galleries/share/action",
-                                                 "Microsoft.Purview/consents/write", "Microsoft.Purview/consents/delete",
+                                                 "Microsoft.Purview/consents/write",
+                                                 "Microsoft.Purview/consents/delete",
                                                  "Microsoft.Resources/deploymentStacks/manageDenySetting/action",
                                                  "Microsoft.Subscription/cancel/action",
                                                  "Microsoft.Subscription/enable/action"],
@@ -96,8 +97,9 @@ class World:
     def subscriptions(self):
         return [{"id": "/subscriptions/" + s, "authorizationSource": "RoleBased", "managedByTenants": [],
                  "subscriptionId": s, "tenantId": self.tenant_id, "displayName": n, "state": "Enabled",
-                 "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01",
-                                          "spendingLimit": "Off"}} for s, n in self.subs.items()]
+                 "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01",
+                                          "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"}}
+                for s, n in self.subs.items()]
 
     def _assignments(self):
         return [r for k, r in self.arm.items() if "/providers/microsoft.authorization/roleassignments/" in k]
@@ -250,8 +252,8 @@ class World:
         return {"appId": app_id, "objectId": object_id, "name": name}
 
     def user_assigned_identity(self, rg, name, location="eastus", subscription=SUBSCRIPTION):
-        rid = "/subscriptions/{}/resourcegroups/{}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{}".format(
-            subscription, rg, name)
+        rid = ("/subscriptions/{}/resourcegroups/{}/providers/Microsoft.ManagedIdentity/"
+               "userAssignedIdentities/{}").format(subscription, rg, name)
         return self.put({"id": rid, "name": name, "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
                          "location": location, "tags": {},
                          "properties": {"tenantId": self.tenant_id, "principalId": guid("uami-oid/" + rid.lower()),
@@ -264,8 +266,8 @@ class World:
         ``pools`` is a list of dicts: name, osType (Linux), osSKU, vmSize, mode, type, count."""
         self.resource_group(rg, location, subscription)
         node_rg = "MC_{}_{}_{}".format(rg, name, location)
-        cluster_id = "/subscriptions/{}/resourcegroups/{}/providers/Microsoft.ContainerService/managedClusters/{}".format(
-            subscription, rg, name)
+        cluster_id = ("/subscriptions/{}/resourcegroups/{}/providers/Microsoft.ContainerService/"
+                      "managedClusters/{}").format(subscription, rg, name)
         self.resource_group(node_rg, location, subscription, managed_by=cluster_id)
         fqdn = "{}-dns-{}.hcp.{}.azmk8s.io".format(name, guid(cluster_id)[:8], location)
         pools = pools or [{"name": "nodepool1"}]
@@ -405,7 +407,8 @@ class World:
                  "condition": condition, "conditionVersion": "2.0" if condition else None,
                  "createdOn": iso(created), "updatedOn": iso(created), "createdBy": LOGIN_OBJECT_ID,
                  "updatedBy": LOGIN_OBJECT_ID, "delegatedManagedIdentityResourceId": None, "description": None}
-        return self.put({"id": "{}/providers/Microsoft.Authorization/roleAssignments/{}".format(scope.rstrip("/"), name),
+        rid = "{}/providers/Microsoft.Authorization/roleAssignments/{}".format(scope.rstrip("/"), name)
+        return self.put({"id": rid,
                          "name": name, "type": "Microsoft.Authorization/roleAssignments", "properties": props})
 
     def custom_role(self, name, actions, not_actions=(), data_actions=(), subscription=SUBSCRIPTION):
@@ -417,6 +420,18 @@ class World:
                                         "permissions": [{"actions": list(actions), "notActions": list(not_actions),
                                                          "dataActions": list(data_actions), "notDataActions": []}],
                                         "createdOn": iso(self.created), "updatedOn": iso(self.created)}})
+
+    def kube_object(self, cluster, obj):
+        """Store a Kubernetes object in the cluster's API server, served at its API path."""
+        from .kube import object_path
+        meta = obj.setdefault("metadata", {})
+        meta.setdefault("namespace", "default") if obj["kind"] not in ("Node", "Namespace") else None
+        meta.setdefault("uid", guid("k8s/{}/{}/{}".format(obj["kind"], meta.get("namespace"), meta["name"])))
+        meta.setdefault("creationTimestamp", "2026-11-20T08:00:00Z")
+        meta.setdefault("resourceVersion", "1")
+        host = cluster["properties"]["fqdn"].lower()
+        self.kube[host]["objects"][object_path(obj)] = obj
+        return obj
 
     # -- (de)serialisation: a world is also a scenario file ---------------------------------------
     def to_json(self):

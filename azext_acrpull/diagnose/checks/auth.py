@@ -45,7 +45,8 @@ def acr_role_assignment(chk, facts):
         assignments = [a for a in facts.role_assignments(registry["id"])
                        if a.get("properties", {}).get("principalId", "").lower() == identity["objectId"].lower()]
         definition_ids = sorted({a["properties"]["roleDefinitionId"] for a in assignments})
-        definitions = dict(zip(definition_ids, _raise_first(facts.parallel(facts.role_definition, definition_ids))))
+        fetched = _raise_first(facts.parallel(facts.role_definition, definition_ids))
+        definitions = dict(zip(definition_ids, fetched, strict=True))
         # list_for_scope returns only the assignments that apply at the registry, so a management group
         # scope among them is one that contains the registry's subscription.
         mgs = frozenset(a["properties"]["scope"].rsplit("/", 1)[-1].lower() for a in assignments

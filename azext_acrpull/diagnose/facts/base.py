@@ -29,9 +29,15 @@ class Facts:
         self._locks = {}
         self._guard = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="acrpull-fact")
+        self._closers = []
+
+    def on_close(self, func):
+        self._closers.append(func)
 
     def close(self):
         self._pool.shutdown(wait=False, cancel_futures=True)
+        for func in self._closers:
+            func()
 
     # -- caching ------------------------------------------------------------------------------
     def once(self, key, fetch):

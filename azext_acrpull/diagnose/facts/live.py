@@ -5,6 +5,7 @@ from knack.log import get_logger
 
 from ..ids import parse_resource_id
 from .base import FactError, Facts
+from .kube import KubeFacts
 
 logger = get_logger(__name__)
 
@@ -37,7 +38,7 @@ def explain(err, what, permission=None):
     return FactError(reason, status)
 
 
-class LiveFacts(Facts):
+class LiveFacts(KubeFacts, Facts):
     """Reads each fact from Azure the first time a check asks for it."""
 
     def __init__(self, cli_ctx, request, max_workers=8):
@@ -108,6 +109,7 @@ class LiveFacts(Facts):
 
     def _get_registry(self, rid):
         from azure.core.exceptions import ResourceNotFoundError
+
         from ..._client_factory import cf_container_registry
         client = self._client(cf_container_registry, rid.subscription)
         try:
