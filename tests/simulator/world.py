@@ -172,7 +172,8 @@ class World:
         # An empty but well-formed collection (a provider type under an existing group or subscription).
         parts = low.split("/")
         if len(parts) >= 6 and parts[1] == "subscriptions" and "providers" in parts:
-            return []
+            after = len(parts) - parts.index("providers") - 1   # NS/T (2) or NS/T/name/T2 (4) are collections
+            return [] if after % 2 == 0 else None
         if len(parts) == 4 and parts[1] == "subscriptions" and parts[3] == "resourcegroups":
             return []
         return None
