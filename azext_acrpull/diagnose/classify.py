@@ -60,7 +60,7 @@ _PREFIX = re.compile(r'^(?:Failed to pull image "[^"]*":\s*'
 # Newer kubelets strip "code = Unknown" (old gRPC printed it as "code = 2"); NotFound stays as information.
 _RPC_UNKNOWN = re.compile(r"rpc error: code = (?:Unknown|2) desc = ?")
 _SPACE = re.compile(r"\s+")
-_BACKOFF = re.compile(r"Back-off pulling image")
+_BACKOFF = re.compile(r"Back-off\s+pulling\s+image")
 
 _QPS = re.compile(r"pull QPS exceeded", re.I)
 _NEVER_PULL = re.compile(r"is not present with pull policy of Never", re.I)
@@ -78,8 +78,10 @@ _STORAGE_403 = re.compile(r"AuthorizationFailure")
 _PRIVATELINK_CERT = re.compile(r"certificate is valid for (?P<valid>.+?), not "
                                r"(?P<host>[\w.-]+\.privatelink\.azurecr\.[a-z]+)", re.I)
 _TLS_TIMEOUT = re.compile(r"TLS handshake timeout", re.I)
-_CERT = re.compile(r"(?P<detail>x509: [^,\]]+|tls: failed to verify certificate|remote error: tls: [\w ]+"
-                   r"|tls: first record does not look like a TLS handshake)", re.I)
+# The x509 detail says most, so it is looked for before the generic TLS failures.
+_CERT = (re.compile(r"x509: [^,\]]+", re.I),
+         re.compile(r"tls: failed to verify certificate|remote error: tls: [\w ]+"
+                    r"|tls: first record does not look like a TLS handshake", re.I))
 _LOOKUP = re.compile(r"lookup (?P<host>[^\s:]+)(?: on \S+)?: (?:no such host|server misbehaving)", re.I)
 _DNS = re.compile(r"no such host|server misbehaving", re.I)
 _TIMEOUT = re.compile(r"(?:dial tcp (?P<addr>\S+?): )?(?P<what>i/o timeout|Client\.Timeout exceeded"
@@ -232,10 +234,10 @@ def _transport(text):
     if _TLS_TIMEOUT.search(text):
         return Classification("X.tls", "the TLS handshake with the registry timed out: a firewall, proxy or network "
                                        "appliance on the path holds up the connection")
-    cert = _CERT.search(text)
+    cert = _CERT[0].search(text) or _CERT[1].search(text)
     if cert:
-        return Classification("X.tls", "the registry's TLS certificate was not accepted ({}), which points at a proxy "
-                                       "or firewall that intercepts TLS".format(cert["detail"].strip()))
+        return Classification("X.tls", "the registry's TLS connection failed ({}), which points at a proxy or firewall "
+                                       "that intercepts TLS".format(cert[0].strip()))
     hosts = [m["host"] for m in _LOOKUP.finditer(text)]
     problem = next(filter(None, map(_host_misnamed, hosts)), None)
     if problem:

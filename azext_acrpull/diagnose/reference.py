@@ -104,7 +104,7 @@ def _format_problem(text, domain, remainder):
         return 'registry host "{}" is not a valid host name'.format(domain)
     name, _, digest = remainder.partition("@")
     path, _, tag = name.partition(":")
-    if not path or path.endswith("/") or "//" in path:
+    if not path or "" in path.split("/"):
         return "the repository path has an empty component"
     if not re.fullmatch(_PATH, path, re.ASCII):
         return 'repository "{}" may only hold a-z, 0-9 and single separators (. _ __ -) inside components'.format(path)

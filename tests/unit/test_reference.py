@@ -4,8 +4,16 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from azext_acrpull.diagnose.reference import (
-    KNOWN_ACR_SUFFIXES, ImageReference, InvalidReference, closest, edit_distance, host_problem, login_server_problem,
-    parse_reference, registry_name_from_host)
+    KNOWN_ACR_SUFFIXES,
+    ImageReference,
+    InvalidReference,
+    closest,
+    edit_distance,
+    host_problem,
+    login_server_problem,
+    parse_reference,
+    registry_name_from_host,
+)
 
 SHA = "sha256:" + "0123456789abcdef" * 4
 
@@ -129,10 +137,18 @@ def test_valid_references_parse_into_their_parts_and_round_trip(domain, path, ta
 @given(_PATH, st.none() | _TAG)
 def test_names_without_a_domain_round_trip_through_docker_io(path, tag):
     text = path + (":" + tag if tag else "")
+    first = path.split("/")[0]
+    if "/" in path and "." in first:
+        # A first component with a dot is a host, and "a_b.c" is a valid path component but no host name.
+        try:
+            assert parse_reference(text).registry == first
+        except InvalidReference as error:
+            assert "not a valid host name" in str(error)
+        return
     ref = parse_reference(text)
+    assert ref.registry == "docker.io"
+    assert ref.repository == (path if "/" in path else "library/" + path)
     assert parse_reference(str(ref)) == ref
-    if ref.registry == "docker.io":
-        assert "/" in ref.repository
 
 
 @given(_DOMAIN, _PATH, st.data())
