@@ -55,7 +55,7 @@ class Classification:
 _PREFIX = re.compile(r'^(?:Failed to pull image "[^"]*":\s*'
                      r'|Back-off pulling image "[^"]*"(?::\s*|$)'
                      r"|(?:ErrImagePull|ImagePullBackOff):\s*"
-                     r"|Error:\s+"
+                     r"|Error:(?:\s+|$)"
                      r"|Error response from daemon:\s*)")
 # Newer kubelets strip "code = Unknown" (old gRPC printed it as "code = 2"); NotFound stays as information.
 _RPC_UNKNOWN = re.compile(r"rpc error: code = (?:Unknown|2) desc = ?")
