@@ -63,17 +63,21 @@ def _default_target(facts):
 
 
 def summary(findings):
-    """One or two lines for stderr: how many failed, and the first thing to try."""
+    """One line for stderr: what failed, and the first thing to try."""
     if not findings:
         return "No checks ran."
     counts = {}
     for f in findings:
         counts[f.status] = counts.get(f.status, 0) + 1
-    parts = ", ".join("{} {}".format(counts[s], s.lower()) for s in sorted(counts, key=STATUS_ORDER.get))
+    checks = {f.check_id for f in findings}
+    failed = {f.check_id for f in findings if f.status == FAIL}
+    errors = {f.check_id for f in findings if f.status == ERROR}
+    parts = ", ".join("{} {}".format(counts[s], s) for s in sorted(counts, key=STATUS_ORDER.get))
+    text = "{} of {} checks failed".format(len(failed), len(checks))
+    if errors:
+        text += ", {} could not reach a verdict".format(len(errors))
+    text += " ({} findings: {}).".format(len(findings), parts)
     first = sorted((f for f in findings if f.remediation), key=lambda f: STATUS_ORDER[f.status])
-    text = "{} finding(s): {}.".format(len(findings), parts)
-    if counts.get(FAIL):
-        text += " {} failed check(s).".format(len({f.check_id for f in findings if f.status == FAIL}))
     if first:
-        text += " First fix to try ({} {}): {}".format(first[0].check_id, first[0].target, first[0].remediation)
+        text += " First fix to try ({}, {}): {}".format(first[0].check_id, first[0].target, first[0].remediation)
     return text

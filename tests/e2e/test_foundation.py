@@ -40,7 +40,7 @@ def test_scenario_verdicts(scenario, name):
     sc.assert_read_only()
     sc.assert_no_duplicate_reads()
     sc.assert_no_unknown_routes()
-    assert "finding(s)" in result.stderr
+    assert "checks failed" in result.stderr and "findings:" in result.stderr
 
 
 def test_acrpull_missing_remediation_is_attach_acr(scenario):
