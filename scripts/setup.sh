@@ -12,5 +12,9 @@ if [ -x .venv/bin/python ] && cmp -s requirements-dev.txt "$stamp"; then
   exit 0
 fi
 "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+echo "Creating .venv with azure-cli and the test tools (about 90 s)..." >&2
+if ! .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt > .venv/install.log 2>&1; then
+  cat .venv/install.log >&2
+  exit 1
+fi
 cp requirements-dev.txt "$stamp"
