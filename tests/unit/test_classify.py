@@ -271,7 +271,7 @@ def test_normalise_strips_wrapping_but_keeps_notfound():
 
 # --- properties: wrapping does not change the verdict ------------------------------------------------
 
-TEXTS = [p.values[0] for p in CASES]
+TEXTS = [p.values[0] for p in CASES if p.values[0]]
 _IMAGES = st.sampled_from([IMG, "nginx", "myacr.azurecr.io/team/app@sha256:" + "a" * 64, "localhost:5000/x:1"])
 
 

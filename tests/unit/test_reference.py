@@ -261,7 +261,7 @@ def test_any_one_character_typo_in_the_suffix_is_reported(name, suffix, data):
     else:
         assume(i < len(body))
         typo = body[:i] + char + body[i + 1:]
-    assume(typo != body)
+    assume(typo != body and not typo.endswith("."))  # a trailing dot is the same, fully qualified, DNS name
     assert host_problem(name + "." + typo, suffix) is not None
     assert registry_name_from_host(name + "." + typo, suffix) is None
 
