@@ -23,3 +23,14 @@ def transform_findings(result):
 def transform_catalog(result):
     return [OrderedDict([("Check", c["checkId"]), ("Article", c["article"]), ("Title", c["title"])])
             for c in result or []]
+
+
+_FIX_ORDER = {"Failed": 0, "Applied": 1, "Planned": 2, "Manual": 3}
+
+
+def transform_fix(result):
+    """`fix` as a table: what failed to apply first, then what changed and what the check says now."""
+    rows = sorted(enumerate(result or []), key=lambda p: (_FIX_ORDER.get(p[1].get("status"), 9), p[0]))
+    return [OrderedDict([("Status", i.get("status")), ("Check", i.get("checkId")), ("Target", i.get("target")),
+                         ("After", i.get("statusAfter")), ("Command", i.get("command")),
+                         ("Message", i.get("message"))]) for _, i in rows]

@@ -8,15 +8,18 @@ def load_arguments(self, _):
         acr_type,
         check_id_completer,
         check_id_type,
+        cluster_name_type,
         image_type,
         namespace_type,
         pod_type,
+        resource_group_type,
+        timeout_type,
     )
 
     with self.argument_context("aks diagnose-pull") as c:
-        c.argument("resource_group_name", resource_group_name_type,
+        c.argument("resource_group_name", resource_group_name_type, type=resource_group_type,
                    help="Resource group of the AKS cluster.")
-        c.argument("name", options_list=["--name", "-n"], help="Name of the AKS cluster.",
+        c.argument("name", options_list=["--name", "-n"], type=cluster_name_type, help="Name of the AKS cluster.",
                    completer=get_resource_name_completion_list("Microsoft.ContainerService/ManagedClusters"))
         c.argument("acr", type=acr_type(self.cli_ctx),
                    help="The registry: a name (myacr), a login server (myacr.azurecr.io) or a full resource "
@@ -31,3 +34,37 @@ def load_arguments(self, _):
                    help="Kubernetes namespace of --pod and of the pull secrets to check.")
         c.argument("checks", nargs="+", type=check_id_type, completer=check_id_completer,
                    help="Run only these check ids (see `az aks diagnose-pull list-checks`).")
+        c.argument("timeout", type=timeout_type,
+                   help="Stop waiting after this many seconds (default 120). Checks that have not finished by then "
+                   "report Error and say which reads they were waiting for; retries of throttled or failed requests "
+                   "stay within it too.")
+        c.argument("probe", action="store_true",
+                   help="Also look from inside the cluster: through AKS run command (a short-lived pod; works for "
+                   "private clusters) resolve the registry's names and open TCP 443 (check cluster-pull-probe), and "
+                   "read Kubernetes objects of a private cluster whose API server cannot be reached from here.")
+
+    with self.argument_context("aks diagnose-pull fleet") as c:
+        from azext_acrpull._validators import (
+            fleet_check_id_completer,
+            fleet_check_id_type,
+            management_group_type,
+            subscription_type,
+        )
+        c.argument("subscriptions", nargs="+", type=subscription_type,
+                   help="Scan the clusters of these subscriptions (ids or names). Default: every subscription of the "
+                   "current tenant that the signed-in account can read.")
+        c.argument("management_group", options_list=["--management-group"], type=management_group_type,
+                   help="Scan the clusters of every subscription under this management group (its id).")
+        c.argument("acr", type=acr_type(self.cli_ctx),
+                   help="Check every cluster in scope against this registry: a name, a login server or a resource ID. "
+                   "Without it, each cluster is checked against the registries its pull identity holds a role on.",
+                   completer=get_resource_name_completion_list("Microsoft.ContainerRegistry/registries"))
+        c.argument("checks", nargs="+", type=fleet_check_id_type, completer=fleet_check_id_completer,
+                   help="Run only these of the fleet checks (see `az aks diagnose-pull list-checks`).")
+
+    with self.argument_context("aks diagnose-pull fix") as c:
+        c.argument("checks", nargs="+", type=check_id_type, completer=check_id_completer,
+                   help="Diagnose and fix only these check ids (see `az aks diagnose-pull list-checks`).")
+        c.argument("yes", options_list=["--yes", "-y"], action="store_true",
+                   help="Apply the plan without asking. Without it, fix asks on the terminal and refuses when there "
+                   "is none.")

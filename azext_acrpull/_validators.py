@@ -36,7 +36,7 @@ def parse_acr(value, suffix):
             raise ValueError("{!r} is not an Azure Container Registry login server; expected <name>{}.".format(
                 _short(text), suffix))
         return ("name", name)
-    if not _ACR_NAME.match(text):
+    if not _ACR_NAME.fullmatch(text):
         raise ValueError("{!r} is not a valid registry name: use 5-50 letters and digits, a login server "
                          "(<name>{}) or a resource ID.".format(_short(text), suffix))
     return ("name", text)
@@ -65,18 +65,21 @@ def acr_type(cli_ctx):
 
 def _image(value):
     from azext_acrpull.diagnose.reference import parse_reference
-    return parse_reference(value)  # InvalidReference is a ValueError
+    try:
+        return parse_reference(value)  # InvalidReference is a ValueError
+    except ValueError as err:
+        raise ValueError(str(err).replace(value, _short(value)) if value else str(err)) from None
 
 
 def _namespace(value):
-    if not _DNS_LABEL.match(value or ""):
+    if not _DNS_LABEL.fullmatch(value or ""):
         raise ValueError("{!r} is not a valid Kubernetes namespace name (lower-case letters, digits and '-', at most "
                          "63 characters).".format(_short(value or "")))
     return value
 
 
 def _pod(value):
-    if not value or len(value) > 253 or not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", value):
+    if not value or len(value) > 253 or not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", value):
         raise ValueError("{!r} is not a valid pod name (lower-case letters, digits, '-' and '.', at most 253 "
                          "characters).".format(_short(value or "")))
     return value
@@ -90,7 +93,38 @@ def _check_id(value):
     return value.lower()
 
 
+def _resource_group(value):
+    # ARM: 1-90 letters or digits (Unicode), '_', '-', '.', '(' and ')', not ending in '.'.
+    if not value or len(value) > 90 or not re.fullmatch(r"[-\w.()]+", value) or value.endswith("."):
+        raise ValueError("{!r} is not a valid resource group name (1-90 letters, digits, '_', '-', '.', '(' and ')', "
+                         "not ending in '.'); list yours with `az group list -o table`.".format(_short(value or "")))
+    return value
+
+
+def _cluster_name(value):
+    # AKS: 1-63 letters, digits, '_' and '-', starting and ending with a letter or digit.
+    if not value or not re.fullmatch(r"[a-zA-Z0-9]([-_a-zA-Z0-9]{0,61}[a-zA-Z0-9])?", value):
+        raise ValueError("{!r} is not a valid AKS cluster name (1-63 letters, digits, '_' and '-', starting and ending "
+                         "with a letter or digit); list yours with `az aks list -o table`.".format(_short(value or "")))
+    return value
+
+
+def _timeout(value):
+    from azext_acrpull.diagnose.deadline import MAX_TIMEOUT
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        seconds = None
+    if seconds is None or not 1 <= seconds <= MAX_TIMEOUT:
+        raise ValueError("{!r} is not a number of seconds between 1 and {} (the default is 120).".format(
+            _short(str(value)), MAX_TIMEOUT))
+    return seconds
+
+
 image_type = _argument_type(_image, "image")
+resource_group_type = _argument_type(_resource_group, "resource group")
+cluster_name_type = _argument_type(_cluster_name, "cluster name")
+timeout_type = _argument_type(_timeout, "seconds")
 namespace_type = _argument_type(_namespace, "namespace")
 pod_type = _argument_type(_pod, "pod")
 check_id_type = _argument_type(_check_id, "check")
@@ -100,3 +134,41 @@ check_id_type = _argument_type(_check_id, "check")
 def check_id_completer(cmd, prefix, namespace, **kwargs):  # pylint: disable=unused-argument
     from azext_acrpull.diagnose.findings import catalog
     return [c.check_id for c in catalog()]
+
+
+def _fleet_check_id(value):
+    from azext_acrpull.diagnose.findings import catalog
+    check_id = _check_id(value)
+    fleet = [c.check_id for c in catalog() if c.fleet]
+    if check_id not in fleet:
+        raise ValueError("check {!r} needs the cluster's Kubernetes API, an image or the registry's data plane, so "
+                         "fleet does not run it (use `az aks diagnose-pull run` on one cluster); fleet runs: "
+                         "{}.".format(check_id, ", ".join(fleet)))
+    return check_id
+
+
+def _subscription(value):
+    text = (value or "").strip()
+    if not text or len(text) > 128:
+        raise ValueError("{!r} is not a subscription id or name; list yours with `az account list -o table`.".format(
+            _short(text)))
+    return text
+
+
+def _management_group(value):
+    # Management group ids: up to 90 letters, digits, '-', '_', '(', ')' and '.'.
+    if not value or len(value) > 90 or not re.fullmatch(r"[-\w().]+", value):
+        raise ValueError("{!r} is not a management group id (up to 90 letters, digits, '-', '_', '(', ')' and '.'); "
+                         "list them with `az account management-group list -o table`.".format(_short(value or "")))
+    return value
+
+
+fleet_check_id_type = _argument_type(_fleet_check_id, "check")
+subscription_type = _argument_type(_subscription, "subscription")
+management_group_type = _argument_type(_management_group, "management group")
+
+
+@Completer
+def fleet_check_id_completer(cmd, prefix, namespace, **kwargs):  # pylint: disable=unused-argument
+    from azext_acrpull.diagnose.findings import catalog
+    return [c.check_id for c in catalog() if c.fleet]

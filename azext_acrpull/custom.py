@@ -5,18 +5,33 @@ logger = get_logger(__name__)
 
 
 def diagnose_run(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace="default",
-                 checks=None):
-    return _diagnose(cmd, "run", resource_group_name, name, acr, image, pod, namespace, checks)
+                 checks=None, probe=False, timeout=None):
+    return _diagnose(cmd, "run", resource_group_name, name, acr, image, pod, namespace, checks,
+                     probe=probe, timeout=timeout)
 
 
 def diagnose_check_auth(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace="default",
-                        checks=None):
-    return _diagnose(cmd, "check-auth", resource_group_name, name, acr, image, pod, namespace, checks)
+                        checks=None, probe=False, timeout=None):
+    return _diagnose(cmd, "check-auth", resource_group_name, name, acr, image, pod, namespace, checks,
+                     probe=probe, timeout=timeout)
 
 
 def diagnose_check_registry(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace="default",
-                            checks=None):
-    return _diagnose(cmd, "check-registry", resource_group_name, name, acr, image, pod, namespace, checks)
+                            checks=None, probe=False, timeout=None):
+    return _diagnose(cmd, "check-registry", resource_group_name, name, acr, image, pod, namespace, checks,
+                     probe=probe, timeout=timeout)
+
+
+def diagnose_check_network(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace="default",
+                           checks=None, probe=False, timeout=None):
+    return _diagnose(cmd, "check-network", resource_group_name, name, acr, image, pod, namespace, checks,
+                     probe=probe, timeout=timeout)
+
+
+def diagnose_check_image(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace="default",
+                         checks=None, probe=False, timeout=None):
+    return _diagnose(cmd, "check-image", resource_group_name, name, acr, image, pod, namespace, checks,
+                     probe=probe, timeout=timeout)
 
 
 def list_checks(cmd):  # pylint: disable=unused-argument
@@ -24,55 +39,225 @@ def list_checks(cmd):  # pylint: disable=unused-argument
     return [c.catalog_entry() for c in catalog()]
 
 
-def _diagnose(cmd, group, resource_group_name, name, acr, image, pod, namespace, checks):
+def diagnose_fix(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace="default", checks=None,
+                 yes=False, timeout=None):
+    """Diagnose, show the plan, apply it after confirmation, then run the affected checks again."""
     import sys
 
-    from azext_acrpull._validators import acr_suffix
+    from azext_acrpull.diagnose import fix
     from azext_acrpull.diagnose.facts.live import LiveFacts
-    from azext_acrpull.diagnose.request import DiagnoseRequest
-    from azext_acrpull.diagnose.runner import run_checks, select_checks, summary
+    from azext_acrpull.diagnose.runner import select_checks
 
-    request = DiagnoseRequest(resource_group=resource_group_name, name=name, registry=acr, images=tuple(image or ()),
-                              pod=pod, namespace=namespace or "default", checks=checks, group=group,
-                              acr_suffix=acr_suffix(cmd.cli_ctx))
-    selected = select_checks(group, checks)
+    request = _request(cmd, "run", resource_group_name, name, acr, image, pod, namespace, checks, timeout=timeout)
     facts = LiveFacts(cmd.cli_ctx, request)
-    progress = None
+    try:
+        findings = _findings(cmd, facts, select_checks("run", checks, pod=bool(pod)))
+        ctx = fix.FixContext(cmd.cli_ctx, facts, show_progress=sys.stderr.isatty() and not cmd.cli_ctx.only_show_errors)
+        items = fix.plan(findings, ctx)
+    finally:
+        facts.close()
+    if not fix.changes_of(items):
+        logger.warning("Nothing to apply: %s", "no check failed." if not items else
+                       "{} finding(s) need a step by hand (see `command`).".format(len(items)))
+        return [i.to_dict() for i in items]
+    if not _confirm_fix(fix.plan_text(items), len(fix.changes_of(items)), yes):
+        logger.warning("Nothing was changed.")
+        return [i.to_dict() for i in fix.decline(items)]
+    fix.apply_plan(items, ctx)
+    ids = fix.rechecked_ids(items)
+    if ids:
+        fresh = LiveFacts(cmd.cli_ctx, request)
+        try:
+            fix.record_after(items, _findings(cmd, fresh, select_checks("run", ids, pod=bool(pod)),
+                                              message="Checking again"))
+        except Exception as err:  # pylint: disable=broad-except
+            logger.warning("The changes were made, but the checks could not run again: %s", err)
+        finally:
+            fresh.close()
+    logger.warning(fix.result_text(items))
+    return [i.to_dict() for i in items]
+
+
+def diagnose_fleet(cmd, subscriptions=None, management_group=None, acr=None, checks=None):
+    """Every AKS cluster in scope, the checks that Azure's resource facts decide, read in bulk through Resource
+    Graph. Findings carry the cluster's resource ID; a summary with the failing clusters goes to stderr."""
+    import sys
+
+    from azure.cli.core.azclierror import AzureResponseError, MutuallyExclusiveArgumentError
+
+    from azext_acrpull._validators import acr_suffix
+    from azext_acrpull.diagnose import fleet
+    from azext_acrpull.diagnose.facts import FactError
+
+    if subscriptions and management_group:
+        raise MutuallyExclusiveArgumentError("Give either --subscriptions or --management-group, not both.")
+    ids, unresolved = fleet.resolve_subscriptions(cmd.cli_ctx, subscriptions)
+    progress, controller = None, None
     if sys.stderr.isatty() and not cmd.cli_ctx.only_show_errors:
         controller = cmd.cli_ctx.get_progress_controller(det=True)
-        controller.begin(message="Diagnosing")
+        controller.begin(message="Reading the fleet from Azure Resource Graph")
 
-        def progress(done, total, check_id):
-            controller.add(message=check_id, value=done, total_val=total)
+        def progress(done, total, name):
+            controller.add(message=name, value=done, total_val=total)
     try:
-        _require_cluster_and_registry(facts, request)
-        findings = run_checks(selected, facts, progress)
+        if subscriptions and not ids:
+            result = fleet.FleetResult([], [], [], fleet.not_in_fleet(), unreadable=[
+                {"subscription": s, "reason": "no subscription of that name is among those the signed-in account can "
+                                              "read (az account list)"} for s in unresolved])
+        else:
+            result = fleet.run_fleet(cmd.cli_ctx, acr=acr, subscriptions=ids, management_group=management_group,
+                                     check_ids=checks, acr_suffix=acr_suffix(cmd.cli_ctx), unresolved=unresolved,
+                                     progress=progress)
+    except FactError as err:
+        raise AzureResponseError("Cannot read the fleet: {}".format(err.reason)) from None
     finally:
-        if progress:
+        if controller:
             controller.end()
+    unreadable = fleet.unreadable_text(result)
+    if unreadable:
+        logger.warning(unreadable)
+    logger.warning(fleet.summary(result))
+    return result.to_list()
+
+
+def _confirm_fix(plan_text, count, yes):
+    """--yes applies; a terminal is asked once; anything else refuses, after showing what it refused."""
+    import sys
+
+    from azure.cli.core.azclierror import NoTTYError
+    from knack.prompting import NoTTYException, prompt_y_n
+    if yes:
+        logger.warning(plan_text)
+        return True
+    print(plan_text, file=sys.stderr)
+    try:
+        return prompt_y_n("Apply {} change(s) to Azure?".format(count), default="n")
+    except NoTTYException:
+        raise NoTTYError("fix changes Azure resources and asks first, but there is no terminal to ask on: review the "
+                         "plan above and pass --yes to apply it.") from None
+
+
+def _diagnose(cmd, group, resource_group_name, name, acr, image, pod, namespace, checks, probe=False, timeout=None):
+    from azext_acrpull.diagnose.facts.live import LiveFacts
+    from azext_acrpull.diagnose.runner import select_checks, summary
+
+    request = _request(cmd, group, resource_group_name, name, acr, image, pod, namespace, checks, probe=probe,
+                       timeout=timeout)
+    facts = LiveFacts(cmd.cli_ctx, request)
+    try:
+        facts.prefetch(facts.cluster, facts.registry_lookups)   # in flight while the check modules are imported
+        findings = _findings(cmd, facts, select_checks(group, checks, pod=bool(pod)))
+    finally:
         facts.close()
     logger.warning(summary(findings))
     return [f.to_dict() for f in findings]
 
 
+def _request(cmd, group, resource_group_name, name, acr, image, pod, namespace, checks, probe=False, timeout=None):
+    from azext_acrpull._validators import acr_suffix
+    from azext_acrpull.diagnose.deadline import DEFAULT_TIMEOUT
+    from azext_acrpull.diagnose.request import DiagnoseRequest
+    return DiagnoseRequest(resource_group=resource_group_name, name=name, registry=acr, images=tuple(image or ()),
+                           pod=pod, namespace=namespace or "default", checks=checks, group=group,
+                           acr_suffix=acr_suffix(cmd.cli_ctx),
+                           options={"probe": bool(probe), "timeout": timeout or DEFAULT_TIMEOUT})
+
+
+def _findings(cmd, facts, selected, message="Diagnosing"):
+    """Findings of the selected checks (Finding records), with a progress bar when stderr is a terminal."""
+    import sys
+
+    from azext_acrpull.diagnose.runner import run_checks
+
+    progress, shown = None, [True]
+    if sys.stderr.isatty() and not cmd.cli_ctx.only_show_errors:
+        controller = cmd.cli_ctx.get_progress_controller(det=True)
+        controller.begin(message=message)
+
+        def progress(done, total, check_id):
+            if shown[0]:
+                controller.add(message=check_id, value=done, total_val=total)
+    try:
+        # The cluster and the registry do not wait for each other: read both at once. Nor do the checks wait
+        # for them: each waits only for the facts it uses (on their `once` locks), so the longest chain of
+        # dependent reads sets the time. Both are still required before any finding is returned; when one is
+        # missing, the checks' work is abandoned.
+        from azext_acrpull.diagnose.facts.transport import quiet_sdk_tracebacks
+        quiet_sdk_tracebacks()
+        facts.prefetch(facts.cluster, facts.registry_lookups)
+        findings = _in_background(lambda: run_checks(selected, facts, progress))
+        _within_deadline(facts, lambda: _require_cluster_and_registry(facts, facts.request))
+        return findings()
+    finally:
+        shown[0] = False
+        if progress:
+            controller.end()
+
+
+def _in_background(func):
+    """Start ``func`` on a daemon thread (abandoned if az exits first); the returned function waits for its
+    result or raises its error."""
+    import threading
+    box = {}
+
+    def run():
+        try:
+            box["value"] = func()
+        except BaseException as err:  # pylint: disable=broad-except
+            box["error"] = err
+    thread = threading.Thread(target=run, name="acrpull-checks", daemon=True)
+    thread.start()
+
+    def result():
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+    return result
+
+
+def _within_deadline(facts, func):
+    """Call ``func`` but wait for it only until the run's deadline (it may wait on a read that never answers);
+    its az error, if any, is raised here."""
+    from azext_acrpull.diagnose.threads import call_all
+    outcome = call_all([func], facts.deadline, name="acrpull-require")[0]
+    if outcome.done and outcome.error is not None:
+        raise outcome.error
+
+
 def _require_cluster_and_registry(facts, request):
-    """The cluster and an explicitly named registry must exist; without them nothing can be judged."""
-    from azure.cli.core.azclierror import AzureResponseError, RequiredArgumentMissingError, ResourceNotFoundError
+    """What the user named must exist: the cluster, the registry given with --acr, the pod. A name that does not
+    exist is an az error (exit 3); a refused sign-in is one too. Anything else that keeps them from being read
+    (a missing permission, throttling, an outage, the deadline) is not: the checks that need them say Error and
+    why, and the others still run."""
+    from azure.cli.core.azclierror import RequiredArgumentMissingError, ResourceNotFoundError
 
     from azext_acrpull.diagnose.facts import FactError
+    cluster_read = True
     try:
         facts.cluster()
     except FactError as err:
         if err.status_code == 404:
-            raise ResourceNotFoundError(
-                "The AKS cluster '{}' was not found in resource group '{}'. Check the names with "
-                "`az aks list -o table` (and --subscription).".format(request.name, request.resource_group)) from None
-        raise AzureResponseError("Cannot read the AKS cluster: {}".format(err.reason)) from None
+            raise ResourceNotFoundError(_cluster_not_found(err, request, facts)) from None
+        _raise_if_sign_in_refused(err)
+        cluster_read = False
+    if request.pod and cluster_read:
+        try:
+            missing = facts.pod(request.namespace, request.pod) is None
+        except FactError:  # an unreadable pod is reported by the pod checks; a missing one stops here
+            missing = False
+        if missing:
+            raise ResourceNotFoundError(_pod_not_found(facts, request))
     try:
         lookups = facts.registry_lookups()
     except FactError as err:
-        raise AzureResponseError("Cannot find the registry to diagnose: {}".format(err.reason)) from None
+        _raise_if_sign_in_refused(err)
+        return
     if request.registry is not None and lookups and lookups[0]["registry"] is None:
+        if request.registry[0] == "id":
+            raise ResourceNotFoundError(
+                "The registry '{}' was not found, or the signed-in account cannot see its subscription. Check the "
+                "ID with `az acr show --ids {}`.".format(request.registry[1], request.registry[1]))
         raise ResourceNotFoundError(
             "The registry '{}' was not found in the current subscription. Check the name with `az acr list -o table`, "
             "or pass --acr with the registry's resource ID if it is in another subscription.".format(
@@ -81,3 +266,40 @@ def _require_cluster_and_registry(facts, request):
         raise RequiredArgumentMissingError(
             "No registry to diagnose: the cluster's pull identity holds no role on any registry and no --image or "
             "--pod names one. Pass --acr <registry name, login server or resource ID>.")
+
+
+def _cluster_not_found(err, request, facts):
+    from azure.cli.core.commands.client_factory import get_subscription_id
+    if (err.code or "").lower() == "subscriptionnotfound":
+        return ("Subscription '{}' was not found, or the signed-in account cannot use it. List yours with `az account "
+                "list -o table` and pass --subscription.".format(_short(get_subscription_id(facts.cli_ctx))))
+    if (err.code or "").lower() == "resourcegroupnotfound":
+        return ("Resource group '{}' was not found in the current subscription. Check the name with `az group list "
+                "-o table` (and --subscription).".format(_short(request.resource_group)))
+    return ("The AKS cluster '{}' was not found in resource group '{}'. Check the names with `az aks list -o table` "
+            "(and --subscription).".format(_short(request.name), _short(request.resource_group)))
+
+
+def _pod_not_found(facts, request):
+    from azext_acrpull.diagnose.facts import FactError
+    try:
+        namespace_exists = facts.namespace(request.namespace) is not None
+    except FactError:   # namespaces may not be readable: then say what is certain
+        namespace_exists = True
+    if not namespace_exists:
+        return ("The namespace '{}' does not exist in cluster {}. List the namespaces with `kubectl get namespaces` "
+                "and pass the pod's with --namespace.".format(request.namespace, request.name))
+    return ("The pod '{}' was not found in namespace '{}'. List the pods with `kubectl get pods -n {}` and pass "
+            "--namespace for another namespace.".format(request.pod, request.namespace, request.namespace))
+
+
+def _raise_if_sign_in_refused(err):
+    """A 401 means az's own sign-in was refused (expired, revoked, wrong secret): nothing else can be read."""
+    if err.status_code == 401 and err.code != "KubernetesUnauthorized":
+        from azure.cli.core.azclierror import UnauthorizedError
+        raise UnauthorizedError("Azure refused the signed-in account: {}. Sign in again with `az login`.".format(
+            err.reason.rstrip(".").replace("; sign in again with `az login`", ""))) from None
+
+
+def _short(text, limit=80):
+    return text if len(text or "") <= limit else text[:limit] + "..."

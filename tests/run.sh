@@ -5,4 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 .venv/bin/ruff check .
-exec tests/netns.sh .venv/bin/python -m pytest tests "$@"
+status=0
+tests/netns.sh .venv/bin/python -m pytest tests "$@" || status=$?
+# The reliability suites' figures (faults survived, bad inputs, secrets leaked, writes seen) into the README.
+.venv/bin/python scripts/figures.py
+exit "$status"

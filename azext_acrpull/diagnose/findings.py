@@ -19,7 +19,12 @@ STATUSES = (PASS, FAIL, WARNING, SKIPPED, ERROR)
 STATUS_ORDER = {FAIL: 0, ERROR: 1, WARNING: 2, PASS: 3, SKIPPED: 4}
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _freeze(value):
+    if isinstance(value, _SCALARS):   # most evidence values; the Mapping check below is slow (an ABC)
+        return value
     if isinstance(value, Mapping):
         return MappingProxyType({k: _freeze(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
@@ -28,6 +33,8 @@ def _freeze(value):
 
 
 def _thaw(value):
+    if isinstance(value, _SCALARS):
+        return value
     if isinstance(value, Mapping):
         return {k: _thaw(v) for k, v in value.items()}
     if isinstance(value, tuple):

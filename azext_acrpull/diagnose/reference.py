@@ -281,6 +281,21 @@ def login_server_problem(host: str, suffix: str) -> HostProblem | None:
     return None
 
 
+# Problems whose suggestion is the login server the reference meant, in this cloud.
+_MEANT_KINDS = ("misspelt-suffix", "doubled-suffix", "privatelink", "data-endpoint", "extra-labels", "port")
+
+
+def intended_registry_name(host: str, suffix: str) -> str | None:
+    """The ACR name a host stands for, also when it is written wrongly but the meaning is plain (``azureacr.io``)."""
+    name = registry_name_from_host(host, suffix)
+    if name:
+        return name
+    problem = login_server_problem(host, suffix)
+    if problem and problem.kind in _MEANT_KINDS and problem.suggestion:
+        return registry_name_from_host(problem.suggestion, suffix)
+    return None
+
+
 def host_problem(host: str, suffix: str) -> str | None:
     """One line saying how an ACR-looking host is written wrongly, or None; see ``login_server_problem``."""
     problem = login_server_problem(host, suffix)

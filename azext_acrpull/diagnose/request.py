@@ -15,12 +15,13 @@ class DiagnoseRequest:
     acr_suffix: str = ".azurecr.io"
     options: dict = field(default_factory=dict)
 
-    def registry_names_from_images(self):
-        """Registry names behind the ACR images the user gave, in order, without repeats."""
-        from .reference import registry_name_from_host
+    def registry_names_from_images(self, images=None):
+        """Registry names behind ACR images (the user's, or ``images`` such as the pod's), in order, without
+        repeats; a login server written wrongly counts for the registry it plainly means."""
+        from .reference import intended_registry_name
         names = []
-        for image in self.images:
-            name = registry_name_from_host(image.registry, self.acr_suffix)
+        for image in self.images if images is None else images:
+            name = intended_registry_name(image.registry, self.acr_suffix)
             if name and name.lower() not in [n.lower() for n in names]:
                 names.append(name)
         return names

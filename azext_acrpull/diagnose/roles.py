@@ -111,6 +111,24 @@ def grants(permissions: list[dict], action: str, data: bool = False) -> bool:
     return _granting_pattern(permissions, action, data) is not None
 
 
+def denial(permissions: list[dict], action: str, data: bool = False) -> str | None:
+    """Why a role does not grant `action`, in words (None when it does): the case that fools people is a wildcard
+    that matches and a notActions entry that takes it away again."""
+    allow, deny = ("dataActions", "notDataActions") if data else ("actions", "notActions")
+    removed = None
+    for block in permissions or ():
+        if not isinstance(block, dict):
+            continue
+        pattern = next((p for p in _strings(block, allow) if action_matches(p, action)), None)
+        if pattern is None:
+            continue
+        excluded = next((p for p in _strings(block, deny) if action_matches(p, action)), None)
+        if excluded is None:
+            return None
+        removed = removed or f"{allow} '{pattern}' matches it but {deny} '{excluded}' removes it"
+    return removed or f"none of its {allow} matches {action}"
+
+
 # --- scopes --------------------------------------------------------------------------------------------------
 
 _MG_SCOPE = re.compile(r"^/providers/microsoft\.management/managementgroups/([^/]+)$")
@@ -428,6 +446,8 @@ class PullGrant:
     # False when the grant may not reach the image's repository: its condition limits repositories and the
     # repository is unknown, or the condition could not be evaluated.
     certain: bool = True
+    # Which repositories the grant reaches, in words ("all repositories", "repositories starting with 'team/'").
+    repositories: str = "all repositories"
 
 
 def _guid(resource_id):
@@ -496,5 +516,5 @@ def pull_grants(assignments, definitions_by_id, principal_ids, registry_id, abac
             continue
         if condition and str(condition).strip():
             via += "; condition: " + result.description
-        found.append(PullGrant(via=via, certain=result.covers is True, **grant))
+        found.append(PullGrant(via=via, certain=result.covers is True, repositories=result.description, **grant))
     return found

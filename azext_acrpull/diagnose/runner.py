@@ -1,14 +1,17 @@
 """Selects the checks, gives them facts, and puts their findings in catalog order.
 
 Checks run concurrently; the facts they share are read once (see ``Facts.once``), so independent
-Azure calls overlap and the longest chain of dependent calls sets the wall time.
+Azure calls overlap and the longest chain of dependent calls sets the wall time. Waiting stops at the
+run's deadline (--timeout): a check still running then is reported as Error, with the reads it was
+waiting for, and abandoned on its daemon thread.
 """
-from concurrent.futures import ThreadPoolExecutor
+import functools
 
 from knack.log import get_logger
 
 from .facts import FactError
 from .findings import ERROR, FAIL, STATUS_ORDER, catalog
+from .threads import call_all
 
 logger = get_logger(__name__)
 
@@ -16,31 +19,63 @@ GROUPS = {"run": None, "check-auth": "auth", "check-image": "image", "check-netw
           "check-registry": "registry"}
 
 
-def select_checks(group, check_ids=None, fleet=False):
+# Checks of this group are the starting point of a --pod diagnosis: every command runs them when --pod is given.
+POD_GROUP = "pod"
+
+
+def select_checks(group, check_ids=None, fleet=False, pod=False):
+    """The checks of a command's group (all for `run`), plus the ``pod`` group's when the request names a pod."""
     wanted = GROUPS.get(group)
-    selected = [c for c in catalog() if (wanted is None or wanted in c.groups) and (c.fleet or not fleet)]
+    selected = [c for c in catalog() if (wanted is None or wanted in c.groups or (pod and POD_GROUP in c.groups))
+                and (c.fleet or not fleet)]
     if check_ids:
         ids = {c.lower() for c in check_ids}
         selected = [c for c in selected if c.check_id in ids]
     return selected
 
 
-def run_checks(checks, facts, progress=None):
-    """Every selected check's findings; a check that cannot reach a verdict says Error and why."""
+def run_checks(checks, facts, progress=None, max_workers=None):
+    """Every selected check's findings; a check that cannot reach a verdict says Error and why.
+
+    ``max_workers=1`` runs them one after another in the caller's thread (fleet: facts already in memory,
+    thousands of clusters)."""
     if not checks:
         return []
-    done = []
+    done, closed = [], []
 
     def one(chk):
         result = _run_one(chk, facts)
         done.append(chk.check_id)
-        if progress:
+        if progress and not closed:
             progress(len(done), len(checks), chk.check_id)
         return result
 
-    with ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="acrpull-check") as pool:
-        results = list(pool.map(one, checks))
-    return [f for findings in results for f in findings]
+    if max_workers == 1:
+        # One after another in this thread: the facts are in memory (fleet), so threads would only cost.
+        return [f for chk in checks for f in one(chk)]
+    deadline = getattr(facts, "deadline", None)
+    outcomes = call_all([functools.partial(one, c) for c in checks], deadline, max_workers=max_workers,
+                        name="acrpull-check")
+    closed.append(True)   # a check abandoned at the deadline must not touch the progress bar afterwards
+    findings = []
+    for chk, outcome in zip(checks, outcomes, strict=True):
+        if not outcome.done:
+            findings.append(_unfinished(chk, facts, deadline))
+        elif outcome.error is not None:
+            raise outcome.error
+        else:
+            findings.extend(outcome.value)
+    return findings
+
+
+def _unfinished(chk, facts, deadline):
+    waiting = facts.pending_reads() if hasattr(facts, "pending_reads") else []
+    message = "Could not reach a verdict: the check did not finish {}".format(deadline.words())
+    if waiting:
+        message += "; still waiting for {}".format("; ".join(waiting[:3]) + ("; ..." if len(waiting) > 3 else ""))
+    message += ". Run it again with a longer --timeout, or alone with --checks {}.".format(chk.check_id)
+    return chk.finding(_default_target(facts), ERROR, message, reason="timeout", timeoutSeconds=deadline.seconds,
+                       waitingFor=waiting)
 
 
 def _run_one(chk, facts):

@@ -13,7 +13,17 @@ def _reply(*args, **kwargs):
     return Reply(*args, **kwargs)
 
 
-def not_found(path):
+def not_found(path, world=None):
+    """ARM's 404 for ``path``; with the world, the reason ARM gives first: an unknown subscription, then a
+    missing resource group, then the resource itself."""
+    m = re.match(r"^/subscriptions/([^/]+)(/resourcegroups/([^/]+))?", path, re.I)
+    if world is not None and m and m.group(1).lower() not in {s.lower() for s in world.subs}:
+        return _reply(404, {"error": {"code": "SubscriptionNotFound",
+                                      "message": "The subscription '{}' could not be found.".format(m.group(1))}})
+    if world is not None and m and m.group(2) and \
+            "/subscriptions/{}/resourcegroups/{}".format(m.group(1), m.group(3)).lower() not in world.arm:
+        return _reply(404, {"error": {"code": "ResourceGroupNotFound",
+                                      "message": "Resource group '{}' could not be found.".format(m.group(3))}})
     m = re.match(r"^/subscriptions/[^/]+/resourcegroups/([^/]+)(/providers/([^/]+/[^/]+)/([^/]+))?", path, re.I)
     if m and m.group(2):
         return _reply(404, {"error": {"code": "ResourceNotFound", "message":
@@ -45,8 +55,15 @@ def route(req):
 
 
 def _get(req, world, path, low):
+    denied = denied_scope(world, low)
+    if denied:
+        return _reply(403, {"error": {"code": "AuthorizationFailed", "message":
+                                      "The client '{}' does not have authorization to perform action 'read' over "
+                                      "scope '{}' or the scope is invalid.".format(world.tenant_id, path)}})
     if low == "/subscriptions":
-        return _reply(200, {"value": world.subscriptions()})
+        denied_subs = {d.rsplit("/", 1)[-1] for d in getattr(world, "denied_scopes", ()) if d.count("/") == 2}
+        return _reply(200, {"value": [s for s in world.subscriptions()
+                                      if s["subscriptionId"].lower() not in {d.lower() for d in denied_subs}]})
     if low == "/tenants":
         return _reply(200, {"value": [{"id": "/tenants/" + world.tenant_id, "tenantId": world.tenant_id,
                                        "tenantCategory": "Home", "displayName": "Simulated Tenant",
@@ -75,12 +92,25 @@ def _get(req, world, path, low):
     listing = world.collection(low)
     if listing is not None:
         return _reply(200, {"value": listing})
-    return not_found(path)
+    return not_found(path, world)
+
+
+def denied_scope(world, low):
+    """The scope of ``world.denied_scopes`` (subscriptions, groups, resources the caller may not read) that
+    covers this path, if any."""
+    for scope in getattr(world, "denied_scopes", None) or ():
+        s = scope.lower().rstrip("/")
+        if low == s or low.startswith(s + "/"):
+            return scope
+    return None
 
 
 def _post(req, world, path, low):
     base = low.rsplit("/", 1)[0]
     action = low.rsplit("/", 1)[-1]
+    if low == "/providers/microsoft.resourcegraph/resources":
+        from . import resourcegraph
+        return resourcegraph.query(req, world)
     if action in ("listclusterusercredential", "listclusteradmincredential"):
         cluster = world.arm.get(base)
         if not cluster:
@@ -107,6 +137,10 @@ def _post(req, world, path, low):
 def _put(req, world, path, low):
     body = req.json()
     existing = world.arm.get(low)
+    from .effects import provider_put
+    answered = provider_put(req, world, path, low, body, existing)  # what a resource provider does beyond storing
+    if answered is not None:
+        return answered
     if req.method == "PATCH" and existing:
         merged = dict(existing)
         for k, v in body.items():

@@ -25,9 +25,16 @@ def in_sandbox():
 
 
 def build_wheel(out_dir):
-    """The wheel exactly as users get it: built from setup.py, without the tests."""
+    """The wheel exactly as users get it: built from setup.py, without the tests.
+
+    Built from a private copy of the sources, so that runs side by side never share setuptools' build/ folder."""
+    src = os.path.join(out_dir, "src")
+    shutil.copytree(os.path.join(ROOT, "azext_acrpull"), os.path.join(src, "azext_acrpull"),
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("setup.py", "README.md", "HISTORY.rst"):
+        shutil.copy(os.path.join(ROOT, name), src)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", out_dir,
-                    ROOT], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+                    src], check=True, cwd=src, stdout=subprocess.DEVNULL)
     wheels = glob.glob(os.path.join(out_dir, "acrpull-*-py3-none-any.whl"))
     if len(wheels) != 1:
         raise RuntimeError("expected one acrpull wheel in {}, found {}".format(out_dir, wheels))
@@ -80,7 +87,9 @@ class Environment:
         with open("/etc/hosts", "w", encoding="utf-8") as f:
             f.write("127.0.0.1 localhost\n::1 localhost\n")
             for host in FIXED_HOSTS + tuple(world.hostnames()):
-                f.write("127.0.0.1 {}\n".format(host))
+                address = (getattr(world, "addresses", None) or {}).get(host, "127.0.0.1")
+                if address:   # a private address the sandbox cannot reach, or no record at all
+                    f.write("{} {}\n".format(address, host))
         return world
 
     def install(self):
@@ -96,8 +105,11 @@ class Environment:
 
     def run(self, *args, timeout=300):
         started = time.time()
+        # From the environment's own folder: `python -m azure.cli` puts the working directory first on sys.path
+        # (az appends extension folders after it), so run from the source tree az would import its azext_acrpull
+        # instead of the installed wheel's.
         proc = subprocess.run([self.az, *args], env=self.env, capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, check=False)
+                              stdin=subprocess.DEVNULL, check=False, cwd=self.dir)
         return Result(proc, time.time() - started)
 
     def run_ok(self, *args):

@@ -33,6 +33,7 @@ class Fault:
     delay: float = 0.0
     times: int = -1          # how many requests to affect; -1 for all
     raw: bytes = None        # a raw body (e.g. broken JSON)
+    hits: int = 0            # how many requests it answered (or delayed) so far
 
     def matches(self, line):
         return self.times != 0 and re.search(self.pattern, line, re.IGNORECASE) is not None
@@ -45,6 +46,7 @@ class Simulator:
         self.log = []
         self.faults = []
         self.latency = 0.0
+        self.generation = 0      # bumped by load/clear_log: a request still in flight from before is not logged
         self._lock = threading.Lock()
         self._contexts = {}
         self._server = ThreadingHTTPServer((host, port), _Handler)
@@ -71,10 +73,12 @@ class Simulator:
             self.log = []
             self.faults = []
             self.latency = 0.0
+            self.generation += 1
 
     def clear_log(self):
         with self._lock:
             self.log = []
+            self.generation += 1
 
     # -- TLS ----------------------------------------------------------------------------------
     def _context_for(self, name):
@@ -90,9 +94,10 @@ class Simulator:
             sock.context = self._context_for(name)
 
     # -- bookkeeping --------------------------------------------------------------------------
-    def record(self, entry):
+    def record(self, entry, generation=None):
         with self._lock:
-            self.log.append(entry)
+            if generation is None or generation == self.generation:
+                self.log.append(entry)
 
     def take_fault(self, line):
         with self._lock:
@@ -100,6 +105,7 @@ class Simulator:
                 if fault.matches(line):
                     if fault.times > 0:
                         fault.times -= 1
+                    fault.hits += 1
                     return fault
         return None
 
@@ -146,6 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self):
         sim = self.server.sim
         started = time.time()
+        generation = sim.generation
         host = (self.headers.get("Host") or "").split(":")[0].lower()
         split = urlsplit(self.path)
         path = unquote(split.path)
@@ -161,7 +168,8 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(fault.delay)
         if fault and (fault.status or fault.raw is not None):
             reply = Reply(fault.status or 200, fault.body, fault.headers, raw=fault.raw)
-            reply.write = route(req).write if self.command in ("PUT", "PATCH", "DELETE") else False
+            # A write answered by a fault was refused: flag it, but do not let it change the world.
+            reply.write = self.command in ("PUT", "PATCH", "DELETE")
         else:
             try:
                 reply = route(req)
@@ -170,17 +178,24 @@ class _Handler(BaseHTTPRequestHandler):
         data = reply.raw if reply.raw is not None else (
             b"" if reply.body is None else json.dumps(reply.body).encode())
         sim.record({"method": self.command, "host": host, "path": path, "query": query, "status": reply.status,
-                    "write": reply.write, "unknown": reply.unknown, "ms": int((time.time() - started) * 1000),
-                    "time": started})
-        self.send_response(reply.status)
-        headers = {"Content-Type": "application/json; charset=utf-8", "x-ms-request-id": str(uuid.uuid4())}
-        headers.update(reply.headers)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+                    # every PUT/PATCH/DELETE is a write, whichever route (or fault) answered it
+                    "write": reply.write or self.command in ("PUT", "PATCH", "DELETE"), "unknown": reply.unknown,
+                    "ms": int((time.time() - started) * 1000), "time": started, "fault": fault is not None,
+                    # a token request's scope, so that two tokens for different resources are not one request twice
+                    "scope": req.form().get("scope") if host == LOGIN and self.command == "POST" else None},
+                   generation)
+        try:
+            self.send_response(reply.status)
+            headers = {"Content-Type": "application/json; charset=utf-8", "x-ms-request-id": str(uuid.uuid4())}
+            headers.update(reply.headers)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass   # the client gave up waiting (a delayed answer past its timeout): nothing to tell it
 
 
 @dataclass

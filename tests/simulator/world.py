@@ -17,6 +17,7 @@ SUBSCRIPTION_NAME = "Contoso Production"
 LOGIN_APP_ID = "0b9c8d7e-6f5a-4b3c-9d2e-1f0a9b8c7d6e"
 LOGIN_SECRET = "sim-login-secret-MARKER-7c1d"   # the test's own login; planted as a leak marker too
 LOGIN_OBJECT_ID = "5e4d3c2b-1a0f-4e9d-8c7b-6a5f4e3d2c1b"
+AKS_SERVER_APP = "6dae42f8-4368-4678-94ff-3960e28e3630"   # the AKS AAD server application (kubelogin --server-id)
 
 BUILTIN_ROLES = {
     "7f951dda-4ed3-4680-a7ca-43fe172d538d": ("AcrPull", "acr pull",
@@ -87,6 +88,9 @@ class World:
         self.kube_tokens = {}                 # API server host -> bearer token in the kubeconfig
         self.ca_pem = ""
         self.post_handlers = {}
+        self.addresses = {}                   # host -> address in the hosts file instead of 127.0.0.1; None: none
+        self.denied_scopes = []               # scopes the signed-in account may not read (403; hidden in ARG)
+        self.arg_quota = [15, 5.0]            # Resource Graph: requests per window of seconds, per user
         self.created = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
 
     # -- queries used by the routers ------------------------------------------------------------
@@ -215,9 +219,20 @@ class World:
             "    certificate-authority-data: " + base64.b64encode(self.ca_pem.encode()).decode(),
             "    server: https://{}:443".format(fqdn), "  name: " + name, "contexts:", "- context:",
             "    cluster: " + name, "    user: " + user, "  name: " + name, "current-context: " + name,
-            "preferences: {}", "users:", "- name: " + user, "  user:",
-            "    token: " + self.kube_tokens.get(fqdn.lower(), ""), ""])
+            "preferences: {}", "users:", "- name: " + user, "  user:"] + self._kube_user(cluster, fqdn) + [""])
         return base64.b64encode(text.encode()).decode()
+
+    def _kube_user(self, cluster, fqdn):
+        """A token user, or for an Entra ID cluster the exec (kubelogin) user that listClusterUserCredential gives."""
+        if not cluster["properties"].get("aadProfile"):
+            return ["    token: " + self.kube_tokens.get(fqdn.lower(), "")]
+        return ["    exec:", "      apiVersion: client.authentication.k8s.io/v1beta1", "      args:",
+                "      - get-token", "      - --environment", "      - AzurePublicCloud", "      - --server-id",
+                "      - " + AKS_SERVER_APP, "      - --client-id", "      - 80faf920-1908-4b52-b5ef-a8e7bedfc67a",
+                "      - --tenant-id", "      - " + self.tenant_id, "      - --login", "      - devicecode",
+                "      command: kubelogin", "      env: null",
+                "      installHint: |2", "", "        kubelogin is not installed which is required to connect to AAD "
+                "enabled cluster.", "      provideClusterInfo: false"]
 
     # -- builders -------------------------------------------------------------------------------
     def put(self, resource):
@@ -255,10 +270,18 @@ class World:
     def user_assigned_identity(self, rg, name, location="eastus", subscription=SUBSCRIPTION):
         rid = ("/subscriptions/{}/resourcegroups/{}/providers/Microsoft.ManagedIdentity/"
                "userAssignedIdentities/{}").format(subscription, rg, name)
-        return self.put({"id": rid, "name": name, "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
-                         "location": location, "tags": {},
-                         "properties": {"tenantId": self.tenant_id, "principalId": guid("uami-oid/" + rid.lower()),
-                                        "clientId": guid("uami-cid/" + rid.lower())}})
+        identity = self.put({"id": rid, "name": name, "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+                             "location": location, "tags": {},
+                             "properties": {"tenantId": self.tenant_id, "principalId": guid("uami-oid/" + rid.lower()),
+                                            "clientId": guid("uami-cid/" + rid.lower())}})
+        # Every managed identity is also a service principal in Entra ID (servicePrincipalType ManagedIdentity).
+        props = identity["properties"]
+        self.graph["servicePrincipals"].append({
+            "id": props["principalId"], "appId": props["clientId"], "displayName": name, "accountEnabled": True,
+            "servicePrincipalType": "ManagedIdentity", "alternativeNames": ["isExplicit=True", rid],
+            "servicePrincipalNames": [props["clientId"], "https://identity.azure.net/" + guid("mi/" + rid)],
+            "passwordCredentials": [], "keyCredentials": [], "tags": []})
+        return identity
 
     def cluster(self, name="aks1", rg="rg1", location="eastus", identity="managed", sp=None, pools=None,
                 kubernetes_version="1.33.2", subscription=SUBSCRIPTION):
@@ -320,6 +343,8 @@ class World:
                 self.vmss(node_rg, name, p, kubelet, location, subscription)
         self.kube[fqdn.lower()] = {"cluster": cluster_id, "objects": {}}
         self.kube_tokens[fqdn.lower()] = "sim-kube-token-MARKER-" + guid("kt/" + cluster_id)[:12]
+        from .network_builders import cluster_network
+        cluster_network(self, cluster)   # the VNet, NSG and load balancer AKS makes in the node resource group
         return cluster
 
     def vmss(self, node_rg, cluster_name, pool, kubelet, location="eastus", subscription=SUBSCRIPTION):
@@ -365,7 +390,7 @@ class World:
         })
 
     def registry(self, name="myacr", rg="rg1", location="eastus", sku="Premium", admin=False,
-                 role_assignment_mode="AzureRoleAssignments", subscription=SUBSCRIPTION, **properties):
+                 role_assignment_mode="LegacyRegistryPermissions", subscription=SUBSCRIPTION, **properties):
         self.resource_group(rg, location, subscription)
         rid = "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.ContainerRegistry/registries/{}".format(
             subscription, rg, name)

@@ -301,3 +301,25 @@ def test_closest_returns_the_nearest_candidates(name, candidates, limit):
     assert distances == sorted(distances)
     rest = [edit_distance(name, c) for c in set(candidates) - set(found)]
     assert not distances or not rest or max(distances) <= min(rest)
+
+
+# --- the registry a reference means -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("host, name", [
+    ("myacr.azurecr.io", "myacr"), ("myacr.azureacr.io", "myacr"), ("myacr.azurecr.us.azurecr.io", "myacr"),
+    ("myacr.privatelink.azurecr.io", "myacr"), ("myacr.eastus.data.azurecr.io", "myacr"),
+    ("myacr.azurecr.io:5000", "myacr"), ("myacr.azurecr.cn", None), ("mcr.microsoft.com", None),
+    ("docker.io", None), ("azurecr.io", None),
+])
+def test_intended_registry_name(host, name):
+    from azext_acrpull.diagnose.reference import intended_registry_name
+    assert intended_registry_name(host, ".azurecr.io") == name
+
+
+def test_registry_names_from_images_of_the_user_or_the_pod():
+    from azext_acrpull.diagnose.request import DiagnoseRequest
+    request = DiagnoseRequest("rg", "aks", images=(parse_reference("myacr.azurecr.io/a:1"),
+                                                   parse_reference("MYACR.azurecr.io/b:1"), parse_reference("nginx")))
+    assert request.registry_names_from_images() == ["myacr"]
+    pod_images = [parse_reference("other.azureacr.io/x:1"), parse_reference("myacr.azurecr.io/y")]
+    assert request.registry_names_from_images(pod_images) == ["other", "myacr"]

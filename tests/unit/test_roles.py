@@ -40,6 +40,7 @@ from azext_acrpull.diagnose.roles import (
     ConditionResult,
     PullGrant,
     action_matches,
+    denial,
     evaluate_repository_condition,
     grants,
     pull_grants,
@@ -481,3 +482,26 @@ def test_a_scope_covers_what_lies_under_it(scope_parts, child_parts):
     assert scope_covers(scope, scope)
     assert scope_covers(scope, scope + "/" + "/".join(child_parts))
     assert not scope_covers(scope + "x", scope + "/" + "/".join(child_parts))
+
+
+@given(st.lists(BLOCK, max_size=3))
+def test_a_role_is_denied_exactly_when_it_does_not_grant(blocks):
+    why = denial(blocks, PULL_ACTION)
+    assert (why is None) == grants(blocks, PULL_ACTION)
+    if why and any(action_matches(p, PULL_ACTION) for b in blocks for p in b["actions"]):
+        assert "notActions" in why
+
+
+def test_denial_names_the_exclusion():
+    custom = [block(["Microsoft.ContainerRegistry/*"], [PULL_ACTION])]
+    assert denial(custom, PULL_ACTION) == (f"actions 'Microsoft.ContainerRegistry/*' matches it but notActions "
+                                           f"'{PULL_ACTION}' removes it")
+    assert denial([block(["Microsoft.Compute/*"])], PULL_ACTION) == f"none of its actions matches {PULL_ACTION}"
+
+
+def test_grant_says_which_repositories_it_reaches():
+    (found,) = pull_grants([assignment(REPOSITORY_READER_ROLE_ID, condition=DOC_PREFIX_ECHOED)], ALL_DEFINITIONS,
+                           [KUBELET], REGISTRY, abac=True, repository="backend/api")
+    assert found.repositories == "repositories starting with 'backend/'"
+    (plain,) = pull_grants([assignment(ACR_PULL_ROLE_ID)], ALL_DEFINITIONS, [KUBELET], REGISTRY, abac=False)
+    assert plain.repositories == "all repositories"

@@ -1,25 +1,171 @@
-"""Cause 1: 401 Unauthorized. Does the identity the nodes pull with hold a pull role?"""
+"""Cause 1: 401 Unauthorized. Does the identity the nodes pull with hold a pull role, and can it sign in?"""
 from datetime import datetime, timedelta, timezone
 
+from ..credentials import day, expiry, parse_time, password_ends
+from ..facts import FactError
 from ..findings import FAIL, PASS, SKIPPED, WARNING, check
-from ..ids import same_id
-from ..roles import ABAC_MODE, pull_grants
+from ..ids import id_name, parse_resource_id, same_id
+from ..roles import (
+    ABAC_MODE,
+    PULL_ACTION,
+    REPOSITORY_CONTENT_READ,
+    REPOSITORY_METADATA_READ,
+    denial,
+    pull_grants,
+)
 from .registry import registry_target
 
 PROPAGATION = timedelta(minutes=30)
+REPOSITORY_READER = "Container Registry Repository Reader"
+MANAGED_IDENTITY = "ManagedIdentity"
 
 
-def _identity_words(identity):
+# --- shared by the checks of this module and of secrets.py ------------------------------------------------------
+
+
+def identity_words(identity):
     if identity["kind"] == "kubeletIdentity":
         return "kubelet identity {} (object id {})".format(identity["name"], identity["objectId"])
-    return "service principal {} (object id {})".format(identity["clientId"], identity.get("objectId") or "unknown")
+    return "service principal {} (appId {}, object id {})".format(
+        identity.get("name") or identity["clientId"], identity["clientId"], identity.get("objectId") or "unknown")
 
 
-def _parse_time(text):
+def is_abac(registry):
+    return (registry.get("properties", {}).get("roleAssignmentMode") or "") == ABAC_MODE
+
+
+def _images(facts):
+    """--image and, when the reader knows them, the --pod's images; a pod that cannot be read adds none (the pod
+    and pull-secret checks say why)."""
+    entries = getattr(facts, "image_entries", None)   # not every reader (fleet) knows pods
+    if entries is None:
+        return list(facts.request.images)
     try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
+        return [e["reference"] for e in entries() if e["reference"]]
+    except FactError:
+        return list(facts.request.images)
+
+
+def repositories_for(facts, registry):
+    """Repositories of the images this run is about that live in `registry`, in order, without repeats."""
+    login = (registry.get("properties", {}).get("loginServer") or "").lower()
+    found = []
+    for image in _images(facts):
+        if image.registry.lower() == login and image.repository not in found:
+            found.append(image.repository)
+    return found
+
+
+def no_registry(chk, facts):
+    return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED,
+                        "No registry to check: the registry named was not found (see registry-lookup).")]
+
+
+def raise_first(results):
+    for result in results:
+        if isinstance(result, Exception):
+            raise result
+    return results
+
+
+def registry_grants(facts, registry, assignments, principal_ids, repository=None, abac=None):
+    """Pull grants among `assignments` (as listed at the registry) for these principals; `abac` overrides the
+    registry's own mode (to tell what a role would grant in the other one)."""
+    definition_ids = sorted({a["properties"]["roleDefinitionId"] for a in assignments
+                             if (a.get("properties", {}).get("principalId") or "").lower() in
+                             {p.lower() for p in principal_ids}})
+    fetched = raise_first(facts.parallel(facts.role_definition, definition_ids))
+    definitions = dict(zip(definition_ids, fetched, strict=True))
+    # The list at a registry holds only assignments that apply there, so a management group scope among them is
+    # one that holds the registry's subscription.
+    mgs = frozenset(a["properties"]["scope"].rsplit("/", 1)[-1].lower() for a in assignments
+                    if "/managementgroups/" in (a.get("properties", {}).get("scope") or "").lower())
+    return pull_grants(assignments, definitions, principal_ids, registry["id"],
+                       is_abac(registry) if abac is None else abac,
+                       repository=repository, management_groups=mgs)
+
+
+def principals_of(facts, object_id, assignments):
+    """The principal ids whose roles apply to `object_id` at the registry: its own, and the groups it belongs to
+    when some group holds a role there (Graph is asked only then). Returns (ids, {group id: name})."""
+    if not any((a.get("properties", {}).get("principalType") or "") == "Group" for a in assignments):
+        return [object_id], {}
+    groups = facts.member_groups(object_id)
+    return [object_id] + sorted(groups), groups
+
+
+def assignments_of(assignments, principal_ids):
+    ids = {p.lower() for p in principal_ids}
+    return [a for a in assignments if (a.get("properties", {}).get("principalId") or "").lower() in ids]
+
+
+def held_roles_words(facts, registry, assignments, action=PULL_ACTION, data=False):
+    """What the roles an identity holds at the registry lack, in words: 'X at scope (why not)'."""
+    ids = sorted({a["properties"]["roleDefinitionId"] for a in assignments})
+    definitions = dict(zip(ids, raise_first(facts.parallel(facts.role_definition, ids)), strict=True))
+    words = []
+    for a in assignments:
+        props = a.get("properties", {})
+        role = (definitions.get(props.get("roleDefinitionId")) or {}).get("properties") or {}
+        why = denial(role.get("permissions"), action, data)
+        if why:
+            words.append("{} at {} ({})".format(role.get("roleName") or id_name(props.get("roleDefinitionId")),
+                                                props.get("scope"), why))
+    return "; ".join(words)
+
+
+def assign_command(object_id, registry, role=None, repository_condition=None):
+    """`az role assignment create` for a pull role on the registry (the only way to grant an ABAC role)."""
+    role = role or (REPOSITORY_READER if is_abac(registry) else "AcrPull")
+    command = ('az role assignment create --assignee-object-id {} --assignee-principal-type ServicePrincipal '
+               '--role "{}" --scope {}'.format(object_id, role, registry["id"]))
+    if repository_condition:
+        command += ' --condition "{}" --condition-version 2.0'.format(repository_condition)
+    return command
+
+
+def repository_condition(repositories):
+    """A condition limiting repository reads to these repositories, as Azure's portal writes it (with NOT for `!`,
+    which an interactive shell would expand inside double quotes)."""
+    names = " OR ".join("@Request[Microsoft.ContainerRegistry/registries/repositories:name] "
+                        "StringEqualsIgnoreCase '{}'".format(r) for r in repositories)
+    return ("((NOT ActionMatches{{'{}'}} AND NOT ActionMatches{{'{}'}}) OR ({}))".format(
+        REPOSITORY_CONTENT_READ, REPOSITORY_METADATA_READ, names))
+
+
+def acr_args(facts, registry):
+    """-n/-g (and --subscription when it differs from the cluster's) for `az acr ...` commands."""
+    rid = parse_resource_id(registry["id"])
+    args = "-n {} -g {}".format(registry["name"], rid.resource_group)
+    if rid.subscription.lower() != (facts.cluster_subscription() or "").lower():
+        args += " --subscription {}".format(rid.subscription)
+    return args
+
+
+def reset_sp_command(facts, app_id, app_exists=True):
+    """Give the cluster a new secret of its service principal (kept alongside the others, so nothing else that
+    uses the service principal breaks)."""
+    kind = "app" if app_exists else "sp"
+    return ('az aks update-credentials -g {} -n {} --reset-service-principal --service-principal {} '
+            '--client-secret "$(az ad {} credential reset --id {} --append --query password -o tsv)"'.format(
+                facts.cluster_resource_group, facts.cluster_name, app_id, kind, app_id))
+
+
+def new_sp_command(facts):
+    """A new service principal for a cluster whose own no longer exists."""
+    return ('read -r APP_ID SECRET <<< "$(az ad sp create-for-rbac --name {}-sp --query "[[appId, password]]" -o tsv)" '
+            '&& az aks update-credentials -g {} -n {} --reset-service-principal --service-principal "$APP_ID" '
+            '--client-secret "$SECRET"'.format(facts.cluster_name, facts.cluster_resource_group, facts.cluster_name))
+
+
+def created_at(assignments, assignment_id):
+    for a in assignments:
+        if same_id(a.get("id"), assignment_id):
+            return parse_time(a.get("properties", {}).get("createdOn"))
+    return None
+
+
+# --- C1.S1, X.abac ---------------------------------------------------------------------------------------------
 
 
 @check("acr-role-assignment", "C1.S1,X.abac", "The cluster's pull identity holds a pull role on the registry",
@@ -27,93 +173,307 @@ def _parse_time(text):
        "identity or service principal, by what the role grants (actions, notActions, wildcards), and on ABAC "
        "registries by repository permissions and conditions.", groups=("auth",), fleet=True)
 def acr_role_assignment(chk, facts):
+    # The registries' role assignments do not wait for the pull identity (a Graph look-up on a service-principal
+    # cluster): start reading them first.
+    facts.prefetch(lambda: [facts.role_assignments(r["id"]) for r in facts.registries()])
     identity = facts.pull_identity()
+    registries = facts.registries()
+    if not registries:
+        return no_registry(chk, facts)
+    return [_role_finding(chk, facts, identity, registry) for registry in registries]
+
+
+def _role_finding(chk, facts, identity, registry):
+    target = registry_target(registry)
     cluster, rg = facts.cluster_name, facts.cluster_resource_group
-    findings = []
-    for registry in facts.registries():
-        target = registry_target(registry)
-        abac = (registry.get("properties", {}).get("roleAssignmentMode") or "") == ABAC_MODE
-        if not identity.get("objectId"):
-            findings.append(chk.finding(
-                target, FAIL,
-                "The cluster's service principal {} does not exist in Microsoft Entra ID, so no role on {} can "
-                "apply to it.".format(identity["clientId"], registry["name"]),
-                "az aks update-credentials -g {} -n {} --reset-service-principal --service-principal <appId> "
-                "--client-secret <secret>".format(rg, cluster), principalKind=identity["kind"],
-                clientId=identity["clientId"]))
-            continue
-        assignments = [a for a in facts.role_assignments(registry["id"])
-                       if a.get("properties", {}).get("principalId", "").lower() == identity["objectId"].lower()]
-        definition_ids = sorted({a["properties"]["roleDefinitionId"] for a in assignments})
-        fetched = _raise_first(facts.parallel(facts.role_definition, definition_ids))
-        definitions = dict(zip(definition_ids, fetched, strict=True))
-        # list_for_scope returns only the assignments that apply at the registry, so a management group
-        # scope among them is one that contains the registry's subscription.
-        mgs = frozenset(a["properties"]["scope"].rsplit("/", 1)[-1].lower() for a in assignments
-                        if "/managementgroups/" in a["properties"]["scope"].lower())
-        repository = _repository_for(facts, registry)
-        grants = pull_grants(assignments, definitions, [identity["objectId"]], registry["id"], abac,
-                             repository=repository, management_groups=mgs)
-        evidence = {"principalKind": identity["kind"], "principalId": identity["objectId"],
-                    "clientId": identity.get("clientId"), "registryId": registry["id"],
-                    "roleAssignmentMode": "AbacRepositoryPermissions" if abac else "AzureRoleAssignments",
-                    "grants": [{"roleAssignmentId": g.assignment_id, "role": g.role_name, "scope": g.scope,
-                                "via": g.via} for g in grants],
-                    "assignmentsOfIdentity": len(assignments)}
-        who = _identity_words(identity)
-        if grants:
-            fresh = [g for g in grants if _created_recently(assignments, g.assignment_id)]
-            roles = ", ".join(sorted({"{} at {}".format(g.role_name, g.scope) for g in grants}))
-            if len(fresh) == len(grants):
-                findings.append(chk.finding(
-                    target, WARNING,
-                    "The {} holds {} on {}, but it was created less than 30 minutes ago; role assignments can "
-                    "take up to 30 minutes to take effect.".format(who, roles, registry["name"]),
-                    "Wait for the assignment to propagate, then restart the pod: kubectl delete pod <pod>",
-                    **evidence))
-            else:
-                findings.append(chk.finding(target, PASS, "The {} may pull from {}: {}.".format(
-                    who, registry["name"], roles), **evidence))
-            continue
+    abac = is_abac(registry)
+    if not identity.get("objectId"):
+        return chk.finding(
+            target, FAIL,
+            "The cluster's service principal {} does not exist in Microsoft Entra ID, so no role on {} can apply to "
+            "it; nodes cannot sign in to pull.".format(identity["clientId"], registry["name"]),
+            new_sp_command(facts) + " && az aks update -n {} -g {} --attach-acr {}".format(cluster, rg, registry["id"]),
+            principalKind=identity["kind"], clientId=identity["clientId"])
+    oid = identity["objectId"]
+    assignments = facts.role_assignments(registry["id"])
+    ids, groups = principals_of(facts, oid, assignments)
+    mine = assignments_of(assignments, ids)
+    repositories = repositories_for(facts, registry) if abac else []
+    general = registry_grants(facts, registry, mine, ids)
+    per_repo = {r: registry_grants(facts, registry, mine, ids, r) for r in repositories}
+    effective = [g for grants in per_repo.values() for g in grants] if repositories else general
+    evidence = {"principalKind": identity["kind"], "principalId": oid, "clientId": identity.get("clientId"),
+                "registryId": registry["id"],
+                "roleAssignmentMode": registry.get("properties", {}).get("roleAssignmentMode"),
+                "grants": _grant_evidence(_unique(effective or general), groups), "assignmentsOfIdentity": len(mine)}
+    if repositories:
+        evidence["repositories"] = repositories
+    who = identity_words(identity)
+
+    if not general:
         if abac:
-            role = "Container Registry Repository Reader"
-            fix = ('az role assignment create --assignee-object-id {} --assignee-principal-type ServicePrincipal '
-                   '--role "{}" --scope {}'.format(identity["objectId"], role, registry["id"]))
-            why = ("{} uses ABAC repository permissions, so AcrPull does not grant pull; the {} holds no role "
-                   "with repository read permission that covers {}.".format(
-                       registry["name"], who, "repository '{}'".format(repository) if repository
-                       else "its repositories"))
+            ignored = registry_grants(facts, registry, mine, ids, abac=False)
+            held = ", ".join(sorted({g.role_name for g in ignored}))
+            why = ("{} uses ABAC repository permissions (RBAC Registry + ABAC Repository Permissions), where "
+                   "registry-wide roles such as AcrPull do not grant pull; the {} holds no role with the repository "
+                   "content read permission ({}), such as Container Registry Repository Reader.{} "
+                   "`az aks update --attach-acr` cannot assign that role.".format(
+                       registry["name"], who, REPOSITORY_CONTENT_READ,
+                       " It holds {}, which this mode ignores.".format(held) if held else ""))
+            return chk.finding(target, FAIL, why, assign_command(oid, registry), **evidence)
+        why = "The {} holds no role that grants {} on {}".format(who, PULL_ACTION, registry["name"])
+        held = held_roles_words(facts, registry, mine)
+        why += ": it holds {}.".format(held) if held else " (no role assignment of this identity applies there)."
+        why += _other_groups(facts, registry, assignments, groups)
+        return chk.finding(target, FAIL, why, "az aks update -n {} -g {} --attach-acr {}".format(
+            cluster, rg, registry["id"]), **evidence)
+
+    if abac and repositories:
+        uncovered = [r for r in repositories if not per_repo[r]]
+        unsure = [r for r in repositories if per_repo[r] and not any(g.certain for g in per_repo[r])]
+        covers = _coverage(general)
+        if uncovered:
+            return chk.finding(
+                target, FAIL,
+                "On {} (ABAC repository permissions) the {} may read {}, which does not include {}.".format(
+                    registry["name"], who, covers, _quoted(uncovered)),
+                assign_command(oid, registry, repository_condition=repository_condition(uncovered)), **evidence,
+                uncoveredRepositories=uncovered)
+        if unsure:
+            return chk.finding(
+                target, WARNING,
+                "On {} (ABAC repository permissions) the {} holds repository read permission limited by a role "
+                "assignment condition that could not be fully evaluated for {}: {}. Check the condition covers "
+                "the repository.".format(registry["name"], who, _quoted(unsure), covers),
+                _condition_command(registry, oid), **evidence)
+    elif abac and not any(g.certain for g in general):
+        return chk.finding(
+            target, WARNING,
+            "On {} (ABAC repository permissions) the {} may read only {}; pass --image to check that the image's "
+            "repository is among them.".format(registry["name"], who, _coverage(general)),
+            "az aks diagnose-pull check-auth -g {} -n {} --acr {} --image {}/<repository>:<tag>".format(
+                rg, cluster, registry["name"], registry.get("properties", {}).get("loginServer")), **evidence)
+
+    granting = _unique(effective)
+    roles = ", ".join(sorted({"{} at {}{}".format(g.role_name, g.scope, _through(g, groups)) for g in granting}))
+    created = [created_at(mine, g.assignment_id) for g in granting]
+    now = datetime.now(timezone.utc)
+    if created and all(c and now - c < PROPAGATION for c in created):
+        ready = max(created) + PROPAGATION
+        return chk.finding(
+            target, WARNING,
+            "The {} holds {} on {}, but the assignment was created at {} UTC, less than 30 minutes ago; role "
+            "assignments can take up to 30 minutes to take effect, and kubelet retries the pull on its own.".format(
+                who, roles, registry["name"], max(created).strftime("%H:%M")),
+            "Wait until {} UTC, then check again: az aks diagnose-pull check-auth -g {} -n {} --acr {}".format(
+                ready.strftime("%H:%M"), rg, cluster, registry["name"]), **evidence)
+    suffix = ""
+    if abac:
+        suffix = " (repository read permission; {})".format(_coverage(granting))
+    return chk.finding(target, PASS, "The {} may pull from {}: {}{}.".format(who, registry["name"], roles, suffix),
+                       **evidence)
+
+
+def _unique(grants):
+    seen, out = set(), []
+    for g in grants:
+        if g.assignment_id not in seen:
+            seen.add(g.assignment_id)
+            out.append(g)
+    return out
+
+
+def _grant_evidence(grants, groups=None):
+    out = []
+    for g in grants:
+        entry = {"roleAssignmentId": g.assignment_id, "role": g.role_name, "scope": g.scope, "via": g.via,
+                 "repositories": g.repositories}
+        if g.principal_id.lower() in (groups or {}):
+            entry["group"] = {"id": g.principal_id, "displayName": groups[g.principal_id.lower()]}
+        out.append(entry)
+    return out
+
+
+def _other_groups(facts, registry, assignments, groups):
+    """Groups that could pull but do not hold the identity: the case where membership was assumed."""
+    group_ids = sorted({(a.get("properties", {}).get("principalId") or "").lower() for a in assignments
+                        if (a.get("properties", {}).get("principalType") or "") == "Group"} - set(groups or {}) - {""})
+    if not group_ids:
+        return ""
+    holders = sorted({g.principal_id for g in registry_grants(facts, registry, assignments, group_ids)})
+    if not holders:
+        return ""
+    names = facts.directory_objects(holders)
+    return " A pull role is held by group(s) {}, which the identity is not a member of.".format(
+        ", ".join((names.get(h.lower()) or {}).get("displayName") or h for h in holders))
+
+
+def _through(grant, groups):
+    if grant.principal_id.lower() in (groups or {}):
+        return " (through its membership of group {})".format(groups[grant.principal_id.lower()] or grant.principal_id)
+    return ""
+
+
+def _coverage(grants):
+    texts = []
+    for g in grants:
+        if g.repositories not in texts:
+            texts.append(g.repositories)
+    return "all repositories" if "all repositories" in texts else "; ".join(texts)
+
+
+def _quoted(names):
+    return ", ".join("'{}'".format(n) for n in names)
+
+
+def _condition_command(registry, object_id):
+    return ('az role assignment list --scope {} --assignee {} --include-inherited --query '
+            '"[].{{role:roleDefinitionName, condition:condition}}" -o jsonc'.format(registry["id"], object_id))
+
+
+# --- C1.S2 -----------------------------------------------------------------------------------------------------
+
+
+@check("sp-credential-expiry", "C1.S2", "The cluster's service principal has an unexpired secret",
+       "Reads the service principal's application in Microsoft Graph and checks the end dates of its password "
+       "credentials: none valid fails, the last one ending within 30 days warns.", groups=("auth",), fleet=True)
+def sp_credential_expiry(chk, facts):
+    identity = facts.pull_identity()
+    if identity["kind"] != "servicePrincipal":
+        return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED,
+                            "The cluster uses a managed identity (kubelet identity {}), not a service principal: "
+                            "there is no client secret to expire.".format(identity.get("name")))]
+    app_id = identity["clientId"]
+    name = identity.get("name") or app_id
+    target = "service principal {}".format(app_id if name == app_id else "{} ({})".format(name, app_id))
+    words = "service principal {}".format(app_id if name == app_id else "{} ({})".format(name, app_id))
+    if not identity.get("exists"):
+        return [chk.finding(
+            target, FAIL,
+            "The cluster's service principal {} no longer exists in Microsoft Entra ID: nodes cannot get a token "
+            "to pull (or to reach Azure at all). Give the cluster a new service principal.".format(app_id),
+            new_sp_command(facts), clientId=app_id)]
+    sp = facts.service_principal(app_id) or {}
+    app = facts.application(app_id)
+    creds = list((app or {}).get("passwordCredentials") or []) + list(sp.get("passwordCredentials") or [])
+    state = expiry(password_ends(creds))
+    evidence = {"clientId": app_id, "objectId": identity.get("objectId"), "applicationFound": app is not None,
+                "passwordCredentials": [{"keyId": c.get("keyId"), "displayName": c.get("displayName"),
+                                         "endDateTime": c.get("endDateTime")} for c in creds],
+                "validUntil": state.valid_until.isoformat() if state.valid_until else None}
+    fix = reset_sp_command(facts, app_id, app is not None)
+    also = " Image pull secrets made from this service principal need the new secret too (see pull-secret-sp)."
+    where = "" if app is not None else " (its application is not in this tenant, so only the service principal's " \
+        "own credentials were read)"
+    if state.state == "none":
+        return [chk.finding(target, FAIL, "The cluster's {} has no password credential{}: the secret the "
+                            "cluster holds no longer exists, so nodes cannot sign in to pull.{}".format(
+                                words, where, also), fix, **evidence)]
+    if state.state == "expired":
+        return [chk.finding(target, FAIL, "Every password credential of the cluster's {} has expired (the last "
+                            "on {}): nodes cannot sign in to pull.{}".format(words, day(state.expired_on), also),
+                            fix, **evidence)]
+    if state.state == "expiring":
+        return [chk.finding(target, WARNING, "The cluster's {} has a valid password credential only until {}: "
+                            "pulls will fail with 401 after that unless it is renewed.{}".format(
+                                words, day(state.valid_until), also), fix, **evidence)]
+    until = "without an end date" if state.never_expires else "until {}".format(day(state.valid_until))
+    note = ""
+    if state.expired:
+        note = (" {} other credential(s) expired (the last on {}); if the cluster was given one of those, reset "
+                "its credentials.".format(state.expired, day(state.expired_on)))
+    return [chk.finding(target, PASS, "The cluster's {} has a valid password credential {}.{}".format(
+        words, until, note), **evidence)]
+
+
+# --- C1.S3 -----------------------------------------------------------------------------------------------------
+
+
+@check("sp-role-principal", "C1.S3", "Registry pull roles point at the cluster's current identity",
+       "Compares the principals of the registry's pull roles with the cluster's current service principal (or "
+       "kubelet identity), to catch roles left with an earlier or deleted service principal.", groups=("auth",),
+       fleet=True)
+def sp_role_principal(chk, facts):
+    identity = facts.pull_identity()
+    registries = facts.registries()
+    if not registries:
+        return no_registry(chk, facts)
+    return [_principal_finding(chk, facts, identity, registry) for registry in registries]
+
+
+def _principal_finding(chk, facts, identity, registry):
+    target = registry_target(registry)
+    managed = identity["kind"] == "kubeletIdentity"
+    oid = (identity.get("objectId") or "").lower()
+    assignments = facts.role_assignments(registry["id"])
+    principals = sorted({(a.get("properties", {}).get("principalId") or "").lower() for a in assignments
+                         if (a.get("properties", {}).get("principalType") or "ServicePrincipal")
+                         not in ("User", "Group", "ForeignGroup")} - {""})
+    grants = registry_grants(facts, registry, assignments, principals)
+    own = principals_of(facts, identity["objectId"], assignments)[0] if oid else []
+    mine = registry_grants(facts, registry, assignments_of(assignments, own), own) if oid else []
+    others = [g for g in grants if g.principal_id.lower() != oid]
+    current = {"kind": identity["kind"], "objectId": identity.get("objectId"), "clientId": identity.get("clientId")}
+    who = identity_words(identity) if oid else "service principal {} (which no longer exists)".format(
+        identity["clientId"])
+    if mine:
+        words = "The pull role on {} points at the cluster's current {}.".format(registry["name"], who)
+        return chk.finding(target, SKIPPED if managed else PASS, words + (
+            " Stale service principals apply to service-principal clusters." if managed else ""),
+            currentPrincipal=current)
+    objects = facts.directory_objects([g.principal_id for g in others]) if others else {}
+    stale, kept = [], []
+    for g in others:
+        obj = objects.get(g.principal_id.lower())
+        entry = {"principalId": g.principal_id, "role": g.role_name, "roleAssignmentId": g.assignment_id,
+                 "exists": obj is not None, "appId": (obj or {}).get("appId"),
+                 "displayName": (obj or {}).get("displayName"),
+                 "servicePrincipalType": (obj or {}).get("servicePrincipalType")}
+        if obj is None or ((obj.get("@odata.type") or "").endswith("servicePrincipal")
+                           and obj.get("servicePrincipalType") != MANAGED_IDENTITY):
+            stale.append(entry)
         else:
-            fix = "az aks update -n {} -g {} --attach-acr {}".format(cluster, rg, registry["id"])
-            why = ("The {} holds no role that grants Microsoft.ContainerRegistry/registries/pull/read on {} "
-                   "({} role assignment(s) of this identity apply there).".format(
-                       who, registry["name"], len(assignments)))
-        findings.append(chk.finding(target, FAIL, why, fix, **evidence))
-    return findings
+            kept.append(entry)
+    evidence = {"currentPrincipal": current, "registryId": registry["id"], "stalePrincipals": stale,
+                "otherPrincipals": kept}
+    if not stale:
+        words = ("No pull role on {} points at another service principal or at a deleted identity{}; the {} holds "
+                 "none itself (see acr-role-assignment).".format(
+                     registry["name"], " (held by {})".format(", ".join(sorted(
+                         {e["displayName"] or e["principalId"] for e in kept}))) if kept else "", who))
+        if managed:
+            return chk.finding(target, SKIPPED, words + " The cluster uses a managed identity.", **evidence)
+        return chk.finding(target, PASS, words, **evidence)
+    names = "; ".join(_principal_words(e) for e in stale)
+    if managed:
+        words = ("The pull role(s) on {} point at {}, not at the cluster's current {}: the cluster moved to a "
+                 "managed identity (or its identity was recreated) and the roles stayed with the old principal."
+                 .format(registry["name"], names, who))
+    else:
+        words = ("The pull role(s) on {} point at {}, not at the cluster's current {}: they were probably granted "
+                 "to a service principal the cluster used before its credentials were reset.".format(
+                     registry["name"], names, who))
+    words += " Grant the role to the current identity; the old assignment(s) can then be removed with " \
+        "`az role assignment delete --ids {}`.".format(" ".join(e["roleAssignmentId"] for e in stale))
+    if not oid:
+        fix = new_sp_command(facts) + " && az aks update -n {} -g {} --attach-acr {}".format(
+            facts.cluster_name, facts.cluster_resource_group, registry["id"])
+    elif is_abac(registry):
+        fix = assign_command(identity["objectId"], registry)
+    else:
+        fix = "az aks update -n {} -g {} --attach-acr {}".format(facts.cluster_name, facts.cluster_resource_group,
+                                                                 registry["id"])
+    return chk.finding(target, FAIL, words, fix, **evidence)
 
 
-def _raise_first(results):
-    for result in results:
-        if isinstance(result, Exception):
-            raise result
-    return results
+def _principal_words(entry):
+    if not entry["exists"]:
+        return "principal {} (deleted: it no longer exists in Microsoft Entra ID)".format(entry["principalId"])
+    return "service principal {} (appId {}, object id {})".format(
+        entry["displayName"] or entry["appId"], entry["appId"], entry["principalId"])
 
 
-def _created_recently(assignments, assignment_id):
-    for a in assignments:
-        if same_id(a.get("id"), assignment_id):
-            created = _parse_time(a.get("properties", {}).get("createdOn"))
-            return bool(created) and datetime.now(timezone.utc) - created < PROPAGATION
-    return False
-
-
-def _repository_for(facts, registry):
-    """The repository of the first image in this registry, for ABAC conditions."""
-    login = (registry.get("properties", {}).get("loginServer") or "").lower()
-    for image in facts.request.images:
-        if image.registry.lower() == login:
-            return image.repository
-    return None
+# --- C1.S4 -----------------------------------------------------------------------------------------------------
 
 
 @check("kubelet-identity-vmss", "C1.S4", "Every node pool's scale set carries the kubelet identity",
@@ -128,14 +488,17 @@ def kubelet_identity_vmss(chk, facts):
                             "The cluster pulls with its service principal, not a kubelet identity; nodes read it "
                             "from their configuration, not from the scale set's identities.")]
     scale_sets = facts.node_vmss() if any(_is_vmss(p) for p in pools) else []
+    lockdown = ((facts.cluster().get("properties", {}).get("nodeResourceGroupProfile") or {})
+                .get("restrictionLevel") or "Unrestricted")
     findings = []
     for pool in pools:
         name = pool.get("name")
         if not _is_vmss(pool):
             findings.append(chk.finding(
                 "node pool {}".format(name), SKIPPED,
-                "Node pool {} is a {} pool, not a virtual machine scale set; its VMs are not checked here.".format(
-                    name, pool.get("type") or "non-VMSS"), poolType=pool.get("type")))
+                "Node pool {} is a {} pool, not a virtual machine scale set: its nodes are individual VMs, so there "
+                "is no scale set identity to check.".format(name, pool.get("type") or "non-VMSS"),
+                poolType=pool.get("type")))
             continue
         vmss = _vmss_of_pool(scale_sets, name)
         if vmss is None:
@@ -148,18 +511,23 @@ def kubelet_identity_vmss(chk, facts):
         target = "node pool {} ({})".format(name, vmss["name"])
         assigned = list(((vmss.get("identity") or {}).get("userAssignedIdentities") or {}).keys())
         evidence = {"vmssId": vmss["id"], "kubeletIdentity": identity["resourceId"],
-                    "userAssignedIdentities": assigned}
+                    "userAssignedIdentities": assigned, "nodeResourceGroupRestrictionLevel": lockdown}
         if any(same_id(a, identity["resourceId"]) for a in assigned):
             findings.append(chk.finding(target, PASS, "Scale set {} carries the kubelet identity {}.".format(
                 vmss["name"], identity["name"]), **evidence))
+            continue
+        if lockdown == "ReadOnly":
+            guard = "Node resource group lockdown is ReadOnly now, so it cannot be removed again by hand."
         else:
-            findings.append(chk.finding(
-                target, FAIL,
-                "Scale set {} does not carry the kubelet identity {}: nodes of pool {} cannot get a token to pull. "
-                "AKS never removes it, so it was removed outside AKS; reconciling the cluster re-adds it, and node "
-                "resource group lockdown (--nrg-lockdown-restriction-level ReadOnly) keeps it from happening "
-                "again.".format(vmss["name"], identity["name"], name),
-                "az aks update -g {} -n {}".format(rg, cluster), **evidence))
+            guard = ("Node resource group lockdown keeps it from happening again: az aks update -g {} -n {} "
+                     "--nrg-lockdown-restriction-level ReadOnly.".format(rg, cluster))
+        findings.append(chk.finding(
+            target, FAIL,
+            "Scale set {} does not carry the kubelet identity {}: nodes of pool {} cannot get a token to pull. AKS "
+            "never removes it, so it was removed outside AKS (portal or IaaS APIs); reconciling the cluster with "
+            "`az aks update` and no other arguments re-adds it. {}".format(vmss["name"], identity["name"], name,
+                                                                             guard),
+            "az aks update -g {} -n {}".format(rg, cluster), **evidence))
     return findings
 
 

@@ -7,6 +7,18 @@ def registry_target(registry_or_name):
     return "registry {}".format(name)
 
 
+def closest_registries(facts, name, limit=3):
+    """Names of the registries the signed-in account sees that are closest to ``name`` (a typo's likely meaning)."""
+    from ..facts import FactError
+    from ..reference import closest, edit_distance
+    try:
+        names = [r.get("name") for r in facts.registries_in_subscription()]
+    except (FactError, NotImplementedError, AttributeError):
+        return []
+    near = [n for n in closest(name, names, limit) if edit_distance(name.lower(), n.lower()) <= max(2, len(name) // 3)]
+    return near
+
+
 @check("registry-lookup", "S0", "The registry exists and can be read",
        "Finds the registry named by --acr or by the image and reads its properties (SKU, login server, "
        "network and role-assignment mode) that the other checks use.", groups=("registry",), fleet=True)
@@ -15,13 +27,14 @@ def registry_lookup(chk, facts):
     for lookup in facts.registry_lookups():
         registry = lookup["registry"]
         if registry is None:
+            near = closest_registries(facts, lookup["name"])
             findings.append(chk.finding(
                 registry_target(lookup["name"]), FAIL,
-                "No registry named '{}' exists in the subscriptions the signed-in account can read.".format(
-                    lookup["name"]),
+                "No registry named '{}' exists in the subscriptions the signed-in account can read{}.".format(
+                    lookup["name"], "; the closest is '{}'".format(near[0]) if near else ""),
                 "Check the registry name in the image reference against `az acr list --query [].loginServer -o tsv`; "
                 "for a registry in another subscription pass --acr with its resource ID.",
-                given=lookup["given"]))
+                given=lookup["given"], closestRegistries=near))
             continue
         props = registry.get("properties", {})
         findings.append(chk.finding(

@@ -6,18 +6,21 @@ pull identity from the cluster). Subclasses say how raw facts are read: ``LiveFa
 Graph, Kubernetes and the registry for one cluster; a bulk reader can fill the same names.
 """
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
+from ..deadline import Deadline
 from ..ids import id_name, parse_resource_id
+from ..threads import call_all, start
 
 
 class FactError(Exception):
     """A fact could not be read. Checks that need it report ``Error`` with this reason."""
 
-    def __init__(self, reason, status_code=None):
+    def __init__(self, reason, status_code=None, code=None):
         super().__init__(reason)
         self.reason = reason
         self.status_code = status_code
+        self.code = code            # the service's error code (ARM: ResourceGroupNotFound, ...), when it gave one
 
 
 class Facts:
@@ -28,16 +31,34 @@ class Facts:
         self._cache = {}
         self._locks = {}
         self._guard = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="acrpull-fact")
+        self._max_workers = max_workers
         self._closers = []
+        self._pending = {}
+        # --timeout: reads and waits stop here (options["timeout"] seconds from now; no limit without it).
+        self.deadline = Deadline((request.options or {}).get("timeout"))
 
     def on_close(self, func):
         self._closers.append(func)
 
     def close(self):
-        self._pool.shutdown(wait=False, cancel_futures=True)
         for func in self._closers:
             func()
+
+    @contextmanager
+    def reading(self, what):
+        """Mark a read as in flight, so that a check cut off by the deadline can say what it waited for."""
+        token = object()
+        with self._guard:
+            self._pending[token] = what
+        try:
+            yield
+        finally:
+            with self._guard:
+                self._pending.pop(token, None)
+
+    def pending_reads(self):
+        with self._guard:
+            return list(dict.fromkeys(self._pending.values()))
 
     # -- caching ------------------------------------------------------------------------------
     def once(self, key, fetch):
@@ -66,7 +87,21 @@ class Facts:
         items = list(items)
         if len(items) <= 1:
             return [_capture(func, i) for i in items]
-        return list(self._pool.map(lambda i: _capture(func, i), items))
+        outcomes = call_all([lambda i=i: _capture(func, i) for i in items], self.deadline, self._max_workers,
+                            "acrpull-fact")
+        for outcome in outcomes:
+            if outcome.error is not None:
+                raise outcome.error
+        return [o.value if o.done else FactError("the read did not finish {}".format(self.deadline.words()))
+                for o in outcomes]
+
+    def prefetch(self, *reads):
+        """Start independent reads now and return at once (e.g. the cluster and the registry, which
+        do not wait for each other). Whoever asks for the same fact later waits on its ``once`` lock
+        instead of fetching it again, so a prefetch only moves a read earlier; its errors surface where
+        the fact is used. Keep it to a few reads: each takes a thread of its own."""
+        for read in reads:
+            start(read, "acrpull-prefetch")
 
     # -- derived facts ------------------------------------------------------------------------
     @property
@@ -136,3 +171,4 @@ def _capture(func, item):
         return func(item)
     except FactError as err:
         return err
+

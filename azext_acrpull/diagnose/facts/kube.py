@@ -12,7 +12,6 @@ import tempfile
 from .base import FactError
 
 AKS_SERVER_APP = "6dae42f8-4368-4678-94ff-3960e28e3630"
-KUBE_TIMEOUT = 20
 
 
 class KubeFacts:
@@ -29,7 +28,8 @@ class KubeFacts:
         client = self._client(cf_container_service)
         creds = self._read("the cluster's user credentials", "Microsoft.ContainerService/managedClusters/"
                            "listClusterUserCredential/action",
-                           lambda: client.managed_clusters.list_cluster_user_credentials(rg, name))
+                           lambda: client.managed_clusters.list_cluster_user_credentials(
+                               rg, name, logging_enable=False))
         kubeconfigs = getattr(creds, "kubeconfigs", None) or []
         if not kubeconfigs:
             raise FactError("ARM returned no kubeconfig for the cluster")
@@ -55,23 +55,22 @@ class KubeFacts:
                             self._temp_file(base64.b64decode(user["client-key-data"]), conn))
         elif user.get("exec"):
             conn["headers"] = {"Authorization": "Bearer " + self._aks_aad_token(user["exec"])}
+        elif (user.get("auth-provider") or {}).get("name") == "azure":
+            # The older "azure" format: the server application id sits in the provider's config.
+            server_id = ((user["auth-provider"].get("config") or {}).get("apiserver-id")) or AKS_SERVER_APP
+            conn["headers"] = {"Authorization": "Bearer " + self._aks_aad_token({"args": ["--server-id", server_id]})}
         else:
             raise FactError("the cluster's kubeconfig has no usable user credential")
         return conn
 
     def _aks_aad_token(self, exec_spec):
         """A token for the AKS server application from az's own login (what kubelogin would get)."""
-        from azure.cli.core._profile import Profile
         args = exec_spec.get("args") or []
         server_id = AKS_SERVER_APP
         if "--server-id" in args and args.index("--server-id") + 1 < len(args):
             server_id = args[args.index("--server-id") + 1]
-        try:
-            creds, _, _ = Profile(cli_ctx=self.cli_ctx).get_raw_token(resource=server_id)
-        except Exception as err:  # pylint: disable=broad-except
-            raise FactError("could not get an Entra ID token for the cluster's API server: {}".format(
-                str(err).splitlines()[0] if str(err) else type(err).__name__)) from None
-        return creds[1]
+        token, _ = self._tokens.raw_token(self.cli_ctx, server_id)   # retried and bounded, see transport.py
+        return token
 
     def _temp_file(self, data, conn):
         fd, path = tempfile.mkstemp(prefix="acrpull-", suffix=".pem")
@@ -87,36 +86,82 @@ class KubeFacts:
         return self.once(key, lambda: self._kube_get(path, params))
 
     def _kube_get(self, path, params):
-        import requests
+        from .transport import Unreachable, request
+        if self.kube_through_run_command():
+            return self.kube_get_via_run_command(path, params)
         conn = self.kube_connection()
-        try:
-            response = requests.get(conn["server"] + path, params=params, headers=conn.get("headers"),
-                                    cert=conn.get("cert"), verify=conn["verify"], timeout=KUBE_TIMEOUT)
-        except requests.RequestException as err:
-            raise FactError("the cluster's API server {} could not be reached ({}); for a private cluster run "
-                            "this where the API server is reachable".format(
-                                conn["server"], type(err).__name__)) from None
+        with self.reading("{} from the cluster's Kubernetes API server".format(path)):
+            try:   # transient answers are retried within the run's bounds (transport.py)
+                response = request("GET", conn["server"] + path, self.deadline, "the cluster's Kubernetes API server",
+                                   params=params, headers=conn.get("headers"), cert=conn.get("cert"),
+                                   verify=conn["verify"])
+            except Unreachable as err:
+                if self.private_api_server():   # read through AKS run command (with --probe), see runcommand.py
+                    return self.kube_get_private(path, params, self._unreachable(conn["server"], err.cause))
+                raise FactError(self._unreachable(conn["server"], err.cause)) from None
         if response.status_code == 404:
             return None
-        if response.status_code in (401, 403):
-            raise FactError("the Kubernetes API refused to read {} (HTTP {}): the signed-in account needs read "
-                            "access in the cluster".format(path, response.status_code), response.status_code)
+        if response.status_code == 401:
+            raise FactError("the cluster's Kubernetes API server refused the cluster user credentials from "
+                            "listClusterUserCredential (HTTP 401) reading {}".format(path), 401,
+                            "KubernetesUnauthorized")
+        if response.status_code == 403:
+            raise FactError("the signed-in account may not read {} in the cluster (needs Kubernetes RBAC permission "
+                            "to {}, for example the Azure Kubernetes Service RBAC Reader role): {}".format(
+                                path, kube_permission(path), _status_message(response)), 403)
         if response.status_code >= 400:
-            raise FactError("the Kubernetes API answered HTTP {} for {}".format(response.status_code, path),
-                            response.status_code)
+            raise FactError("the Kubernetes API answered HTTP {} for {}: {}".format(
+                response.status_code, path, _status_message(response)), response.status_code)
         try:
             return response.json()
         except ValueError:
             raise FactError("the Kubernetes API returned an unreadable answer for {}".format(path)) from None
 
+    def _unreachable(self, server, err):
+        """Why the API server could not be reached, in words that say what to do."""
+        profile = self.cluster().get("properties", {}).get("apiServerAccessProfile") or {}
+        reason = "the cluster's Kubernetes API server {} could not be reached ({})".format(server, type(err).__name__)
+        if profile.get("enablePrivateCluster"):
+            return reason + ": it is a private cluster, reachable only from its virtual network or networks " \
+                "linked to it; run this from there, or over a VPN or jump box"
+        if profile.get("authorizedIPRanges"):
+            return reason + ": the API server accepts only the authorized IP ranges {}; run this from one of " \
+                "them".format(", ".join(profile["authorizedIPRanges"]))
+        return reason
+
+    def namespace(self, name):
+        """The namespace, or None when the cluster has no namespace of this name."""
+        return self.kube_get("/api/v1/namespaces/{}".format(name))
+
     def pod(self, namespace, name):
         return self.kube_get("/api/v1/namespaces/{}/pods/{}".format(namespace, name))
 
     def pod_events(self, namespace, name):
-        """Core v1 events about the pod (events.k8s.io/v1 carries the same objects)."""
-        found = self.kube_get("/api/v1/namespaces/{}/events".format(namespace), {
-            "fieldSelector": "involvedObject.kind=Pod,involvedObject.name={}".format(name)}) or {}
-        return found.get("items") or []
+        """Events about the pod in the core v1 shape, from both event APIs, each event once.
+
+        Both APIs serve one store, but RBAC may grant only one of them; an event read through both is kept
+        once (same uid). A read that fails is an error only when the other one failed too."""
+        return self.once(("pod_events", namespace, name), lambda: self._pod_events(namespace, name))
+
+    def _pod_events(self, namespace, name):
+        reads = self.parallel(lambda read: read(), [
+            lambda: self.kube_get("/api/v1/namespaces/{}/events".format(namespace), {
+                "fieldSelector": "involvedObject.kind=Pod,involvedObject.name={}".format(name)}),
+            lambda: self.kube_get("/apis/events.k8s.io/v1/namespaces/{}/events".format(namespace), {
+                "fieldSelector": "regarding.kind=Pod,regarding.name={}".format(name)})])
+        if all(isinstance(r, FactError) for r in reads):
+            raise reads[0]
+        events, seen = [], set()
+        for read, shape in zip(reads, (dict, core_event), strict=True):
+            items = [] if isinstance(read, FactError) else (read or {}).get("items") or []
+            for item in items:
+                event = shape(item)
+                uid = (event.get("metadata") or {}).get("uid")
+                if uid and uid in seen:
+                    continue
+                seen.add(uid)
+                events.append(event)
+        return events
 
     def service_account(self, namespace, name):
         return self.kube_get("/api/v1/namespaces/{}/serviceaccounts/{}".format(namespace, name))
@@ -131,6 +176,42 @@ class KubeFacts:
     def nodes(self):
         found = self.kube_get("/api/v1/nodes") or {}
         return found.get("items") or []
+
+
+def core_event(event):
+    """An events.k8s.io/v1 Event in the core v1 shape (note -> message, regarding -> involvedObject, series)."""
+    series = event.get("series") or {}
+    return {
+        "metadata": event.get("metadata") or {}, "involvedObject": event.get("regarding") or {},
+        "reason": event.get("reason"), "message": event.get("note") or "", "type": event.get("type"),
+        "count": series.get("count") or event.get("deprecatedCount") or 1,
+        "firstTimestamp": event.get("deprecatedFirstTimestamp") or event.get("eventTime"),
+        "lastTimestamp": series.get("lastObservedTime") or event.get("deprecatedLastTimestamp")
+        or event.get("eventTime"),
+        "source": event.get("deprecatedSource") or {"component": event.get("reportingController"),
+                                                    "host": event.get("reportingInstance")},
+    }
+
+
+def kube_permission(path):
+    """The Kubernetes RBAC verb and resource a GET of ``path`` needs: 'get pods in namespace default'."""
+    parts = [p for p in path.split("?")[0].split("/") if p]
+    parts = parts[2:] if parts[:1] == ["api"] else parts[3:]      # drop api/v1 or apis/<group>/<version>
+    namespace = None
+    if len(parts) >= 2 and parts[0] == "namespaces" and len(parts) != 2:
+        namespace, parts = parts[1], parts[2:]
+    verb = "get" if len(parts) % 2 == 0 else "list"
+    resource = parts[0] if parts else "the resource"
+    return "{} {}{}".format(verb, resource, " in namespace {}".format(namespace) if namespace else "")
+
+
+def _status_message(response):
+    """The message of a Kubernetes Status body, or the HTTP reason."""
+    try:
+        message = (response.json() or {}).get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return (message or "{} {}".format(response.status_code, response.reason or "")).strip().splitlines()[0][:300]
 
 
 def _remove(path):

@@ -1,11 +1,18 @@
 """Facts for one cluster, read live through az's own clients (ARM, Graph)."""
-import threading
-
 from knack.log import get_logger
 
 from ..ids import parse_resource_id
+from .arm import REGISTRY_API, ROLE_ASSIGNMENTS_API, ROLE_DEFINITIONS_API, VMSS_API, ArmFacts
 from .base import FactError, Facts
+from .credentials import CredentialFacts
+from .graph import GraphFacts
+from .images import ImageFacts
 from .kube import KubeFacts
+from .network import NetworkFacts
+from .reachability import ReachabilityFacts
+from .registry_data import RegistryDataFacts
+from .runcommand import RunCommandFacts
+from .transport import BoundedHttp, TokenGuard, first_line, sdk_client_kwargs
 
 logger = get_logger(__name__)
 
@@ -25,7 +32,8 @@ def explain(err, what, permission=None):
     """Turn an SDK/HTTP error into a FactError whose reason says what to do."""
     status = getattr(err, "status_code", None)
     message = getattr(err, "message", None) or str(err)
-    message = message.splitlines()[0] if message else type(err).__name__
+    message = message.strip().splitlines()[0] if message.strip() else type(err).__name__
+    code = getattr(getattr(err, "error", None), "code", None) or _error_code(str(err))
     if status == 403:
         need = " (needs {})".format(permission) if permission else ""
         reason = "the signed-in account may not read {}{}: {}".format(what, need, message)
@@ -35,35 +43,108 @@ def explain(err, what, permission=None):
         reason = "reading {} failed with HTTP {}: {}".format(what, status, message)
     else:
         reason = "reading {} failed: {}".format(what, message)
-    return FactError(reason, status)
+    return FactError(reason, status, code)
 
 
-class LiveFacts(KubeFacts, Facts):
+def _error_code(text):
+    """ARM's error code from an SDK error's text: '(ResourceGroupNotFound) ...' or 'Code: ResourceGroupNotFound'."""
+    import re
+    m = re.match(r"^\((\w+)\)", text or "") or re.search(r"^Code: (\w+)$", text or "", re.MULTILINE)
+    return m.group(1) if m else None
+
+
+class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, ReachabilityFacts, RunCommandFacts,
+                ImageFacts, RegistryDataFacts, ArmFacts, Facts):
     """Reads each fact from Azure the first time a check asks for it."""
 
     def __init__(self, cli_ctx, request, max_workers=8):
         super().__init__(request, max_workers)
         self.cli_ctx = cli_ctx
-        self._clients = {}
-        self._client_lock = threading.Lock()
+        self._tokens = TokenGuard(self.deadline)
+        self.http = BoundedHttp(self.deadline)   # plain HTTPS (registry data plane) with the run's bounds
 
     def _client(self, factory, subscription_id=None):
+        """One SDK client per kind and subscription for the run. Each has its own lock (``once``), so a
+        thread whose client exists never waits while another imports an SDK for its first client. The token
+        comes after the client, so that one thread's token request overlaps another's SDK import."""
         from azure.cli.core.commands.client_factory import get_subscription_id
         sub = subscription_id or get_subscription_id(self.cli_ctx)
-        key = (factory.__name__, sub.lower())
-        with self._client_lock:
-            if key not in self._clients:
-                self._clients[key] = factory(self.cli_ctx, subscription_id=sub)
-            return self._clients[key]
+        client = self.once(("client", factory.__name__, sub.lower()),
+                           lambda: factory(self.cli_ctx, subscription_id=sub, **self._bounds(factory, sub)))
+        self._warm_token()
+        return client
+
+    def _bounds(self, factory, subscription_id):
+        """The run's retry policy, timeouts and guarded credential, for a factory that passes kwargs on."""
+        import inspect
+
+        from azure.cli.core._profile import Profile
+        from azure.cli.core.azclierror import CLIError
+        if not any(p.kind == p.VAR_KEYWORD for p in inspect.signature(factory).parameters.values()):
+            logger.debug("client factory %s takes no kwargs: its client is not bounded", factory.__name__)
+            return {}
+        profile = Profile(cli_ctx=self.cli_ctx)
+        try:
+            credential, _, _ = profile.get_login_credentials(subscription_id=subscription_id)
+        except CLIError:
+            # A subscription az's account list does not know (not refreshed since it was created or shared): the
+            # signed-in account's token for its tenant may still read it, and ARM says whether it can.
+            try:
+                credential, _, _ = profile.get_login_credentials()
+            except CLIError as err:
+                raise FactError("the signed-in account cannot use subscription {} ({})".format(
+                    subscription_id, first_line(err))) from None
+        return dict(sdk_client_kwargs(self.deadline), credential=self._tokens.credential(credential))
+
+    def graph_client(self):
+        """az's Graph client for this run, bounded like every other client (see transport.py)."""
+        from ..._client_factory import cf_graph
+        return self.once("graph_client", lambda: cf_graph(self.cli_ctx, deadline=self.deadline, tokens=self._tokens))
+
+    def _warm_token(self, resource=None):
+        """Get az's access token for ``resource`` (ARM by default) once, before concurrent reads need it.
+
+        Every SDK client has its own credential over az's shared token cache: when the cached token has
+        expired, reads started at once would each ask Entra ID for the same token. The first caller fetches
+        it; the others wait for it here and then find it in the cache."""
+        def fetch():
+            from azure.cli.core.commands.client_factory import get_subscription_id
+            try:
+                if resource is None:
+                    self._tokens.raw_token(self.cli_ctx, self.cli_ctx.cloud.endpoints.active_directory_resource_id,
+                                           get_subscription_id(self.cli_ctx))
+                else:
+                    self._tokens.raw_token(self.cli_ctx, resource)
+            except FactError:   # remembered by the guard: the read itself says why, without asking again
+                logger.debug("no token ahead of the first read; the read itself will say why", exc_info=True)
+            return True
+        self.once(("token", resource), fetch)
 
     def _read(self, what, permission, call):
-        from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
-        try:
-            return call()
-        except HttpResponseError as err:
-            raise explain(err, what, permission) from None
-        except (ServiceRequestError, ServiceResponseError) as err:
-            raise FactError("could not reach Azure while reading {}: {}".format(what, err)) from None
+        """Run an SDK call; every way it can fail becomes a FactError whose reason says what to do."""
+        from azure.core.exceptions import (
+            DecodeError,
+            DeserializationError,
+            HttpResponseError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
+        from azure.core.polling.base_polling import BadResponse, BadStatus
+        with self.reading(what):
+            try:
+                return call()
+            except FactError:
+                raise
+            except (DecodeError, DeserializationError):
+                raise FactError("Azure returned an unreadable answer (not valid JSON) for {}".format(what)) from None
+            except (BadResponse, BadStatus) as err:   # a long-running operation's answers made no sense
+                raise FactError("Azure returned an unusable answer for {} ({})".format(what, first_line(err))) from None
+            except HttpResponseError as err:
+                raise explain(err, what, permission) from None
+            except (ServiceRequestError, ServiceResponseError) as err:
+                if self.deadline.expired:
+                    raise FactError("{} did not arrive {}".format(what, self.deadline.words())) from None
+                raise FactError("could not reach Azure while reading {}: {}".format(what, first_line(err))) from None
 
     # -- cluster --------------------------------------------------------------------------------
     def cluster(self):
@@ -80,15 +161,14 @@ class LiveFacts(KubeFacts, Facts):
         return self.once("node_vmss", self._list_node_vmss)
 
     def _list_node_vmss(self):
-        from ..._client_factory import cf_compute
         node_rg = self.node_resource_group()
         if not node_rg:
             raise FactError("the cluster reports no node resource group")
-        client = self._client(cf_compute, self.cluster_subscription())
-        return [rest(v) for v in self._read(
-            "the scale sets in node resource group {}".format(node_rg),
-            "Microsoft.Compute/virtualMachineScaleSets/read",
-            lambda: list(client.virtual_machine_scale_sets.list(node_rg)))]
+        sub = self.cluster_subscription()
+        return self._read("the scale sets in node resource group {}".format(node_rg),   # plain GET: see arm.py
+                          "Microsoft.Compute/virtualMachineScaleSets/read",
+                          lambda: self.arm_list("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/"
+                                                "virtualMachineScaleSets".format(sub, node_rg), VMSS_API, sub))
 
     # -- registries -----------------------------------------------------------------------------
     def registries_in_subscription(self, subscription_id=None):
@@ -97,11 +177,10 @@ class LiveFacts(KubeFacts, Facts):
         return self.once(("registries", sub.lower()), lambda: self._list_registries(sub))
 
     def _list_registries(self, sub):
-        from ..._client_factory import cf_container_registry
-        client = self._client(cf_container_registry, sub)
-        return [rest(r) for r in self._read("the registries of subscription {}".format(sub),
-                                            "Microsoft.ContainerRegistry/registries/read",
-                                            lambda: list(client.registries.list()))]
+        return self._read("the registries of subscription {}".format(sub),   # plain GET: see arm.py
+                          "Microsoft.ContainerRegistry/registries/read",
+                          lambda: self.arm_list("/subscriptions/{}/providers/Microsoft.ContainerRegistry/"
+                                                "registries".format(sub), REGISTRY_API, sub))
 
     def registry_by_id(self, registry_id):
         rid = parse_resource_id(registry_id)
@@ -110,11 +189,9 @@ class LiveFacts(KubeFacts, Facts):
     def _get_registry(self, rid):
         from azure.core.exceptions import ResourceNotFoundError
 
-        from ..._client_factory import cf_container_registry
-        client = self._client(cf_container_registry, rid.subscription)
-        try:
-            return rest(self._read("registry {}".format(rid.name), "Microsoft.ContainerRegistry/registries/read",
-                                   lambda: client.registries.get(rid.resource_group, rid.name)))
+        try:   # a subscription the account cannot use is a 404 too (see _bounds); plain GET: see arm.py
+            return self._read("registry {}".format(rid.name), "Microsoft.ContainerRegistry/registries/read",
+                              lambda: self.arm_get(rid.id, REGISTRY_API, rid.subscription))
         except FactError as err:
             if err.status_code == 404:
                 return None
@@ -142,7 +219,7 @@ class LiveFacts(KubeFacts, Facts):
         spec = self.request.registry
         if spec is not None:
             return [self._lookup(spec)]
-        hosts = self.request.registry_names_from_images()
+        hosts = self.registry_names_from_images()
         if hosts:
             return [self._lookup(("name", n)) for n in hosts]
         identity = self.pull_identity()
@@ -173,49 +250,50 @@ class LiveFacts(KubeFacts, Facts):
         return self.once(("role_assignments", scope.lower()), lambda: self._list_assignments(scope))
 
     def _list_assignments(self, scope):
-        from ..._client_factory import cf_authorization
         rid = parse_resource_id(scope)
-        client = self._client(cf_authorization, rid.subscription if rid else None)
-        return [rest(a) for a in self._read("role assignments on {}".format(scope),
-                                            "Microsoft.Authorization/roleAssignments/read",
-                                            lambda: list(client.role_assignments.list_for_scope(scope)))]
+        sub = rid.subscription if rid else None
+        return self._read("role assignments on {}".format(scope),   # plain GET: see arm.py
+                          "Microsoft.Authorization/roleAssignments/read",
+                          lambda: self.arm_list("/" + scope.strip("/") + "/providers/Microsoft.Authorization/"
+                                                "roleAssignments", ROLE_ASSIGNMENTS_API, sub))
 
     def principal_role_assignments(self, object_id):
         return self.once(("principal_assignments", object_id), lambda: self._list_principal(object_id))
 
     def _list_principal(self, object_id):
-        from ..._client_factory import cf_authorization
-        client = self._client(cf_authorization)
-        return [rest(a) for a in self._read(
+        from azure.cli.core.commands.client_factory import get_subscription_id
+        sub = get_subscription_id(self.cli_ctx)
+        return self._read(   # plain GET: see arm.py
             "role assignments of principal {}".format(object_id), "Microsoft.Authorization/roleAssignments/read",
-            lambda: list(client.role_assignments.list_for_subscription(
-                filter="principalId eq '{}'".format(object_id))))]
+            lambda: self.arm_list("/subscriptions/{}/providers/Microsoft.Authorization/roleAssignments".format(sub),
+                                  ROLE_ASSIGNMENTS_API, sub, **{"$filter": "principalId eq '{}'".format(object_id)}))
 
     def role_definition(self, role_definition_id):
         key = ("role_definition", role_definition_id.rsplit("/", 1)[-1].lower())
         return self.once(key, lambda: self._get_definition(role_definition_id))
 
     def _get_definition(self, role_definition_id):
-        from ..._client_factory import cf_authorization
         rid = role_definition_id.split("/")
         sub = rid[2] if len(rid) > 2 and rid[1].lower() == "subscriptions" else None
-        client = self._client(cf_authorization, sub)
-        return rest(self._read("role definition {}".format(role_definition_id),
-                               "Microsoft.Authorization/roleDefinitions/read",
-                               lambda: client.role_definitions.get_by_id(role_definition_id)))
+        return self._read("role definition {}".format(role_definition_id),   # plain GET: see arm.py
+                          "Microsoft.Authorization/roleDefinitions/read",
+                          lambda: self.arm_get("/" + role_definition_id.strip("/"), ROLE_DEFINITIONS_API, sub))
 
     # -- Microsoft Graph ------------------------------------------------------------------------
     def service_principal(self, app_id):
         return self.once(("service_principal", app_id.lower()), lambda: self._get_sp(app_id))
 
     def _get_sp(self, app_id):
-        from ..._client_factory import cf_graph
-        try:
-            found = cf_graph(self.cli_ctx).service_principal_list(filter="appId eq '{}'".format(app_id))
-        except Exception as err:  # pylint: disable=broad-except
-            status = getattr(getattr(err, "response", None), "status_code", None)
-            raise explain(_GraphError(err, status), "service principal {} in Microsoft Graph".format(app_id),
-                          "Application.Read.All or Directory.Read.All") from None
+        self._warm_token(self.cli_ctx.cloud.endpoints.microsoft_graph_resource_id)
+        what = "service principal {} in Microsoft Graph".format(app_id)
+        with self.reading(what):
+            try:
+                found = self.graph_client().service_principal_list(filter="appId eq '{}'".format(app_id))
+            except FactError:
+                raise
+            except Exception as err:  # pylint: disable=broad-except
+                status = getattr(getattr(err, "response", None), "status_code", None)
+                raise explain(_GraphError(err, status), what, "Application.Read.All or Directory.Read.All") from None
         return found[0] if found else None
 
 

@@ -1,0 +1,280 @@
+"""S0 and X.qps: start from the pod that is stuck. What does Kubernetes say, and which cause does it point at?
+
+``pod-pull-events`` is the starting point of a ``--pod`` diagnosis, so it registers in the ``pod`` group: every
+command selects it when ``--pod`` is given (see ``runner.select_checks``), and ``run`` without ``--pod`` reports it
+``Skipped``. Its finding names the checks of the cause it found, which the same run reports below it.
+"""
+from ..classify import WAITING_REASONS, classify_pull_error, classify_waiting
+from ..facts import FactError
+from ..findings import FAIL, PASS, SKIPPED, WARNING, check
+from ..platform import mismatch
+from ..workload import patch_pod_spec_command
+from .image import acr_image, assess_manifest, assess_platform, assess_reference, platform_verdict
+
+# Where to look for each cause: the checks that decide it (contract check ids).
+CAUSE_CHECKS = {
+    "C1": ("acr-role-assignment", "sp-credential-expiry", "sp-role-principal", "kubelet-identity-vmss",
+           "pull-secret-sp", "pull-secret-admin"),
+    "C2": ("image-reference", "image-manifest"),
+    "C3": ("acr-network-rules", "private-dns-link"),
+    "C4": ("private-dns-link", "vnet-peering", "egress-path", "cluster-pull-probe"),
+    "C5": ("image-platform",),
+    "X.arch": ("image-platform",),
+    "X.qps": ("pull-rate-limit",),
+    "X.tls": ("egress-path", "registry-health"),
+    "unknown": (),
+}
+GROUP_OF_CAUSE = {"C1": "check-auth", "C2": "check-image", "C3": "check-network", "C4": "check-network",
+                  "C5": "check-image", "X.arch": "check-image", "X.qps": "check-image", "X.tls": "check-network"}
+_FIELD_PATHS = {"init container": "spec.initContainers{{{}}}", "container": "spec.containers{{{}}}",
+                "ephemeral container": "spec.ephemeralContainers{{{}}}"}
+_QPS = "pull QPS exceeded"
+_TEXT_LIMIT = 2000
+
+
+def pod_target(facts, container=None):
+    text = "pod {}/{}".format(facts.request.namespace, facts.request.pod)
+    return text + " ({} {})".format(container["kind"], container["name"]) if container else text
+
+
+def _skipped_without_pod(chk, facts):
+    return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED,
+                        "No --pod given: a pod's state and events are read for the pod named with --pod (and "
+                        "--namespace).")]
+
+
+def _when(event):
+    return event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp") or ""
+
+
+def container_events(events, container, containers):
+    """The pod's events about one container, newest first: by field path, or for events without one, by the
+    image they quote (or all containers when they quote none, such as a pull secret kubelet could not read)."""
+    path = _FIELD_PATHS[container["kind"]].format(container["name"])
+    others = ['"{}"'.format(c["image"]) for c in containers if c["image"] != container["image"]]
+    mine = []
+    for event in events:
+        field = (event.get("involvedObject") or {}).get("fieldPath")
+        message = event.get("message") or ""
+        if field == path or (not field and ('"{}"'.format(container["image"]) in message
+                                            or not any(o in message for o in others))):
+            mine.append(event)
+    return sorted(mine, key=_when, reverse=True)
+
+
+def _pull_texts(container, events):
+    """(text, where it came from, event) to classify, most telling first: the waiting message, then the
+    warning events (and back-offs) from the newest."""
+    waiting = ((container["status"].get("state") or {}).get("waiting") or {})
+    texts = []
+    if waiting.get("message"):
+        texts.append((waiting["message"], "waiting message", None))
+    for event in events:
+        if event.get("type") == "Warning" or event.get("reason") == "BackOff":
+            texts.append((event.get("message") or "", "event {}".format(event.get("reason")), event))
+    return texts
+
+
+def classify_container(container, events):
+    """(Classification, text, source, event) for a container waiting on a pull."""
+    waiting = (container["status"].get("state") or {}).get("waiting") or {}
+    reason = waiting.get("reason")
+    for text, source, event in _pull_texts(container, events):
+        found = classify_waiting(reason, text) if event is None else classify_pull_error(text)
+        if found.cause != "unknown":
+            return found, text, source, event
+    return classify_waiting(reason, waiting.get("message") or ""), waiting.get("message") or "", \
+        "waiting reason {}".format(reason), None
+
+
+def decide(facts, found, entry, pod):
+    """The cause when the text allows several (an anonymous 401, 'pull access denied'): Azure facts choose.
+
+    In order: a wrongly written or missing registry (C2), a missing repository or tag (C2), an image that the
+    pod's node cannot run (X.arch or C5), and for 'pull access denied' an image that exists (C1). A name that
+    does not resolve is C4 only if the name is right, so the reference is checked for it too. Returns
+    (cause, what decided it); facts that cannot be read leave the text's cause."""
+    unresolved = found.cause == "C4" and "resolve" in found.reason
+    if entry is None or not (found.ambiguous or unresolved):
+        return found.cause, None
+    try:
+        reference = assess_reference(facts, entry)
+        if reference["status"] == FAIL:
+            return "C2", "image-reference: " + reference["message"]
+        if unresolved:
+            return found.cause, None
+        registry, _ = acr_image(facts, entry)
+        if registry is None:
+            return found.cause, None
+        manifest = assess_manifest(facts, entry, registry)
+        if manifest["status"] == FAIL:
+            return "C2", "image-manifest: " + manifest["message"]
+        state = assess_platform(facts, entry, registry, pod)
+        pool = next((p for p in state["pools"] if p["name"] == state["nodePool"]), None)
+        kind = mismatch(state["platforms"], pool) if pool and state["platforms"] else None
+        if kind:
+            return ("X.arch" if kind == "architecture" else "C5"), \
+                "image-platform: the image is built for {}, node pool {} runs {}/{}".format(
+                    ", ".join(str(p) for p in state["platforms"]), pool["name"], pool["os"], pool["architecture"])
+        if found.cause == "C2":
+            return "C1", "image-manifest: the image exists, so the registry refused the credentials the node presented"
+    except FactError:
+        pass
+    return found.cause, None
+
+
+@check("pod-pull-events", "S0", "The pod's containers are not stuck pulling their images",
+       "Reads the pod (init, regular and ephemeral containers), its container statuses and its events (core v1 and "
+       "events.k8s.io/v1), and classifies the pull error of every container waiting in ErrImagePull, "
+       "ImagePullBackOff, InvalidImageName or ErrImageNeverPull into the article's causes; when the text allows "
+       "several (an anonymous 401), the registry, the image and the node pools decide. Runs with --pod only.",
+       groups=("pod",))
+def pod_pull_events(chk, facts):
+    if not facts.request.pod:
+        return _skipped_without_pod(chk, facts)
+    pod = facts.diagnosed_pod()
+    containers = facts.pod_containers()
+    events = facts.pod_events(facts.request.namespace, facts.request.pod)
+    entries = {c["name"]: e for e in facts.image_entries() for c in e["containers"]}
+    node = (pod.get("spec") or {}).get("nodeName")
+    findings = []
+    for container in containers:
+        state = container["status"].get("state") or {}
+        waiting = state.get("waiting") or {}
+        mine = container_events(events, container, containers)
+        if waiting.get("reason") in WAITING_REASONS:
+            findings.append(_pull_failure(chk, facts, pod, container, mine, entries.get(container["name"]), node))
+        elif _exec_format_error(container):
+            findings.append(chk.finding(
+                pod_target(facts, container), WARNING,
+                "Container {} pulled image {} but cannot start it: exec format error, the image is built for another "
+                "CPU architecture than node {}.".format(container["name"], container["image"], node),
+                "Run az aks diagnose-pull check-image -g {} -n {} --pod {} --namespace {} to compare the image's "
+                "platforms with the node pools".format(facts.cluster_resource_group, facts.cluster_name,
+                                                       facts.request.pod, facts.request.namespace),
+                cause="X.arch", container=container["name"], image=container["image"], node=node,
+                lookAt=list(CAUSE_CHECKS["X.arch"])))
+    if findings:
+        return findings
+    status = pod.get("status") or {}
+    states = {c["name"]: next(iter(c["status"].get("state") or {"unknown": {}})) for c in containers}
+    return [chk.finding(pod_target(facts), PASS, "No container of pod {}/{} is waiting on an image pull (phase {}; "
+                        "{}).".format(facts.request.namespace, facts.request.pod, status.get("phase") or "unknown",
+                                      ", ".join("{} {}".format(k, v) for k, v in states.items()) or "no containers"),
+                        phase=status.get("phase"), node=node, containers=states)]
+
+
+def _exec_format_error(container):
+    status = container["status"]
+    for state in (status.get("state") or {}, status.get("lastState") or {}):
+        for detail in state.values():
+            if "exec format error" in ((detail or {}).get("message") or ""):
+                return True
+    return False
+
+
+def _pull_failure(chk, facts, pod, container, events, entry, node):
+    found, text, source, event = classify_container(container, events)
+    cause, decided_by = decide(facts, found, entry, pod)
+    waiting = (container["status"].get("state") or {}).get("waiting") or {}
+    look_at = list(CAUSE_CHECKS.get(cause, ()))
+    message = "Container {} waits in {} pulling {}: {}.".format(
+        container["name"], waiting.get("reason"), container["image"], found.reason)
+    if decided_by:
+        check_id, detail = decided_by.split(": ", 1)
+        lead = "The text allows several causes; {} decides".format(check_id) if found.ambiguous else \
+            "The name itself is wrong ({})".format(check_id)
+        message += " {}: {}".format(lead, detail.rstrip(".") + ".")
+    elif found.ambiguous:
+        message += " The text allows several causes and no Azure fact singled one out (a first-pull race right " \
+                   "after a role assignment or node start also gives it)."
+    if look_at:
+        message += " Cause {}: see {}.".format(cause, ", ".join(look_at))
+    group = GROUP_OF_CAUSE.get(cause)
+    remediation = _image_fix(facts, cause, entry, pod, container) or (
+        "See the failed {} finding(s); on their own: az aks diagnose-pull {} -g {} -n {} --pod {} --namespace "
+        "{}".format(", ".join(look_at), group, facts.cluster_resource_group, facts.cluster_name, facts.request.pod,
+                    facts.request.namespace) if group else
+        "Read the full error with kubectl describe pod {} -n {}".format(facts.request.pod, facts.request.namespace))
+    evidence = {"cause": cause, "textCause": found.cause, "ambiguous": found.ambiguous, "token": found.token,
+                "reason": found.reason, "decidedBy": decided_by, "waitingReason": waiting.get("reason"),
+                "container": container["name"], "containerKind": container["kind"], "image": container["image"],
+                "imagePullPolicy": container["imagePullPolicy"], "node": node, "source": source,
+                "text": text[:_TEXT_LIMIT], "lookAt": look_at}
+    if event is not None:
+        evidence.update(eventReason=event.get("reason"), eventCount=event.get("count"), lastSeen=_when(event))
+    return chk.finding(pod_target(facts, container), FAIL, message, remediation, **evidence)
+
+
+def _image_fix(facts, cause, entry, pod, container):
+    """The fix itself when the image checks can name it from facts read anyway (same run, same cache)."""
+    if cause == "X.qps":
+        return _policy_fix(pod, container) if (container["imagePullPolicy"] or "") == "Always" else None
+    if entry is None or cause not in ("C2", "C5", "X.arch"):
+        return None
+    try:
+        reference = assess_reference(facts, entry)
+        if reference["status"] == FAIL:
+            return reference["remediation"]
+        registry, _ = acr_image(facts, entry)
+        if registry is None:
+            return None
+        manifest = assess_manifest(facts, entry, registry)
+        if manifest["status"] == FAIL:
+            return manifest["remediation"]
+        if cause in ("C5", "X.arch"):
+            platform = platform_verdict(facts, entry, assess_platform(facts, entry, registry, pod), pod)
+            return platform["remediation"] or None
+    except FactError:
+        pass
+    return None
+
+
+def _policy_fix(pod, container):
+    field = "initContainers" if container["kind"] == "init container" else "containers"
+    return patch_pod_spec_command(pod, {field: [{"name": container["name"], "imagePullPolicy": "IfNotPresent"}]},
+                                  "imagePullPolicy: IfNotPresent on container {}".format(container["name"]))
+
+
+@check("pull-rate-limit", "X.qps", "Kubelet's pull rate limit is not what stops the pull",
+       "Looks for 'pull QPS exceeded' in the pod's events and container states: kubelet refuses pulls beyond its "
+       "registryPullQPS (5 per second, burst 10, by default). With imagePullPolicy Always every pod start pulls, so "
+       "IfNotPresent is the fix. Runs with --pod only.", groups=("image",))
+def pull_rate_limit(chk, facts):
+    if not facts.request.pod:
+        return _skipped_without_pod(chk, facts)
+    pod = facts.diagnosed_pod()
+    containers = facts.pod_containers()
+    events = facts.pod_events(facts.request.namespace, facts.request.pod)
+    node = (pod.get("spec") or {}).get("nodeName")
+    findings = []
+    for container in containers:
+        hits = [e for e in container_events(events, container, containers)
+                if _QPS.lower() in (e.get("message") or "").lower()]
+        waiting = ((container["status"].get("state") or {}).get("waiting") or {}).get("message") or ""
+        if not hits and _QPS.lower() not in waiting.lower():
+            continue
+        count = sum(e.get("count") or 1 for e in hits) or 1
+        policy = container["imagePullPolicy"] or "IfNotPresent"
+        evidence = {"container": container["name"], "image": container["image"], "imagePullPolicy": policy,
+                    "node": node, "events": count, "lastSeen": _when(hits[0]) if hits else None}
+        if policy == "Always":
+            findings.append(chk.finding(
+                pod_target(facts, container), FAIL,
+                "Kubelet on node {} refused to pull {} {} time(s): pull QPS exceeded (registryPullQPS). Container {} "
+                "uses imagePullPolicy Always, so every start of a pod pulls again.".format(
+                    node, container["image"], count, container["name"]),
+                _policy_fix(pod, container), **evidence))
+        else:
+            findings.append(chk.finding(
+                pod_target(facts, container), WARNING,
+                "Kubelet on node {} refused to pull {} {} time(s): pull QPS exceeded. Container {} already uses "
+                "imagePullPolicy {}; many pods starting on one node at once exceed kubelet's registryPullQPS "
+                "(5 pulls per second, burst 10, by default).".format(node, container["image"], count,
+                                                                     container["name"], policy),
+                "Start fewer pods per node at once (a smaller maxSurge in the rollout strategy) or pre-pull the image "
+                "on the nodes; kubelet retries on its own, so the pods start after the burst", **evidence))
+    if findings:
+        return findings
+    return [chk.finding(pod_target(facts), PASS, "No 'pull QPS exceeded' in the events of pod {}/{}.".format(
+        facts.request.namespace, facts.request.pod), node=node)]

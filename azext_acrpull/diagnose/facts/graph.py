@@ -1,0 +1,92 @@
+"""Microsoft Graph facts beyond the service principal look-up: applications and directory objects.
+
+Read through az's own Graph client (and its raw request for group memberships), so the signed-in account, cloud
+and proxies apply. Only GETs and the read-only `directoryObjects/getByIds` look-up are used.
+"""
+from .base import FactError
+
+GRAPH_READ = "Application.Read.All or Directory.Read.All"
+# getByIds takes up to 1000 ids per call.
+_BATCH = 1000
+
+
+def _graph_error(err, what):
+    status = getattr(getattr(err, "response", None), "status_code", None)
+    message = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if status == 403:
+        return FactError("the signed-in account may not read {} (needs {}): {}".format(what, GRAPH_READ, message),
+                         status)
+    if status:
+        return FactError("reading {} failed with HTTP {}: {}".format(what, status, message), status)
+    return FactError("reading {} failed: {}".format(what, message))
+
+
+class GraphFacts:
+    """Mixin for LiveFacts: Entra applications (password credentials), directory objects by id, group
+    memberships."""
+
+    def _graph(self):
+        bounded = getattr(self, "graph_client", None)   # LiveFacts: retries and timeouts bounded (transport.py)
+        if bounded is not None:
+            return bounded()
+        from ..._client_factory import cf_graph
+        return cf_graph(self.cli_ctx)
+
+    def application(self, app_id):
+        """The app registration with this appId (its passwordCredentials carry end dates), or None when it is
+        not in this tenant (deleted, or a multi-tenant app registered elsewhere)."""
+        return self.once(("application", app_id.lower()), lambda: self._get_application(app_id))
+
+    def _get_application(self, app_id):
+        what = "application {} in Microsoft Graph".format(app_id)
+        try:
+            found = self._graph().application_list(filter="appId eq '{}'".format(app_id))
+        except FactError:
+            raise
+        except Exception as err:  # pylint: disable=broad-except
+            raise _graph_error(err, what) from None
+        return found[0] if found else None
+
+    def directory_objects(self, object_ids):
+        """Directory objects by object id (service principals, users, groups); ids that no longer exist are
+        absent. Returns {object id (lower case): object}."""
+        ids = sorted({i.lower() for i in object_ids if i})
+        return self.once(("directory_objects", tuple(ids)), lambda: self._get_by_ids(ids))
+
+    def _get_by_ids(self, ids):
+        found = {}
+        for start in range(0, len(ids), _BATCH):
+            chunk = ids[start:start + _BATCH]
+            try:
+                objects = self._graph().directory_object_get_by_ids(
+                    {"ids": chunk, "types": ["servicePrincipal", "user", "group"]})
+            except FactError:
+                raise
+            except Exception as err:  # pylint: disable=broad-except
+                raise _graph_error(err, "{} directory object(s) in Microsoft Graph".format(len(chunk))) from None
+            for obj in objects or []:
+                if isinstance(obj, dict) and obj.get("id"):
+                    found[obj["id"].lower()] = obj
+        return found
+
+    def member_groups(self, object_id):
+        """{group id (lower case): display name} of the groups a service principal belongs to, directly or through
+        other groups: a role held by such a group applies to it."""
+        return self.once(("member_groups", object_id.lower()), lambda: self._member_groups(object_id))
+
+    def _member_groups(self, object_id):
+        from azure.cli.core.util import send_raw_request
+        resource = self.cli_ctx.cloud.endpoints.microsoft_graph_resource_id
+        url = "{}/v1.0/servicePrincipals/{}/transitiveMemberOf/microsoft.graph.group?$select=id,displayName".format(
+            resource.rstrip("/"), object_id)
+        found = {}
+        while url:
+            try:
+                body = send_raw_request(self.cli_ctx, "GET", url, resource=resource).json()
+            except Exception as err:  # pylint: disable=broad-except
+                raise _graph_error(err, "the group memberships of principal {}".format(object_id)) from None
+            for group in body.get("value") or []:
+                if isinstance(group, dict) and group.get("id"):
+                    found[group["id"].lower()] = group.get("displayName")
+            url = body.get("@odata.nextLink")
+        return found

@@ -1,0 +1,106 @@
+"""The images a run is about and the node pools they must run on.
+
+Images come from ``--image`` and from the ``--pod``'s containers (init, regular and ephemeral), each with the
+containers that use it, so every image check reports on one list. The pod is read through ``pod()`` like every
+other pod read. Pool platforms come from the cluster's agent pool profiles, refined by the nodes' labels when the
+Kubernetes API can be read.
+"""
+from ..platform import node_pool_name, node_pool_platform
+from ..reference import InvalidReference, intended_registry_name, parse_reference
+from .base import FactError
+
+# Container lists of a pod spec and the word used for each in findings.
+CONTAINER_KINDS = (("initContainers", "initContainerStatuses", "init container"),
+                   ("containers", "containerStatuses", "container"),
+                   ("ephemeralContainers", "ephemeralContainerStatuses", "ephemeral container"))
+
+
+class ImageFacts:
+    """Mixin for LiveFacts: the images to check, the registries behind them, the pools they must run on."""
+
+    def diagnosed_pod(self):
+        """The --pod object; None without --pod. FactError when it cannot be read or does not exist."""
+        if not self.request.pod:
+            return None
+        pod = self.pod(self.request.namespace, self.request.pod)
+        if pod is None:
+            raise FactError("pod {}/{} does not exist (kubectl get pods -n {})".format(
+                self.request.namespace, self.request.pod, self.request.namespace), 404)
+        return pod
+
+    def pod_containers(self):
+        """The pod's containers: name, kind, image, imagePullPolicy and status, in spec order."""
+        pod = self.diagnosed_pod()
+        if pod is None:
+            return []
+        spec, status = pod.get("spec") or {}, pod.get("status") or {}
+        out = []
+        for field, status_field, kind in CONTAINER_KINDS:
+            statuses = {s.get("name"): s for s in status.get(status_field) or []}
+            for container in spec.get(field) or []:
+                out.append({"name": container.get("name"), "kind": kind, "image": container.get("image") or "",
+                            "imagePullPolicy": container.get("imagePullPolicy"),
+                            "status": statuses.get(container.get("name")) or {}})
+        return out
+
+    def image_entries(self):
+        """One entry per image text: {"text", "reference" (or None), "problem" (or None), "containers"}."""
+        return self.once("image_entries", self._image_entries)
+
+    def _image_entries(self):
+        entries = {}
+
+        def add(text, reference=None, container=None):
+            entry = entries.get(text)
+            if entry is None:
+                problem = None
+                if reference is None:
+                    try:
+                        reference = parse_reference(text)
+                    except InvalidReference as err:
+                        problem = err.problem
+                entry = entries[text] = {"text": text, "reference": reference, "problem": problem, "containers": []}
+            if container:
+                entry["containers"].append(container)
+
+        for reference in self.request.images:
+            add(reference.original, reference)
+        for container in self.pod_containers():
+            add(container["image"], container=container)
+        return list(entries.values())
+
+    def registry_names_from_images(self):
+        """The ACR names the images stand for. A pod that cannot be read counts for nothing here: the pod
+        checks report why, and the registry can still come from --acr, --image or the role assignments."""
+        try:
+            references = [e["reference"] for e in self.image_entries() if e["reference"]]
+        except FactError:
+            references = list(self.request.images)
+        return self.request.registry_names_from_images(references)
+
+    def image_registry(self, reference):
+        """(name, registry resource or None) for an ACR image, the registry it plainly means included;
+        (None, None) when the host is no ACR login server of this cloud."""
+        name = intended_registry_name(reference.registry, self.request.acr_suffix)
+        if not name:
+            return None, None
+        for lookup in self.registry_lookups():
+            registry = lookup["registry"]
+            if registry is not None and registry.get("name", "").lower() == name.lower():
+                return name, registry
+            if registry is None and lookup["name"].lower() == name.lower():
+                return name, None
+        return name, self.registry_by_name(name)
+
+    def node_pool_platforms(self):
+        """Each node pool's OS, architecture, Windows build, node labels and taints (see platform.py)."""
+        return self.once("node_pool_platforms", self._node_pool_platforms)
+
+    def _node_pool_platforms(self):
+        pools = self.node_pools()
+        try:
+            nodes, kube_error = self.nodes(), None
+        except FactError as err:
+            nodes, kube_error = [], err.reason
+        return [node_pool_platform(p, [n for n in nodes if (node_pool_name(n) or "").lower() == p["name"].lower()],
+                                   kube_error) for p in pools]

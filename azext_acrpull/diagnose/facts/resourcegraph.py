@@ -1,0 +1,378 @@
+"""Bulk reads for `fleet`: Azure Resource Graph queries, Microsoft Graph in batches, and the few direct reads
+Resource Graph does not cover (private DNS record sets).
+
+Requests go through az's own login (a token from ``Profile.get_raw_token`` for the cloud's resource manager or
+Microsoft Graph), the cloud's endpoints, and the proxies and CA bundle that az honours (``REQUESTS_CA_BUNDLE``,
+``HTTPS_PROXY``: requests' environment settings, as ``az rest`` merges them). Unlike ``az rest``, bodies are never
+logged at --debug: a page is a thousand resources, and Graph answers carry credential metadata. Only the request
+line, the status and the row count are.
+
+Resource Graph allows a user a quota of requests per window (15 per 5 seconds by default) and says in every answer
+how many are left (``x-ms-user-quota-remaining``) and when the window resets (``x-ms-user-quota-resets-after``).
+All queries of a run share one ``Quota``: a request waits when the quota is spent instead of drawing a 429, and a
+429 waits for the reset and tries again.
+"""
+import json
+import threading
+import time
+import uuid
+
+from knack.log import get_logger
+
+from .base import FactError
+
+logger = get_logger(__name__)
+
+ARG_API = "2022-10-01"
+PAGE_SIZE = 1000
+GRAPH_BATCH = 20          # Microsoft Graph's limit of requests in one $batch
+GET_BY_IDS = 1000         # directoryObjects/getByIds takes up to 1000 ids
+TIMEOUT = 60
+RETRIES = 6
+TRANSIENT = (500, 502, 503, 504)
+
+
+def _parse_resets_after(value):
+    """Seconds from 'hh:mm:ss' (Resource Graph's format), or None."""
+    try:
+        h, m, s = (float(p) for p in str(value).split(":"))
+        return h * 3600 + m * 60 + s
+    except (TypeError, ValueError):
+        return None
+
+
+def _retry_after(headers):
+    for name in ("x-ms-user-quota-resets-after", "Retry-After"):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        seconds = _parse_resets_after(raw) if ":" in str(raw) else None
+        if seconds is None:
+            try:
+                seconds = float(raw)
+            except (TypeError, ValueError):
+                continue
+        return max(0.0, seconds)
+    return None
+
+
+class Quota:
+    """Resource Graph's per-user quota as the service reports it, shared by concurrent queries.
+
+    Within a window, a request goes while the last reported remainder, less the requests still in flight, is
+    positive. At the start of a window (before any answer says what is left) at most the quota's limit goes: 15,
+    Resource Graph's default, until the answers tell the real one (remainder plus the answers of the window). When
+    nothing is left, requests wait for the reset; a 429 says the same and is tried again after it."""
+
+    DEFAULT_LIMIT = 15
+
+    def __init__(self, clock=time.monotonic):
+        self._cond = threading.Condition()
+        self._clock = clock
+        self._remaining = None       # what the last answer of this window said is left
+        self._resets_at = None       # when the window the answers speak of ends
+        self._in_flight = 0
+        self._sent = 0               # requests sent in this window
+        self._answered = 0           # answers in this window
+        self.limit = self.DEFAULT_LIMIT
+        self._window_limit = None
+        self.waited = 0.0
+        self.throttled = 0
+
+    def _roll(self, now):
+        if self._resets_at is not None and now >= self._resets_at:
+            self._remaining, self._resets_at, self._sent, self._answered = None, None, 0, 0
+            self._window_limit = None
+
+    def acquire(self):
+        with self._cond:
+            while True:
+                now = self._clock()
+                self._roll(now)
+                if self._remaining is not None:
+                    free = self._remaining - self._in_flight > 0
+                else:
+                    free = self._sent < self.limit
+                if free:
+                    self._in_flight += 1
+                    self._sent += 1
+                    return
+                pause = (self._resets_at - now) if self._resets_at is not None else 1.0
+                self._cond.wait(max(0.01, pause))
+                self.waited += self._clock() - now
+
+    def update(self, status, headers):
+        with self._cond:
+            now = self._clock()
+            self._roll(now)
+            self._in_flight = max(0, self._in_flight - 1)
+            remaining = headers.get("x-ms-user-quota-remaining")
+            resets = _retry_after({"x-ms-user-quota-resets-after": headers.get("x-ms-user-quota-resets-after")})
+            try:
+                remaining = int(remaining) if remaining is not None else None
+            except (TypeError, ValueError):
+                remaining = None
+            if status == 429:
+                self.throttled += 1
+                remaining = 0
+                if resets is None:
+                    resets = _retry_after(headers)
+                resets = 5.0 if resets is None else resets
+            elif status is not None and status < 400:
+                self._answered += 1
+                if remaining is not None:
+                    # Answers can arrive out of order (a large page sent first comes back last, with the remainder
+                    # of its time): within a window the smallest figures are the true ones.
+                    guess = max(1, remaining + self._answered)
+                    self._window_limit = guess if self._window_limit is None else min(self._window_limit, guess)
+                    self.limit = self._window_limit
+            if remaining is not None:
+                self._remaining = remaining if self._remaining is None else min(self._remaining, remaining)
+            if resets is not None:
+                self._resets_at = now + resets
+            self._cond.notify_all()
+
+
+class Stats:
+    """What a fleet run asked for: requests by kind, Resource Graph pages, time spent waiting for the quota."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.requests = {}
+        self.rows = 0
+
+    def count(self, kind, rows=0):
+        with self._lock:
+            self.requests[kind] = self.requests.get(kind, 0) + 1
+            self.rows += rows
+
+    def total(self):
+        return sum(self.requests.values())
+
+
+class AzureRest:
+    """Minimal authenticated JSON requests to ARM and Microsoft Graph, as az would send them."""
+
+    def __init__(self, cli_ctx):
+        import requests
+        from requests.adapters import HTTPAdapter
+        self.cli_ctx = cli_ctx
+        endpoints = cli_ctx.cloud.endpoints
+        self.arm = endpoints.resource_manager.rstrip("/")
+        self.arm_resource = endpoints.active_directory_resource_id
+        self.graph_resource = endpoints.microsoft_graph_resource_id
+        self.graph = self.graph_resource.rstrip("/")
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16)
+        self._session.mount("https://", adapter)
+        self._tokens = {}
+        self._token_lock = threading.Lock()
+        self.stats = Stats()
+
+    def _token(self, resource):
+        with self._token_lock:
+            cached = self._tokens.get(resource)
+            if cached and cached[1] > time.time() + 300:
+                return cached[0]
+            from azure.cli.core._profile import Profile
+            try:
+                creds, _, _ = Profile(cli_ctx=self.cli_ctx).get_raw_token(resource=resource)
+            except Exception as err:  # pylint: disable=broad-except
+                raise FactError("could not get an access token for {}: {}".format(
+                    resource, str(err).splitlines()[0] if str(err) else type(err).__name__)) from None
+            header = "{} {}".format(creds[0], creds[1])
+            entry = creds[2] if len(creds) > 2 and isinstance(creds[2], dict) else {}
+            expires = entry.get("expires_on") or entry.get("expiresOn")
+            try:
+                expires = float(expires)
+            except (TypeError, ValueError):
+                expires = time.time() + 1800
+            self._tokens[resource] = (header, expires)
+            return header
+
+    def send(self, method, url, resource, body=None, kind="arm"):
+        """(status, headers, parsed JSON or None). Network failures raise FactError."""
+        import requests
+        from azure.cli.core.util import get_az_user_agent, should_disable_connection_verify
+        headers = {"Authorization": self._token(resource), "User-Agent": get_az_user_agent(),
+                   "x-ms-client-request-id": str(uuid.uuid4()), "Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body)
+            headers["Content-Type"] = "application/json"
+        settings = self._session.merge_environment_settings(url, {}, None, not should_disable_connection_verify(),
+                                                            None)
+        started = time.time()
+        try:
+            response = self._session.request(method, url, data=data, headers=headers, timeout=TIMEOUT, **settings)
+        except requests.RequestException as err:
+            raise FactError("could not reach {} ({})".format(url.split("?")[0], type(err).__name__)) from None
+        self.stats.count(kind)
+        try:
+            parsed = response.json() if response.content else None
+        except ValueError:
+            parsed = None
+        logger.debug("%s %s -> HTTP %s in %.0f ms", method, url.split("?")[0], response.status_code,
+                     (time.time() - started) * 1000)
+        return response.status_code, response.headers, parsed
+
+
+def _error_message(body, status):
+    error = (body or {}).get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        details = [d.get("message") for d in error.get("details") or [] if isinstance(d, dict) and d.get("message")]
+        return (details[0] if details else error.get("message")) or error.get("code") or "HTTP {}".format(status)
+    return "HTTP {}".format(status)
+
+
+class ResourceGraph:
+    """Resource Graph queries, every page of each, within the user's quota."""
+
+    def __init__(self, rest, quota=None):
+        self.rest = rest
+        self.quota = quota or Quota()
+        self.pages = 0
+        self._lock = threading.Lock()
+
+    def query(self, kql, subscriptions=None, management_groups=None, authorization_scope=None, what="resources"):
+        """Every row of ``kql`` over the given scope (the whole tenant when neither is given)."""
+        url = "{}/providers/Microsoft.ResourceGraph/resources?api-version={}".format(self.rest.arm, ARG_API)
+        body = {"query": kql, "options": {"resultFormat": "objectArray", "$top": PAGE_SIZE}}
+        if subscriptions:
+            body["subscriptions"] = list(subscriptions)
+        if management_groups:
+            body["managementGroups"] = list(management_groups)
+        if authorization_scope:
+            body["options"]["authorizationScopeFilter"] = authorization_scope
+        rows = []
+        while True:
+            result = self._page(url, body, what)
+            data = result.get("data") or []
+            if isinstance(data, dict):      # table format, should a proxy ask for it
+                columns = [c.get("name") for c in data.get("columns") or []]
+                data = [dict(zip(columns, r, strict=False)) for r in data.get("rows") or []]
+            rows.extend(data)
+            token = result.get("$skipToken")
+            if not token or not data:
+                break
+            body["options"]["$skipToken"] = token
+        if str(result.get("resultTruncated", "false")).lower() == "true":
+            logger.warning("Resource Graph truncated the results of the query for %s.", what)
+        return rows
+
+    def _page(self, url, body, what):
+        for attempt in range(RETRIES):
+            self.quota.acquire()
+            status, headers = None, {}
+            try:
+                status, headers, result = self.rest.send("POST", url, self.rest.arm_resource, body, kind="arg")
+            finally:
+                self.quota.update(status, headers or {})
+            if status == 200 and isinstance(result, dict):
+                with self._lock:
+                    self.pages += 1
+                logger.debug("Resource Graph: %s page of %s rows (quota left %s)", what, result.get("count"),
+                             headers.get("x-ms-user-quota-remaining"))
+                return result
+            if status == 429 or (status in TRANSIENT and attempt < RETRIES - 1):
+                if status in TRANSIENT:
+                    time.sleep(min(8.0, 0.5 * 2 ** attempt))
+                continue
+            message = _error_message(result, status)
+            if status in (401, 403):
+                raise FactError("the signed-in account may not query Azure Resource Graph for {} (HTTP {}): "
+                                "{}".format(what, status, message), status)
+            raise FactError("Azure Resource Graph answered HTTP {} to the query for {}: {}".format(
+                status, what, message), status)
+        raise FactError("Azure Resource Graph kept throttling the query for {} after {} tries".format(what, RETRIES),
+                        429)
+
+
+class GraphBatch:
+    """Microsoft Graph look-ups in bulk: GETs in $batch requests of 20, directory objects by id in 1000s."""
+
+    def __init__(self, rest, concurrency=8):
+        self.rest = rest
+        self.concurrency = concurrency
+
+    def get_many(self, paths):
+        """{path: (status, body)} for relative GET paths such as /applications?$filter=appId eq '...'."""
+        from concurrent.futures import ThreadPoolExecutor
+        paths = list(dict.fromkeys(paths))
+        chunks = [paths[i:i + GRAPH_BATCH] for i in range(0, len(paths), GRAPH_BATCH)]
+        results = {}
+        if not chunks:
+            return results
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(chunks)),
+                                thread_name_prefix="acrpull-graph") as pool:
+            for part in pool.map(self._batch, chunks):
+                results.update(part)
+        return results
+
+    def _batch(self, paths):
+        url = "{}/v1.0/$batch".format(self.rest.graph)
+        pending = list(paths)
+        results = {}
+        for attempt in range(RETRIES):
+            body = {"requests": [{"id": str(i), "method": "GET", "url": p} for i, p in enumerate(pending)]}
+            status, headers, answer = self.rest.send("POST", url, self.rest.graph_resource, body, kind="graph")
+            if status == 429 or status in TRANSIENT:
+                time.sleep(min(8.0, _retry_after(headers) or 0.5 * 2 ** attempt))
+                continue
+            if status != 200 or not isinstance(answer, dict):
+                raise _graph_error(status, answer, "{} look-up(s) in Microsoft Graph".format(len(pending)))
+            retry, wait = [], 0.0
+            for item in answer.get("responses") or []:
+                try:
+                    path = pending[int(item.get("id"))]
+                except (TypeError, ValueError, IndexError):
+                    continue
+                sub_status = int(item.get("status") or 0)
+                if sub_status == 429 or sub_status in TRANSIENT:
+                    retry.append(path)
+                    wait = max(wait, _retry_after(item.get("headers") or {}) or 0.5 * 2 ** attempt)
+                    continue
+                results[path] = (sub_status, item.get("body"))
+            if not retry:
+                return results
+            pending = retry
+            time.sleep(min(8.0, wait))
+        for path in pending:
+            results[path] = (429, None)
+        return results
+
+    def directory_objects(self, object_ids, types=("servicePrincipal", "user", "group")):
+        """{object id (lower case): object} for the ids that exist."""
+        url = "{}/v1.0/directoryObjects/getByIds".format(self.rest.graph)
+        ids = sorted({i.lower() for i in object_ids if i})
+        found = {}
+        for start in range(0, len(ids), GET_BY_IDS):
+            chunk = ids[start:start + GET_BY_IDS]
+            for attempt in range(RETRIES):
+                status, headers, answer = self.rest.send("POST", url, self.rest.graph_resource,
+                                                         {"ids": chunk, "types": list(types)}, kind="graph")
+                if (status == 429 or status in TRANSIENT) and attempt < RETRIES - 1:
+                    time.sleep(min(8.0, _retry_after(headers) or 0.5 * 2 ** attempt))
+                    continue
+                break
+            if status != 200 or not isinstance(answer, dict):
+                raise _graph_error(status, answer, "{} directory object(s) in Microsoft Graph".format(len(chunk)))
+            for obj in answer.get("value") or []:
+                if isinstance(obj, dict) and obj.get("id"):
+                    found[obj["id"].lower()] = obj
+        return found
+
+
+def _graph_error(status, body, what):
+    message = _error_message(body, status)
+    if status in (401, 403):
+        return FactError("the signed-in account may not read {} (needs Application.Read.All or Directory.Read.All): "
+                         "{}".format(what, message), status)
+    return FactError("reading {} failed with HTTP {}: {}".format(what, status, message), status)
+
+
+def graph_value(status, body, what):
+    """The `value` list of a Graph collection answer from a batch, or FactError."""
+    if status == 200 and isinstance(body, dict):
+        return body.get("value") or []
+    raise _graph_error(status, body, what)

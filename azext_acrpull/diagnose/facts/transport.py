@@ -1,0 +1,407 @@
+"""How the diagnosis talks to services: bounded retries, timeouts from the run's deadline, no secrets in logs.
+
+Every way out of the extension gets the same policy:
+- SDK clients from az's factories (ARM): ``sdk_client_kwargs`` gives them a retry policy bounded by the
+  deadline, and ``TokenGuard.credential`` wraps az's credential;
+- Microsoft Graph: ``bound_graph_client`` keeps az's Graph client and its methods, and sends through ``request``;
+- plain HTTPS (Kubernetes API server, registry data plane): ``request``.
+
+A transient answer (408, 429, 500, 502, 503, 504, a dropped connection, a read timeout) is retried up to
+RETRIES times with exponential backoff, honouring Retry-After up to RETRY_AFTER_MAX seconds; a longer
+Retry-After, or one that would pass the deadline, ends the retries at once with the answer in hand. No
+request waits past the deadline (plus a second's grace, so that the runner, not the socket, reports it).
+azure-core's own default would retry ten times for up to two minutes each, and sleep as long as a
+Retry-After says. Only method, URL and status are logged here: never headers or bodies.
+"""
+import re
+import threading
+import time
+
+from knack.log import get_logger
+
+from ..deadline import NO_DEADLINE
+from .base import FactError
+
+logger = get_logger(__name__)
+
+RETRIES = 3
+BACKOFF = 0.5
+BACKOFF_MAX = 4.0
+RETRY_AFTER_MAX = 10.0
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 30.0
+GRACE = 1.0
+TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
+READ_ONLY_POST = re.compile(r"/list[a-z]*$|/providers/microsoft\.resourcegraph/resources$", re.IGNORECASE)
+
+
+class Unreachable(FactError):
+    """No answer came (connection refused, DNS, TLS, timeouts) after the retries; ``cause`` is the last error."""
+
+    def __init__(self, reason, cause=None):
+        super().__init__(reason)
+        self.cause = cause
+
+
+def first_line(err, limit=300):
+    text = str(err) or type(err).__name__
+    return text.strip().splitlines()[0][:limit] if text.strip() else type(err).__name__
+
+
+def retry_after(headers):
+    """Seconds a Retry-After header asks for (a number or an HTTP date), or None."""
+    value = (headers or {}).get("Retry-After") or (headers or {}).get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    from datetime import datetime, timezone
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def backoff(attempt):
+    """Seconds before retry ``attempt`` (0-based): 0.5, 1, 2, capped at BACKOFF_MAX."""
+    return min(BACKOFF_MAX, BACKOFF * (2 ** attempt))
+
+
+def pause(attempt, asked, deadline, sleep=time.sleep):
+    """Wait before another attempt, if one is allowed; False when the retries are over."""
+    if attempt >= RETRIES:
+        return False
+    if asked is not None and asked > RETRY_AFTER_MAX:
+        return False
+    wait = backoff(attempt) if asked is None else asked
+    if wait >= (deadline or NO_DEADLINE).remaining():
+        return False
+    sleep(wait)
+    return True
+
+
+def timeouts(deadline):
+    """(connect, read) timeouts for one attempt: never beyond the deadline, plus GRACE."""
+    left = (deadline or NO_DEADLINE).remaining() + GRACE
+    return min(CONNECT_TIMEOUT, left), min(READ_TIMEOUT, left)
+
+
+def request(method, url, deadline, what, idempotent=None, session=None, raw_errors=False, **kwargs):
+    """One HTTP exchange with transient failures retried; the final response, whatever its status.
+
+    Raises Unreachable (a FactError) when no answer came (connection refused, DNS, TLS, timeouts after retries),
+    or with ``raw_errors`` the last requests exception itself; FactError when the deadline passed. ``idempotent``
+    (default: GET and HEAD) says whether a failed attempt may be sent again; a Retry-After is honoured for any
+    method, since the service asked for it."""
+    import requests
+    deadline = deadline or NO_DEADLINE
+    method = method.upper()
+    if idempotent is None:
+        idempotent = method in ("GET", "HEAD")
+    send = (session or requests).request
+    kwargs.pop("timeout", None)   # the deadline decides
+    attempt = 0
+    while True:
+        if deadline.expired:
+            raise FactError("{} did not answer {}".format(what, deadline.words()))
+        try:
+            response = send(method, url, timeout=timeouts(deadline), **kwargs)
+        except requests.exceptions.SSLError as err:
+            if raw_errors:
+                raise
+            raise Unreachable("the TLS connection to {} failed ({})".format(what, first_line(err, 160)), err) from None
+        except requests.RequestException as err:
+            if idempotent and _worth_retrying(err) and pause(attempt, None, deadline):
+                attempt += 1
+                continue
+            if deadline.expired:
+                raise FactError("{} did not answer {}".format(what, deadline.words())) from None
+            if raw_errors:
+                raise
+            raise Unreachable("{} could not be reached ({}{})".format(
+                what, type(err).__name__, ", after {} retries".format(attempt) if attempt else ""), err) from None
+        logger.debug("%s %s -> HTTP %s", method, url.split("?")[0], response.status_code)
+        asked = retry_after(response.headers)
+        if response.status_code in TRANSIENT and (idempotent or asked is not None) and \
+                pause(attempt, asked, deadline):
+            attempt += 1
+            continue
+        return response
+
+
+def _worth_retrying(err):
+    """A dropped or reset connection may well work the second time; a name that does not resolve, or a host that
+    does not answer within the connect or read timeout (a private endpoint seen from outside), will not, and
+    retrying would only hold the run for up to a minute."""
+    import requests
+    if isinstance(err, requests.exceptions.Timeout):
+        return False
+    seen, todo = set(), [err]
+    while todo:
+        cause = todo.pop()
+        if cause is None or id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        if type(cause).__name__ in ("NameResolutionError", "gaierror"):
+            return False
+        todo.extend([getattr(cause, "reason", None), cause.__cause__, cause.__context__] +
+                    [a for a in getattr(cause, "args", ()) if isinstance(a, BaseException)])
+    return True
+
+
+class BoundedHttp:
+    """``requests.get``/``requests.post`` with the run's bounds, as a drop-in: same arguments (a ``timeout``
+    given is replaced by the deadline's), same response, and after the retries the same requests exception,
+    so callers keep their ``except requests.RequestException``. Data-plane token exchanges are safe to repeat,
+    so every method is retried."""
+
+    def __init__(self, deadline=None, what="the service"):
+        self.deadline, self.what = deadline or NO_DEADLINE, what
+
+    def request(self, method, url, **kwargs):
+        from urllib.parse import urlsplit
+        what = urlsplit(url).hostname or self.what
+        return request(method, url, self.deadline, what, idempotent=True, raw_errors=True, **kwargs)
+
+    def get(self, url, **kwargs):
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url, **kwargs):
+        return self.request("POST", url, **kwargs)
+
+
+# -- SDK clients -------------------------------------------------------------------------------------
+def sdk_client_kwargs(deadline):
+    """Keyword arguments for an azure-core client: the bounded retry policy and per-attempt timeouts."""
+    return {"retry_policy": bounded_retry_policy(deadline), "connection_timeout": CONNECT_TIMEOUT,
+            "read_timeout": READ_TIMEOUT}
+
+
+def bounded_retry_policy(deadline):
+    from azure.core.pipeline.policies import RetryPolicy
+
+    class BoundedRetryPolicy(RetryPolicy):
+        """azure-core's RetryPolicy with this module's bounds: fewer retries, a capped Retry-After, the deadline."""
+
+        def __init__(self):
+            super().__init__(retry_total=RETRIES, retry_connect=RETRIES, retry_read=RETRIES,
+                             retry_status=RETRIES, retry_backoff_factor=BACKOFF, retry_backoff_max=BACKOFF_MAX)
+            self._deadline = deadline or NO_DEADLINE
+
+        def configure_retries(self, options):
+            settings = super().configure_retries(options)
+            settings["timeout"] = min(settings["timeout"], self._deadline.remaining() + GRACE)
+            return settings
+
+        def increment(self, settings, response=None, error=None):
+            if error is None and hasattr(response, "http_response"):
+                asked = self.get_retry_after(response)
+                if asked is not None and (asked > RETRY_AFTER_MAX or asked >= self._deadline.remaining()):
+                    return False
+            if self._deadline.expired:
+                return False
+            return super().increment(settings, response=response, error=error)
+
+        def get_backoff_time(self, settings):
+            return min(super().get_backoff_time(settings), max(0.0, self._deadline.remaining() - 0.1))
+
+        def _is_method_retryable(self, settings, request, response=None):
+            if request.method.upper() == "POST" and READ_ONLY_POST.search(request.url.split("?")[0]):
+                return True   # list* actions and Resource Graph queries read: safe to send again
+            return super()._is_method_retryable(settings, request, response=response)
+
+        def _configure_timeout(self, request, absolute_timeout, is_response_error):
+            super()._configure_timeout(request, absolute_timeout, is_response_error)
+            request.context.options["read_timeout"] = min(READ_TIMEOUT, self._deadline.remaining() + GRACE)
+
+    return BoundedRetryPolicy()
+
+
+# -- tokens ------------------------------------------------------------------------------------------
+def _resource_of(scopes_or_resource):
+    text = scopes_or_resource[0] if isinstance(scopes_or_resource, (list, tuple)) else scopes_or_resource
+    text = text or ""
+    if text.endswith("/.default"):
+        text = text[: -len("/.default")]
+    return text.rstrip("/")
+
+
+class TokenGuard:
+    """Tokens from az's login for one run: transient failures retried within the bounds, a failure remembered
+    per resource (a broken Entra ID is asked a bounded number of times, not once per read), and every failure
+    turned into a FactError. A refusal of the sign-in itself (az's AuthenticationError: expired or revoked
+    login, wrong secret) has status 401, so the command can ask for `az login`."""
+
+    def __init__(self, deadline=None):
+        self._deadline = deadline or NO_DEADLINE
+        self._failed = {}
+        self._lock = threading.Lock()
+
+    def get(self, resource, call, sleep=time.sleep):
+        key = _resource_of(resource)
+        with self._lock:
+            failed = self._failed.get(key)
+        if failed is not None:
+            raise failed
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except FactError:
+                raise
+            except Exception as err:  # pylint: disable=broad-except
+                if _sign_in_refused(err):
+                    error = FactError("Microsoft Entra ID refused the signed-in account a token for {} ({}); sign "
+                                      "in again with `az login`".format(key, first_line(err, 200)), 401)
+                elif pause(attempt, None, self._deadline, sleep):
+                    attempt += 1
+                    continue
+                else:
+                    from azure.cli.core.azclierror import AzCLIError
+                    kind = "" if isinstance(err, AzCLIError) else type(err).__name__ + ": "
+                    error = FactError("Microsoft Entra ID did not issue a token for {} ({}{}{})".format(
+                        key, kind, first_line(err, 160), ", after {} retries".format(attempt) if attempt else ""))
+            with self._lock:
+                self._failed[key] = error
+            raise error
+
+    def credential(self, inner):
+        return _GuardedCredential(inner, self)
+
+    def raw_token(self, cli_ctx, resource, subscription=None):
+        """az's access token for ``resource`` (Profile.get_raw_token): (token, tenant)."""
+        def call():
+            from azure.cli.core._profile import Profile
+            creds, _, tenant = Profile(cli_ctx=cli_ctx).get_raw_token(resource=resource, subscription=subscription)
+            return creds[1], tenant
+        return self.get(resource, call)
+
+
+# Entra ID's answers that are worth asking again (OAuth 2.0 error codes; msal keeps them in the error it returns).
+_TRANSIENT_OAUTH = ("temporarily_unavailable", "server_error")
+
+
+def _sign_in_refused(err):
+    """az's AuthenticationError for a refusal (expired or revoked login, wrong secret, consent), not for Entra ID
+    being busy or down."""
+    from azure.cli.core.azclierror import AuthenticationError
+    if not isinstance(err, AuthenticationError):
+        return False
+    code = ((getattr(err, "msal_error", None) or {}).get("error") or "") if isinstance(
+        getattr(err, "msal_error", None), dict) else ""
+    return code not in _TRANSIENT_OAUTH
+
+
+class _GuardedCredential:
+    """az's credential for SDK clients, through a TokenGuard; everything else is the inner credential's."""
+
+    def __init__(self, inner, guard):
+        self._inner, self._guard = inner, guard
+
+    def get_token(self, *scopes, **kwargs):
+        return self._guard.get(scopes, lambda: self._inner.get_token(*scopes, **kwargs))
+
+    def get_token_info(self, *scopes, options=None):
+        return self._guard.get(scopes, lambda: self._inner.get_token_info(*scopes, options=options))
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+# -- Microsoft Graph ---------------------------------------------------------------------------------
+def bound_graph_client(client, deadline, tokens):
+    """az's Graph client (``graph_client_factory``) whose requests go through ``request``: same methods and
+    results, bounded, and without az's send_raw_request, which has no timeout and logs bodies with --debug."""
+    import functools
+    client._send = functools.partial(_graph_send, client, deadline, tokens)  # pylint: disable=protected-access
+    return client
+
+
+def _graph_error_class():
+    try:
+        from azure.cli.command_modules.role._msgrpah import GraphError
+        return GraphError
+    except ImportError:  # pragma: no cover - older or newer az
+        class GraphError(Exception):
+            def __init__(self, message, response):
+                super().__init__(message)
+                self.response = response
+        return GraphError
+
+
+def _graph_send(client, deadline, tokens, method, url, param=None, body=None, api_version="v1.0"):
+    import json
+    cli_ctx = client._cli_ctx  # pylint: disable=protected-access
+    resource = getattr(client, "_resource", None) or cli_ctx.cloud.endpoints.microsoft_graph_resource_id
+    endpoint = (getattr(client, "_endpoint", None) or resource).rstrip("/")
+    url = "{}/{}{}".format(endpoint, api_version, url)
+    token, _ = tokens.raw_token(cli_ctx, resource)
+    headers = {"Authorization": "Bearer " + token}
+    data = None
+    if body is not None:
+        data = json.dumps(body)
+        headers["Content-Type"] = "application/json"
+    read_only = method.upper() == "GET" or url.split("?")[0].endswith(("/getByIds", "/$batch"))
+    results, is_list = [], False
+    while True:
+        response = request(method, url, deadline, "Microsoft Graph", idempotent=read_only, headers=headers,
+                           params=param, data=data)
+        if response.status_code >= 400:
+            raise _graph_error_class()(_graph_message(response), response)
+        if not response.content:
+            return None
+        try:
+            answer = response.json()
+        except ValueError:
+            raise FactError("Microsoft Graph returned an unreadable answer (not JSON) for {}".format(
+                url.split("?")[0])) from None
+        if "value" in answer:
+            is_list = True
+            results.extend(answer["value"])
+        if "@odata.nextLink" in answer:
+            url, param = answer["@odata.nextLink"], None
+            continue
+        return results if is_list else answer
+
+
+def _graph_message(response):
+    try:
+        message = ((response.json() or {}).get("error") or {}).get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return message or "{} {}".format(response.status_code, response.reason or "").strip()
+
+
+# -- logging -----------------------------------------------------------------------------------------
+class _QuietSdkTracebacks:
+    """SDKs log some recoverable problems (a failsafe deserialization of an error body that is not JSON) as
+    warnings with a traceback; the finding already says what failed. Tracebacks of SDK warnings are dropped,
+    and so is the failsafe notice (with --debug the response itself is in the log)."""
+
+    marker = "acrpull-quiet-sdk"
+
+    @staticmethod
+    def filter(record):
+        import logging
+        name = record.name or ""
+        if not name.startswith("azure.") or name.startswith("azure.cli.") or record.levelno >= logging.ERROR:
+            return True
+        if record.exc_info or record.exc_text:
+            record.exc_info, record.exc_text = None, None
+            return "failsafe deserialization" not in str(record.msg)
+        return True
+
+
+def quiet_sdk_tracebacks():
+    """Filter the console and file handlers az set up (on the root logger and its own 'cli' and 'azure')."""
+    import logging
+
+    from knack.log import cli_logger_names
+    for logger_ in [logging.getLogger()] + [logging.getLogger(n) for n in cli_logger_names]:
+        for handler in logger_.handlers:
+            if not any(getattr(f, "marker", None) == _QuietSdkTracebacks.marker for f in handler.filters):
+                handler.addFilter(_QuietSdkTracebacks())

@@ -1,0 +1,280 @@
+"""`fleet`: the checks that Azure's resource facts decide, for every AKS cluster in scope at once.
+
+After a registry firewall change, a role clean-up or a hub network change, the question is which clusters can no
+longer pull, and why. Looping `run` costs dozens of requests per cluster; here the facts come from Azure Resource
+Graph in a few paged queries (see ``facts/fleet.py``), and each cluster's checks are the very checks `run` uses,
+fed from that bulk data. The number of requests grows with the number of result pages, not of clusters.
+"""
+from dataclasses import dataclass, field
+
+from knack.log import get_logger
+
+from .facts import FactError
+from .findings import ERROR, FAIL, SKIPPED, STATUS_ORDER, catalog
+from .ids import id_name, parse_resource_id
+from .request import DiagnoseRequest
+from .runner import run_checks, select_checks
+
+logger = get_logger(__name__)
+
+# Checks that judge the cluster alone, so they run for a cluster with no registry to check it against.
+REGISTRY_FREE = ("kubelet-identity-vmss", "sp-credential-expiry")
+NETWORK_CHECKS = ("private-dns-link", "acr-network-rules", "vnet-peering", "egress-path")
+
+
+@dataclass
+class FleetResult:
+    findings: list                      # (cluster id, Finding), sorted by cluster then catalog order
+    clusters: list                      # cluster ids scanned
+    checks: list                        # check ids run
+    not_run: list                       # catalog checks that fleet does not run
+    unreadable: list = field(default_factory=list)   # {"subscription", "reason"}
+    subscriptions: int = 0
+    requests: dict = field(default_factory=dict)
+    pages: int = 0
+    throttled: int = 0
+    waited: float = 0.0
+
+    def failing(self):
+        return sorted({c for c, f in self.findings if f.status == FAIL}, key=str.lower)
+
+    def erring(self):
+        return sorted({c for c, f in self.findings if f.status == ERROR}, key=str.lower)
+
+    def to_list(self):
+        out = []
+        for cluster, finding in self.findings:
+            record = {"cluster": cluster}
+            record.update(finding.to_dict())
+            out.append(record)
+        return out
+
+
+def fleet_checks(check_ids=None):
+    return select_checks("run", check_ids, fleet=True)
+
+
+def not_in_fleet():
+    return [c.check_id for c in catalog() if not c.fleet]
+
+
+def run_fleet(cli_ctx, acr=None, subscriptions=None, management_group=None, check_ids=None, acr_suffix=".azurecr.io",
+              unresolved=(), progress=None):
+    """Scan every cluster in scope. ``subscriptions`` are ids (names already resolved; ``unresolved`` are the
+    names that could not be); neither it nor ``management_group``: every subscription the caller can read."""
+    from .facts.fleet import FleetData
+    from .facts.resourcegraph import AzureRest, GraphBatch, ResourceGraph
+
+    checks = fleet_checks(check_ids)
+    ids = [c.check_id for c in checks]
+    rest = AzureRest(cli_ctx)
+    arg = ResourceGraph(rest)
+    data = FleetData(arg, GraphBatch(rest), rest, acr_suffix,
+                     network=any(c in ids for c in NETWORK_CHECKS),
+                     scale_sets=any(c in ids for c in ("kubelet-identity-vmss",) + NETWORK_CHECKS))
+    data.load(subscriptions, [management_group] if management_group else None)
+    unreadable = [{"subscription": name, "reason": "no subscription of that name is among those the signed-in "
+                                                   "account can read (az account list)"} for name in unresolved]
+    unreadable += _unreadable_subscriptions(cli_ctx, data, subscriptions, management_group)
+    if acr is not None:
+        _require_registry(data, acr)
+    clusters = sorted(data.clusters, key=lambda c: c["id"].lower())
+    findings = scan(data, checks, acr, check_ids, acr_suffix, progress)
+    return FleetResult(findings=findings, clusters=[c["id"] for c in clusters], checks=ids, not_run=not_in_fleet(),
+                       unreadable=unreadable, subscriptions=len({parse_resource_id(c).subscription.lower()
+                                                                for c in (x["id"] for x in clusters)}),
+                       requests=dict(rest.stats.requests), pages=arg.pages, throttled=arg.quota.throttled,
+                       waited=arg.quota.waited)
+
+
+def scan(data, checks, acr=None, check_ids=None, acr_suffix=".azurecr.io", progress=None):
+    """Every cluster's findings from the bulk data, as (cluster id, Finding), clusters in id order."""
+    from .facts.fleet import FleetFacts
+    clusters = sorted(data.clusters, key=lambda c: c["id"].lower())
+    data.check_groups(_node_groups(data, clusters))
+    every = []
+    for cluster in clusters:
+        rid = parse_resource_id(cluster["id"])
+        request = DiagnoseRequest(resource_group=rid.resource_group if rid else cluster.get("resourceGroup"),
+                                  name=cluster["name"], registry=acr, checks=tuple(check_ids) if check_ids else None,
+                                  group="run", acr_suffix=acr_suffix)
+        every.append(FleetFacts(data, cluster, request))
+    _prefetch_memberships(data, every)
+    findings = []
+    for done, facts in enumerate(every, 1):
+        try:
+            for finding in _cluster_findings(checks, facts):
+                findings.append((facts.cluster()["id"], finding))
+        finally:
+            facts.close()
+        if progress:
+            progress(done, len(every), facts.cluster_name)
+    return findings
+
+
+def _prefetch_memberships(data, every):
+    """Group memberships, in bulk, of the pull identities whose registries have a role held by a group (the only
+    case in which a check asks for them)."""
+    wanted = []
+    for facts in every:
+        try:
+            registries = facts.registries()
+            identity = facts.pull_identity()
+        except FactError:
+            continue
+        if identity.get("objectId") and any(data.group_assignments_at(r["id"]) for r in registries):
+            wanted.append(identity["objectId"])
+    if wanted:
+        data.prefetch_member_groups(wanted)
+
+
+def _cluster_findings(checks, facts):
+    """The cluster's findings; a cluster with no registry to check gets one Skipped acr-role-assignment saying
+    why, and the checks that judge the cluster alone."""
+    try:
+        lookups = facts.registry_lookups()
+    except FactError:
+        lookups = None        # every check that needs it reports Error with the reason
+    if lookups is None or lookups:
+        return run_checks(checks, facts, max_workers=1)
+    findings = []
+    role_check = next((c for c in checks if c.check_id == "acr-role-assignment"), None)
+    for chk in checks:
+        if chk.check_id in REGISTRY_FREE:
+            findings.extend(run_checks([chk], facts, max_workers=1))
+        elif chk is role_check:
+            findings.append(chk.finding("cluster {}".format(facts.cluster_name), SKIPPED, _no_registry_words(facts),
+                                        reason="noRegistry"))
+    return findings
+
+
+def _no_registry_words(facts):
+    try:
+        identity = facts.pull_identity()
+    except FactError as err:
+        return "No registry to check: the cluster's pull identity could not be read ({}).".format(err.reason)
+    if not identity.get("objectId"):
+        return ("No registry to check: the cluster's service principal {} no longer exists, so no role points from "
+                "it to a registry. Pass --acr to check the cluster against a registry.".format(identity["clientId"]))
+    who = "kubelet identity {}".format(identity.get("name")) if identity["kind"] == "kubeletIdentity" else \
+        "service principal {}".format(identity.get("clientId"))
+    return ("No registry to check: the cluster's {} holds no role of its own on any registry the signed-in account "
+            "can read (roles through a group or on an enclosing scope name no registry). Pass --acr to check every "
+            "cluster against a registry.".format(who))
+
+
+def _node_groups(data, clusters):
+    """Node resource groups in which Resource Graph shows no scale set: empty, or hidden from the caller? One
+    query for all of them tells."""
+    from .facts.fleet import group_key
+    groups = []
+    for cluster in clusters:
+        rid = parse_resource_id(cluster["id"])
+        node_rg = (cluster.get("properties") or {}).get("nodeResourceGroup")
+        if rid and node_rg:
+            group = "/subscriptions/{}/resourceGroups/{}".format(rid.subscription, node_rg)
+            if not data.scale_sets.get(group_key(group)):
+                groups.append(group)
+    return groups
+
+
+def _require_registry(data, acr):
+    """--acr must name a registry the caller can read, as `run` requires."""
+    from azure.cli.core.azclierror import ResourceNotFoundError
+    kind, value = acr
+    if kind == "id":
+        found = data.registries.get(value.lower().rstrip("/"))
+        name = id_name(value)
+    else:
+        found = (data.registries_by_name.get(value.lower()) or [None])[0]
+        name = value
+    if found is None:
+        raise ResourceNotFoundError(
+            "The registry '{}' was not found in any subscription the signed-in account can read. Check the name with "
+            "`az acr list -o table`, or pass --acr with the registry's resource ID.".format(name))
+
+
+def _unreadable_subscriptions(cli_ctx, data, subscriptions, management_group):
+    """Subscriptions asked for (or known to az for this tenant) that Resource Graph does not show."""
+    if management_group:
+        return []
+    if subscriptions:
+        wanted = list(subscriptions)
+    else:
+        wanted = _profile_subscriptions(cli_ctx)
+    return [{"subscription": s, "reason": "Azure Resource Graph shows no such subscription to the signed-in account "
+                                          "(no access, or it was disabled or moved)"}
+            for s in wanted if s.lower() not in data.subscriptions]
+
+
+def _profile_subscriptions(cli_ctx):
+    """Enabled subscriptions of the current tenant as az knows them (`az account list`); no request."""
+    try:
+        from azure.cli.core._profile import Profile
+        from azure.cli.core.commands.client_factory import get_subscription_id
+        current = get_subscription_id(cli_ctx).lower()
+        cached = Profile(cli_ctx=cli_ctx).load_cached_subscriptions()
+    except Exception:  # pylint: disable=broad-except
+        return []
+    tenant = next((s.get("tenantId") for s in cached if s.get("id", "").lower() == current), None)
+    return [s["id"] for s in cached if s.get("state", "Enabled") == "Enabled" and s.get("tenantId") == tenant]
+
+
+def summary(result):
+    """The stderr summary: clusters scanned and failing, what failed most, what fleet did not run."""
+    failing = result.failing()
+    text = "Scanned {} cluster(s) in {} subscription(s): {} failing".format(
+        len(result.clusters), result.subscriptions, len(failing))
+    counts = {}
+    for cluster, finding in result.findings:
+        if finding.status == FAIL:
+            counts.setdefault(finding.check_id, set()).add(cluster)
+    if counts:
+        text += " ({})".format(", ".join("{} on {}".format(c, len(v)) for c, v in sorted(
+            counts.items(), key=lambda p: (-len(p[1]), p[0]))))
+    erring = result.erring()
+    if erring:
+        text += "; {} with checks that could not reach a verdict".format(len(erring))
+    text += "."
+    if result.not_run:
+        text += " Not run in fleet mode (they need the cluster's Kubernetes API, an image or the registry's data " \
+                "plane; use `az aks diagnose-pull run` on one cluster): {}.".format(", ".join(result.not_run))
+    first = sorted(((c, f) for c, f in result.findings if f.remediation),
+                   key=lambda p: (STATUS_ORDER[p[1].status], p[0].lower()))
+    if first:
+        cluster, finding = first[0]
+        text += " First fix to try ({}, {}, {}): {}".format(id_name(cluster), finding.check_id, finding.target,
+                                                           finding.remediation)
+    return text
+
+
+def unreadable_text(result):
+    if not result.unreadable:
+        return None
+    return "{} subscription(s) could not be read and were not scanned: {}.".format(
+        len(result.unreadable), "; ".join("{} ({})".format(u["subscription"], u["reason"])
+                                          for u in result.unreadable))
+
+
+def resolve_subscriptions(cli_ctx, values):
+    """(subscription ids, values that name no subscription az knows). Ids pass as given (the account may have
+    been granted access since it signed in); names are looked up in az's subscription list."""
+    import re
+    if not values:
+        return None, []
+    try:
+        from azure.cli.core._profile import Profile
+        cached = Profile(cli_ctx=cli_ctx).load_cached_subscriptions()
+    except Exception:  # pylint: disable=broad-except
+        cached = []
+    ids, unresolved = [], []
+    for value in values:
+        if re.fullmatch(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", value):
+            ids.append(value.lower())
+            continue
+        match = [s["id"] for s in cached if (s.get("name") or "").lower() == value.lower()]
+        if match:
+            ids.append(match[0].lower())
+        else:
+            unresolved.append(value)
+    return list(dict.fromkeys(ids)), unresolved

@@ -1,0 +1,178 @@
+"""Pure network reasoning: prefixes, routes, NSG rules and registry DNS names. No I/O here, so the
+network checks can be tested on plain data and run unchanged on facts read in bulk."""
+import ipaddress
+
+HTTPS = 443
+AZURE_DNS = "168.63.129.16"
+
+# What Azure puts in every NSG; used when a resource omits them (they never change).
+DEFAULT_OUTBOUND_RULES = (
+    {"name": "AllowVnetOutBound", "properties": {
+        "protocol": "*", "sourceAddressPrefix": "VirtualNetwork", "destinationAddressPrefix": "VirtualNetwork",
+        "destinationPortRange": "*", "access": "Allow", "priority": 65000, "direction": "Outbound"}},
+    {"name": "AllowInternetOutBound", "properties": {
+        "protocol": "*", "sourceAddressPrefix": "*", "destinationAddressPrefix": "Internet",
+        "destinationPortRange": "*", "access": "Allow", "priority": 65001, "direction": "Outbound"}},
+    {"name": "DenyAllOutBound", "properties": {
+        "protocol": "*", "sourceAddressPrefix": "*", "destinationAddressPrefix": "*",
+        "destinationPortRange": "*", "access": "Deny", "priority": 65500, "direction": "Outbound"}},
+)
+
+
+# -- addresses ------------------------------------------------------------------------------------
+def network(text):
+    """An ip_network for '10.0.0.0/16' or '10.0.0.4', or None for anything else (service tags, '*')."""
+    try:
+        return ipaddress.ip_network(str(text).strip(), strict=False)
+    except ValueError:
+        return None
+
+
+def is_private(ip):
+    net = network(ip)
+    return bool(net) and net.num_addresses == 1 and net.network_address.is_private
+
+
+def contains(prefix, ip):
+    outer, inner = network(prefix), network(ip)
+    return bool(outer and inner) and inner.version == outer.version and inner.subnet_of(outer)
+
+
+def uncovered(addresses, allowed):
+    """The egress addresses or prefixes that the allowed values (IPs or CIDRs) do not cover whole."""
+    nets = [n for n in (network(a) for a in allowed) if n]
+    return [a for a in addresses
+            if not any(network(a) and network(a).version == n.version and network(a).subnet_of(n) for n in nets)]
+
+
+# -- registry names -------------------------------------------------------------------------------
+def privatelink_zone(acr_suffix=".azurecr.io"):
+    return "privatelink" + acr_suffix
+
+
+def data_endpoint(registry_name, region, acr_suffix=".azurecr.io"):
+    return "{}.{}.data{}".format(registry_name.lower(), region.lower().replace(" ", ""), acr_suffix)
+
+
+def record_name(fqdn, acr_suffix=".azurecr.io"):
+    """The record set name of a registry host inside the privatelink zone: myacr, myacr.eastus.data."""
+    fqdn = fqdn.lower().rstrip(".")
+    return fqdn[: -len(acr_suffix)] if fqdn.endswith(acr_suffix) else fqdn
+
+
+# -- routes ---------------------------------------------------------------------------------------
+def _routes(route_table):
+    return [r for r in ((route_table or {}).get("properties") or {}).get("routes") or []]
+
+
+def route_for(ip, route_table):
+    """The user-defined route that carries traffic to ``ip``: longest prefix wins."""
+    best, best_len = None, -1
+    for route in _routes(route_table):
+        net = network((route.get("properties") or {}).get("addressPrefix"))
+        if net and contains(str(net), ip) and net.prefixlen > best_len:
+            best, best_len = route, net.prefixlen
+    return best
+
+
+def route_for_internet(route_table, tags=()):
+    """The route for a public destination: a service-tag route for one of ``tags``, else 0.0.0.0/0."""
+    wanted = {t.lower() for t in tags}
+    default = None
+    for route in _routes(route_table):
+        prefix = str((route.get("properties") or {}).get("addressPrefix") or "")
+        if prefix.lower() in wanted:
+            return route
+        if prefix == "0.0.0.0/0":
+            default = route
+    return default
+
+
+def diverts(route):
+    """Does a route send traffic somewhere other than Azure's own path (an appliance, or nowhere)?"""
+    hop = ((route or {}).get("properties") or {}).get("nextHopType") or ""
+    return hop in ("VirtualAppliance", "None")
+
+
+# -- network security groups ----------------------------------------------------------------------
+def _values(props, single, plural):
+    values = list(props.get(plural) or [])
+    if props.get(single) not in (None, ""):
+        values.append(props[single])
+    return [str(v) for v in values]
+
+
+def _port_matches(props, port):
+    for value in _values(props, "destinationPortRange", "destinationPortRanges"):
+        if value == "*":
+            return True
+        low, _, high = value.partition("-")
+        try:
+            if int(low) <= port <= int(high or low):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _source_matches(props, source_prefixes):
+    if props.get("sourceApplicationSecurityGroups"):
+        return False
+    for value in _values(props, "sourceAddressPrefix", "sourceAddressPrefixes"):
+        if value in ("*", "VirtualNetwork"):
+            return True
+        net = network(value)
+        if net and any(network(s) and network(s).version == net.version and network(s).overlaps(net)
+                       for s in source_prefixes):
+            return True
+    return False
+
+
+def _destination_matches(props, destination):
+    if props.get("destinationApplicationSecurityGroups"):
+        return False
+    ip, tags = destination.get("ip"), {t.lower() for t in destination.get("tags") or ()}
+    for value in _values(props, "destinationAddressPrefix", "destinationAddressPrefixes"):
+        if value == "*" or value.lower() in tags:
+            return True
+        if ip and network(value) and contains(value, ip):
+            return True
+        if not ip and value in ("0.0.0.0/0",):
+            return True
+    return False
+
+
+def nsg_rule_for(nsg, destination, source_prefixes, port=HTTPS):
+    """The NSG rule that decides outbound TCP ``port`` to ``destination`` from the node subnet.
+
+    ``destination`` is ``{"ip": "10.1.0.5", "tags": ["VirtualNetwork"]}`` for a private address or
+    ``{"tags": ["Internet", "AzureContainerRegistry", ...]}`` for a public service. Rules are taken by
+    priority, first match decides (Azure's own order); rules with application security groups are
+    not matched, since their members are not known here."""
+    props = (nsg or {}).get("properties") or {}
+    rules = list(props.get("securityRules") or []) + list(props.get("defaultSecurityRules") or DEFAULT_OUTBOUND_RULES)
+    rules = [r for r in rules if ((r.get("properties") or {}).get("direction") or "").lower() == "outbound"]
+    rules.sort(key=lambda r: int((r.get("properties") or {}).get("priority") or 65535))
+    for rule in rules:
+        p = rule.get("properties") or {}
+        if (p.get("protocol") or "*").lower() not in ("*", "tcp"):
+            continue
+        if _port_matches(p, port) and _source_matches(p, source_prefixes) and _destination_matches(p, destination):
+            return rule
+    return None
+
+
+def free_priority_below(nsg, priority):
+    """The highest free priority below ``priority`` (an allow rule placed there is evaluated first)."""
+    used = {int((r.get("properties") or {}).get("priority") or 0)
+            for r in ((nsg or {}).get("properties") or {}).get("securityRules") or []}
+    for candidate in range(int(priority) - 1, 99, -1):
+        if candidate not in used:
+            return candidate
+    return 100
+
+
+def public_tags(service, region):
+    """Service tags an NSG or route may use for a public Azure service in a region."""
+    names = ["Internet", "AzureCloud", "AzureCloud." + region, service, "{}.{}".format(service, region)]
+    return names

@@ -1,0 +1,51 @@
+"""The figures the reliability suites report, counted while they run: faults injected and survived, bad inputs
+tried, secret markers planted and leaked, writes seen.
+
+Each suite keeps a Tally and saves it when its module ends, into tests/.artifacts/figures.json (one entry per
+suite, replaced whole by the suite's latest run). scripts/figures.py writes them into the README.
+"""
+import collections
+import json
+import os
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PATH = os.environ.get("ACRPULL_FIGURES") or os.path.join(ROOT, "tests", ".artifacts", "figures.json")
+_LOCK = threading.Lock()
+
+
+class Tally:
+    """Counts (``add``) and named sets (``note``) of one suite."""
+
+    def __init__(self, suite):
+        self.suite = suite
+        self.counts = collections.Counter()
+        self.sets = collections.defaultdict(set)
+
+    def add(self, **counts):
+        self.counts.update(counts)
+
+    def note(self, **values):
+        for key, value in values.items():
+            self.sets[key].update(value if isinstance(value, (list, tuple, set)) else [value])
+
+    def as_dict(self):
+        data = dict(self.counts)
+        data.update({k: sorted(v) for k, v in self.sets.items()})
+        data["updated"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        return data
+
+    def save(self, path=PATH):
+        with _LOCK:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            try:
+                with open(path, encoding="utf-8") as f:
+                    data = json.load(f)
+            except (OSError, ValueError):
+                data = {}
+            data[self.suite] = self.as_dict()
+            tmp = path + ".tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(data, f, indent=1, sort_keys=True)
+            os.replace(tmp, path)

@@ -1,0 +1,263 @@
+"""`fleet` against the simulated Azure: the same verdicts as `run` on every cluster, in a number of requests that
+grows with Resource Graph's result pages, not with the clusters."""
+import collections
+
+import pytest
+
+from azext_acrpull.diagnose.findings import CATALOG_ORDER
+from tests.simulator import resourcegraph
+from tests.simulator.scenarios import build
+from tests.simulator.scenarios.fleet import (
+    BROKEN,
+    CLUSTERS,
+    HEALTHY,
+    PRIVATE_REGISTRY,
+    REGISTRY,
+    SHARED,
+    STAGING,
+    registry_id,
+)
+from tests.simulator.world import SUBSCRIPTION, World
+
+FLEET_CHECKS = ("registry-lookup", "acr-role-assignment", "sp-credential-expiry", "sp-role-principal",
+                "kubelet-identity-vmss", "acr-network-rules", "private-dns-link", "vnet-peering", "egress-path")
+KEYS = ("checkId", "target", "status", "message", "remediation")
+ARG_PATH = "/providers/Microsoft.ResourceGraph/resources"
+
+
+@pytest.fixture(scope="module")
+def fleet_world(azenv):
+    """The fleet-mixed tenant, with az's subscription list refreshed so that `run --subscription` knows all three
+    subscriptions; restored to the default world's list afterwards."""
+    world = azenv.load(build("fleet-mixed"))
+    azenv.run_ok("account", "list", "--refresh")
+    azenv.run_ok("account", "set", "--subscription", SUBSCRIPTION)
+    yield world
+    azenv.load(World())
+    azenv.run_ok("account", "list", "--refresh")
+    azenv.run_ok("account", "set", "--subscription", SUBSCRIPTION)
+
+
+@pytest.fixture
+def fleet_env(azenv, fleet_world):
+    azenv.load(fleet_world)
+    return azenv, fleet_world
+
+
+def fleet(env, *args, clear=True):
+    if clear:
+        env.sim.clear_log()
+    result = env.run("aks", "diagnose-pull", "fleet", *args, "-o", "json")
+    assert result.rc == 0, result
+    assert "Traceback" not in result.stderr, result
+    return result.json(), result
+
+
+def by_cluster(findings):
+    grouped = collections.defaultdict(list)
+    for f in findings:
+        grouped[f["cluster"].rsplit("/", 1)[-1]].append(f)
+    return grouped
+
+
+def project(findings):
+    return sorted(tuple(f[k] for k in KEYS) for f in findings)
+
+
+def assert_safe(env):
+    assert not env.sim.writes(), env.sim.writes()
+    assert not env.sim.unknown(), env.sim.unknown()
+
+
+def statuses(findings, status):
+    return [(f["checkId"], f["target"]) for f in findings if f["status"] == status]
+
+
+@pytest.mark.parametrize("registry", [REGISTRY, PRIVATE_REGISTRY])
+def test_fleet_gives_the_verdicts_of_run_on_every_cluster(fleet_env, registry):
+    env, _ = fleet_env
+    findings, result = fleet(env, "--acr", registry_id(registry))
+    assert_safe(env)
+    grouped = by_cluster(findings)
+    assert sorted(grouped) == sorted(CLUSTERS)
+    for name, (sub, rg, _) in CLUSTERS.items():
+        run = env.run("aks", "diagnose-pull", "run", "-g", rg, "-n", name, "--acr", registry_id(registry),
+                      "--subscription", sub, "--checks", *FLEET_CHECKS, "-o", "json")
+        assert run.rc == 0, run
+        assert project(grouped[name]) == project(run.json()), name
+
+
+def test_fleet_finds_what_broke_and_no_false_alarm(fleet_env):
+    env, _ = fleet_env
+    findings, result = fleet(env)
+    assert_safe(env)
+    grouped = by_cluster(findings)
+    for name in HEALTHY:
+        bad = [f for f in grouped[name] if f["status"] in ("Fail", "Warning", "Error")]
+        assert not bad, (name, bad)
+    for name, (check_id, registry) in BROKEN.items():
+        failed = [f for f in grouped[name] if f["status"] == "Fail"]
+        if name == "aks-stg-web":
+            # Its only pull role is gone, so without --acr there is no registry to check it against.
+            assert not failed
+            skipped = [f for f in grouped[name] if f["checkId"] == "acr-role-assignment"]
+            assert [f["status"] for f in skipped] == ["Skipped"]
+            assert "holds no role of its own on any registry" in skipped[0]["message"]
+            continue
+        assert (check_id, registry) in [(f["checkId"], f["target"].rsplit(" ", 1)[-1] if registry else None)
+                                       for f in failed], (name, failed)
+    # Every finding names its cluster; sorted by cluster, then in catalog order.
+    order = [f["cluster"].lower() for f in findings]
+    assert order == sorted(order)
+    for name, items in grouped.items():
+        ids = [f["checkId"] for f in items]
+        assert ids == sorted(ids, key=CATALOG_ORDER.index), name
+    assert "Scanned 6 cluster(s) in 2 subscription(s): 3 failing" in result.stderr, result.stderr
+    assert "Not run in fleet mode" in result.stderr and "pod-pull-events" in result.stderr, result.stderr
+
+
+def test_fleet_with_acr_catches_the_lost_role(fleet_env):
+    env, _ = fleet_env
+    findings, _ = fleet(env, "--acr", REGISTRY)
+    grouped = by_cluster(findings)
+    failed = {name: sorted({f["checkId"] for f in items if f["status"] == "Fail"}) for name, items in grouped.items()}
+    assert {name: checks for name, checks in failed.items() if name not in ("aks-stg-web",)} == {
+        "aks-prod-web": [], "aks-prod-api": [], "aks-prod-edge": [], "aks-legacy": ["sp-credential-expiry"],
+        "aks-stg-batch": ["acr-network-rules"]}, failed
+    # Without a role of its own, the other principals' pull roles on the shared registry (the legacy cluster's
+    # service principal among them) are what sp-role-principal weighs: `run` says the same.
+    assert "acr-role-assignment" in failed["aks-stg-web"], failed
+    lost = next(f for f in grouped["aks-stg-web"] if f["checkId"] == "acr-role-assignment")
+    assert lost["remediation"] == "az aks update -n aks-stg-web -g rg-stg --attach-acr {}".format(registry_id())
+
+
+def test_requests_grow_with_pages_not_clusters(fleet_env):
+    env, _ = fleet_env
+    fleet(env)
+    log = env.sim.log
+    arg = [e for e in log if e["path"] == ARG_PATH]
+    assert all(e["method"] == "POST" and e["status"] == 200 for e in arg), arg
+    # A handful of queries, one page each here; nothing read per cluster.
+    assert len(arg) <= 9, [e["path"] for e in log]
+    per_cluster = [e for e in log if e["host"] == "management.azure.com" and e["path"] != ARG_PATH
+                   and "/privatednszones/" not in e["path"].lower() and e["path"] != "/subscriptions"]
+    assert not per_cluster, per_cluster
+    dns = [e for e in log if "/privatednszones/" in e["path"].lower()]
+    assert len(dns) <= 1, dns            # record sets: once per zone
+    graph = [e for e in log if e["host"] == "graph.microsoft.com"]
+    # Service principals and applications in one $batch, group memberships in another; nothing per cluster.
+    assert sorted(e["path"] for e in graph) == ["/v1.0/$batch", "/v1.0/$batch"], graph
+    cluster_reads = [e for e in log if "/managedclusters/" in e["path"].lower()]
+    assert not cluster_reads
+
+
+def test_twice_the_clusters_same_requests(azenv):
+    """Resource Graph pages hold 1,000 rows: three times the clusters add rows, not requests (Microsoft Graph look-ups
+    go in batches of 20)."""
+    from bench.fleet_tenant import generate
+    counts = []
+    for n in (10, 30):
+        azenv.load(generate(n, registries=10, role_assignments=8 * n, subscriptions=3))
+        azenv.sim.clear_log()
+        result = azenv.run("aks", "diagnose-pull", "fleet", "-o", "json")
+        assert result.rc == 0, result
+        assert len({f["cluster"] for f in result.json()}) == n
+        counts.append(collections.Counter(e["host"] + (" ARG" if e["path"] == ARG_PATH else "")
+                                          for e in azenv.sim.log if e["host"] != "login.microsoftonline.com"))
+    # Resource Graph pages and ARM reads do not grow; Microsoft Graph grows by $batch requests of 20 look-ups.
+    arm = [{k: v for k, v in c.items() if k.startswith("management")} for c in counts]
+    assert arm[0] == arm[1], counts
+    assert counts[1]["graph.microsoft.com"] <= 2 * (30 // 20 + 1), counts
+
+
+def test_unreadable_subscriptions_are_reported(fleet_env):
+    env, world = fleet_env
+    unknown = "00000000-1111-2222-3333-444444444444"
+    findings, result = fleet(env, "--subscriptions", STAGING, unknown, "Contoso Nowhere")
+    assert {f["cluster"].rsplit("/", 1)[-1] for f in findings} == {"aks-stg-web", "aks-stg-batch"}
+    assert "2 subscription(s) could not be read" in result.stderr, result.stderr
+    assert unknown in result.stderr and "Contoso Nowhere" in result.stderr
+    # Access to staging revoked after sign-in: az still lists it, Resource Graph no longer shows it.
+    world.denied_scopes.append("/subscriptions/" + STAGING)
+    try:
+        findings, result = fleet(env)
+    finally:
+        world.denied_scopes.remove("/subscriptions/" + STAGING)
+        resourcegraph.invalidate(world)
+    assert "aks-stg-web" not in {f["cluster"].rsplit("/", 1)[-1] for f in findings}
+    assert "1 subscription(s) could not be read" in result.stderr and STAGING in result.stderr, result.stderr
+
+
+def test_unreadable_node_resource_group_is_an_error_not_a_failure(fleet_env):
+    env, world = fleet_env
+    cluster = world.arm[("/subscriptions/{}/resourcegroups/rg-prod/providers/microsoft.containerservice/"
+                         "managedclusters/aks-prod-web").format(SUBSCRIPTION)]
+    node_rg = "/subscriptions/{}/resourceGroups/{}".format(SUBSCRIPTION, cluster["properties"]["nodeResourceGroup"])
+    world.denied_scopes.append(node_rg)
+    try:
+        findings, _ = fleet(env, "--checks", "kubelet-identity-vmss")
+    finally:
+        world.denied_scopes.remove(node_rg)
+        resourcegraph.invalidate(world)
+    mine = [f for f in findings if f["cluster"].endswith("/aks-prod-web")]
+    assert [f["status"] for f in mine] == ["Error"], mine
+    assert "may not read the scale sets in node resource group" in mine[0]["message"]
+    others = [f for f in findings if not f["cluster"].endswith("/aks-prod-web")]
+    assert others and all(f["status"] in ("Pass", "Skipped") for f in others), others
+
+
+def test_management_group_scope(fleet_env):
+    env, _ = fleet_env
+    findings, result = fleet(env, "--management-group", "contoso-workloads", "--checks", "registry-lookup")
+    assert {f["cluster"].split("/")[2] for f in findings} == {SUBSCRIPTION, STAGING}
+    findings, _ = fleet(env, "--management-group", "contoso-platform", "--checks", "registry-lookup")
+    assert findings == []
+    arg = [e for e in env.sim.log if e["path"] == ARG_PATH]
+    assert arg and all(e["status"] in (200, 429) for e in arg)   # two scans in a row may meet the quota
+
+
+def test_throttling_is_waited_out(fleet_env):
+    env, world = fleet_env
+    reference, _ = fleet(env)
+    pages = len([e for e in env.sim.log if e["path"] == ARG_PATH])
+    world.arg_quota = [3, 2.0]
+    resourcegraph.reset_quota(world)
+    try:
+        findings, result = fleet(env)
+    finally:
+        world.arg_quota = [15, 5.0]
+        resourcegraph.reset_quota(world)
+    assert project(findings) == project(reference)
+    arg = [e for e in env.sim.log if e["path"] == ARG_PATH]
+    throttled = [e for e in arg if e["status"] == 429]
+    assert len([e for e in arg if e["status"] == 200]) == pages
+    # Only the first queries, sent before any answer told the quota, can meet a 429 (in the first window); after
+    # that the client keeps to what the answers say is left and waits for the reset instead of retrying blind.
+    assert 0 < len(throttled) <= 8, throttled
+    first = min(e["time"] for e in arg)
+    assert all(e["time"] < first + 2.0 for e in throttled), [(round(e["time"] - first, 2), e["status"]) for e in arg]
+    assert result.seconds > 2.0      # it did wait for the window to reset
+
+
+def test_table_and_bad_arguments(fleet_env):
+    env, _ = fleet_env
+    table = env.run("aks", "diagnose-pull", "fleet", "--checks", "acr-role-assignment", "-o", "table")
+    assert table.rc == 0, table
+    header = table.stdout.splitlines()[0].split()
+    assert header[:3] == ["Cluster", "Status", "Check"], table.stdout
+    assert "aks-stg-web" in table.stdout
+    bad = env.run("aks", "diagnose-pull", "fleet", "--checks", "pod-pull-events")
+    assert bad.rc == 2 and "fleet does not run it" in bad.stderr, bad
+    both = env.run("aks", "diagnose-pull", "fleet", "--subscriptions", STAGING, "--management-group", "contoso")
+    assert both.rc != 0 and "not both" in both.stderr, both
+    missing = env.run("aks", "diagnose-pull", "fleet", "--acr", "nosuchregistry1")
+    assert missing.rc == 3 and "was not found" in missing.stderr, missing
+    assert "Traceback" not in bad.stderr + both.stderr + missing.stderr
+    helped = env.run("aks", "diagnose-pull", "fleet", "--help")
+    assert helped.rc == 0 and "--management-group" in helped.stdout and "Examples" in helped.stdout, helped
+
+
+def test_shared_subscription_scanned_for_facts_not_clusters(fleet_env):
+    env, _ = fleet_env
+    findings, _ = fleet(env, "--subscriptions", SHARED)
+    assert findings == []

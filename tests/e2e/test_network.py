@@ -1,0 +1,312 @@
+"""Network paths: private DNS, the registry's firewall, peering, the path out of the node subnet, the registry
+as seen from where az runs, and the look from inside the cluster through AKS run command."""
+import pytest
+
+from tests.simulator.scenarios.network import FIREWALL_PUBLIC_IP, HUB_SUB, PRIVATE_PULL_PASSWORD, lb_ip
+from tests.simulator.server import Fault
+from tests.simulator.world import SUBSCRIPTION
+
+NETWORK = ("private-dns-link", "acr-network-rules", "vnet-peering", "egress-path")
+SPOKE = "/subscriptions/{}/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/spoke-vnet".format(
+    SUBSCRIPTION)
+
+EXPECTED = {
+    # scenario: statuses of private-dns-link, acr-network-rules, vnet-peering, egress-path
+    "net-hub-spoke-healthy": ("Pass", "Pass", "Pass", "Pass"),
+    "net-hub-spoke-no-link": ("Fail", "Fail", "Pass", "Pass"),
+    "net-data-record-missing": ("Fail", "Pass", "Pass", "Pass"),
+    "net-peering-one-way": ("Pass", "Pass", "Fail", "Pass"),
+    "net-peering-disconnected": ("Pass", "Pass", "Fail", "Pass"),
+    "net-route-to-firewall": ("Pass", "Pass", "Pass", "Warning"),
+    "net-route-pe-policies-off": ("Pass", "Pass", "Pass", "Pass"),
+    "net-nsg-deny-443": ("Skipped", "Pass", "Skipped", "Warning"),
+    "net-acl-missing-lb-ip": ("Skipped", "Fail", "Skipped", "Pass"),
+    "net-acl-lb-ip-allowed": ("Skipped", "Pass", "Skipped", "Pass"),
+    "net-nat-gateway": ("Skipped", "Pass", "Skipped", "Pass"),
+    "net-managed-nat-missing": ("Skipped", "Fail", "Skipped", "Pass"),
+    "net-udr-firewall": ("Skipped", "Warning", "Skipped", "Warning"),
+    "net-private-cluster": ("Fail", "Fail", "Pass", "Pass"),
+    "mi-healthy": ("Skipped", "Pass", "Skipped", "Pass"),
+}
+
+
+def load(scenario, name):
+    """Load a scenario; when it adds a subscription, refresh az's account list as a user who logged in after it
+    existed would have it."""
+    sc = scenario(name)
+    if len(sc.world.subs) > 1:
+        result = sc.az("account", "list", "--refresh", "-o", "none")
+        assert result.rc == 0, result
+    return sc
+
+
+def network(scenario, name, *args):
+    sc = load(scenario, name)
+    findings, result = sc.diagnose("--acr", "myacr", *args, command="check-network")
+    return sc, findings, result
+
+
+def check_contract(sc, findings):
+    for f in findings:
+        assert set(f) == {"checkId", "article", "title", "target", "status", "message", "remediation", "evidence"}
+        assert (f["remediation"] != "") == (f["status"] in ("Fail", "Warning")), f
+        assert f["status"] != "Error", f
+    sc.assert_read_only()
+    sc.assert_no_duplicate_reads()
+    sc.assert_no_unknown_routes()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_network_verdicts(scenario, name):
+    sc, findings, _ = network(scenario, name)
+    got = tuple(sc.status_of(findings, c)["status"] for c in NETWORK)
+    assert got == EXPECTED[name], [(f["checkId"], f["status"], f["message"]) for f in findings]
+    assert {f["checkId"] for f in findings} == set(NETWORK) | {"cluster-pull-probe"}
+    check_contract(sc, findings)
+    assert not [e for e in sc.sim.log if e["path"].lower().endswith("/runcommand")], "run command without --probe"
+
+
+# -- C3.S1 -------------------------------------------------------------------------------------------
+def test_no_link_names_the_zone_and_links_the_spoke(scenario):
+    _, findings, result = network(scenario, "net-hub-spoke-no-link")
+    f = next(f for f in findings if f["checkId"] == "private-dns-link")
+    assert f["remediation"] == ("az network private-dns link vnet create -g rg-dns -z privatelink.azurecr.io -n "
+                                "spoke-vnet-link -v {} -e false --subscription {}".format(SPOKE, HUB_SUB))
+    assert f["evidence"]["linkedVnets"] == ["hub-vnet"]
+    assert "10.0.2.5" in f["message"] and "spoke-vnet" in f["message"]
+    rules = next(f for f in findings if f["checkId"] == "acr-network-rules")
+    assert "private-dns-link" in rules["remediation"] and "Disabled" in rules["message"]
+    assert "First fix to try" in result.stderr
+
+
+def test_missing_data_endpoint_record(scenario):
+    _, findings, _ = network(scenario, "net-data-record-missing")
+    f = next(f for f in findings if f["checkId"] == "private-dns-link")
+    assert f["remediation"] == ("az network private-dns record-set a add-record -g rg-dns -z privatelink.azurecr.io "
+                                "-n myacr.westeurope.data --subscription {} -a 10.0.2.7".format(HUB_SUB))
+    assert f["evidence"]["records"]["myacr.westeurope.data.azurecr.io"] is None
+    assert f["evidence"]["records"]["myacr.eastus.data.azurecr.io"] == ["10.0.2.6"]
+    assert "myacr.westeurope.data.azurecr.io" in f["message"]
+
+
+# -- C3.S2 -------------------------------------------------------------------------------------------
+def test_load_balancer_ip_missing_from_selected_networks(scenario):
+    sc, findings, _ = network(scenario, "net-acl-missing-lb-ip")
+    cluster = next(r for k, r in sc.world.arm.items() if k.endswith("/managedclusters/aks1"))
+    ip = lb_ip(sc.world, cluster)
+    f = next(f for f in findings if f["checkId"] == "acr-network-rules")
+    assert f["remediation"] == "az acr network-rule add --name myacr --ip-address {}".format(ip)
+    assert f["evidence"]["outboundType"] == "loadBalancer" and f["evidence"]["missing"] == [ip]
+    assert "198.51.100.0/24" in f["message"]
+
+
+def test_nat_gateway_prefix_inside_an_allowed_range(scenario):
+    _, findings, _ = network(scenario, "net-nat-gateway")
+    f = next(f for f in findings if f["checkId"] == "acr-network-rules")
+    assert f["evidence"]["outboundType"] == "userAssignedNATGateway"
+    assert f["evidence"]["egressAddresses"] == ["20.61.17.0/30"]
+
+
+def test_managed_nat_gateway_ip_missing(scenario):
+    sc, findings, _ = network(scenario, "net-managed-nat-missing")
+    cluster = next(r for k, r in sc.world.arm.items() if k.endswith("/managedclusters/aks1"))
+    ref = cluster["properties"]["networkProfile"]["natGatewayProfile"]["effectiveOutboundIPs"][0]["id"]
+    nat_ip = sc.world.arm[ref.lower()]["properties"]["ipAddress"]
+    f = next(f for f in findings if f["checkId"] == "acr-network-rules")
+    assert f["evidence"]["outboundType"] == "managedNATGateway"
+    assert f["remediation"] == "az acr network-rule add --name myacr --ip-address {}".format(nat_ip)
+
+
+def test_user_defined_routing_egress_is_the_firewalls(scenario):
+    _, findings, _ = network(scenario, "net-udr-firewall")
+    rules = next(f for f in findings if f["checkId"] == "acr-network-rules")
+    assert "cannot be known from the cluster" in rules["message"] and "hub-fw" in rules["message"]
+    assert rules["remediation"] == "az acr network-rule add --name myacr --ip-address " + FIREWALL_PUBLIC_IP
+    path = next(f for f in findings if f["checkId"] == "egress-path")
+    assert path["remediation"].startswith("az network firewall application-rule create -g rg-hub -f hub-fw ")
+    assert "--target-fqdns myacr.azurecr.io *.blob.core.windows.net" in path["remediation"]
+    assert path["evidence"]["path"] == "public"
+
+
+# -- C4.S1 -------------------------------------------------------------------------------------------
+def test_one_way_peering_names_the_missing_side(scenario):
+    _, findings, _ = network(scenario, "net-peering-one-way")
+    f = next(f for f in findings if f["checkId"] == "vnet-peering")
+    assert "VNet hub-vnet has no peering to spoke-vnet" in f["message"] and "Initiated" in f["message"]
+    assert f["remediation"] == ("az network vnet peering create -g rg-hub --vnet-name hub-vnet -n "
+                                "hub-vnet-to-spoke-vnet --remote-vnet {} --allow-vnet-access --subscription {}".format(
+                                    SPOKE, HUB_SUB))
+
+
+def test_disconnected_peering_is_recreated_on_both_sides(scenario):
+    _, findings, _ = network(scenario, "net-peering-disconnected")
+    f = next(f for f in findings if f["checkId"] == "vnet-peering")
+    assert "spoke-vnet-to-hub-vnet on VNet spoke-vnet is Disconnected" in f["message"]
+    steps = f["remediation"].split(" && ")
+    assert [s.split(" -g ")[0] for s in steps] == ["az network vnet peering delete"] * 2 + \
+        ["az network vnet peering create"] * 2
+    assert "i/o timeout" in f["message"]
+
+
+# -- C4.S2, M.fw, M.nsg --------------------------------------------------------------------------------
+def test_route_to_firewall_when_endpoint_policies_apply(scenario):
+    _, findings, _ = network(scenario, "net-route-to-firewall")
+    f = next(f for f in findings if f["checkId"] == "egress-path")
+    assert "10.0.2.5, 10.0.2.6" in f["message"] and "Azure Firewall hub-fw" in f["message"]
+    assert f["remediation"] == (
+        "az network firewall network-rule create -g rg-hub -f hub-fw --collection-name allow-container-registry "
+        "--priority 200 --action Allow --source-addresses 10.1.0.0/22 -n myacr-443 --protocols TCP "
+        "--destination-addresses 10.0.2.5 10.0.2.6 --destination-ports 443 --subscription " + HUB_SUB)
+    assert f["evidence"]["path"] == "privateEndpoint"
+
+
+def test_nsg_denying_443_names_the_rule(scenario):
+    _, findings, _ = network(scenario, "net-nsg-deny-443")
+    f = next(f for f in findings if f["checkId"] == "egress-path")
+    assert "NSG aks-nodes-nsg rule DenyRegistryOut (priority 300)" in f["message"]
+    assert f["remediation"] == ("az network nsg rule create -g rg1 --nsg-name aks-nodes-nsg -n "
+                                "AllowContainerRegistry443 --priority 299 --direction Outbound --access Allow "
+                                "--protocol Tcp --destination-port-ranges 443 --destination-address-prefixes "
+                                "AzureContainerRegistry")
+    assert "*.blob.core.windows.net" in f["message"]
+
+
+# -- S0.checkacr: from inside the cluster ------------------------------------------------------------
+def _run_command_requests(sc):
+    return [e for e in sc.sim.log if "/runcommand" in e["path"].lower() or "/commandresults/" in e["path"].lower()]
+
+
+def test_probe_passes_through_the_private_endpoint(scenario):
+    sc, findings, _ = network(scenario, "net-hub-spoke-healthy", "--probe")
+    f = next(f for f in findings if f["checkId"] == "cluster-pull-probe")
+    assert f["status"] == "Pass", f
+    assert f["evidence"]["answers"]["dns"] == {"myacr.azurecr.io": ["10.0.2.5"],
+                                               "myacr.eastus.data.azurecr.io": ["10.0.2.6"]}
+    assert "acrpull-probe" in f["evidence"]["command"] and f["evidence"]["exitCode"] == 0
+    assert f["evidence"]["runCommandId"] in f["message"]
+    calls = [(e["method"], e["path"].rsplit("/", 2)[-2 if "/commandResults/" in e["path"] else -1])
+             for e in _run_command_requests(sc)]
+    assert calls == [("POST", "runCommand"), ("GET", "commandResults")]
+    check_contract(sc, findings)
+
+
+def test_probe_sees_the_public_address_without_the_zone_link(scenario):
+    sc, findings, _ = network(scenario, "net-hub-spoke-no-link", "--probe")
+    f = next(f for f in findings if f["checkId"] == "cluster-pull-probe")
+    assert f["status"] == "Fail"
+    assert "instead of the private endpoint's 10.0.2.5" in f["message"] and "public address" in f["message"]
+    assert "--checks private-dns-link" in f["remediation"]
+    check_contract(sc, [x for x in findings if x["status"] != "Error"])
+
+
+def test_probe_learns_the_firewalls_address_from_the_registry(scenario):
+    sc, findings, _ = network(scenario, "net-udr-firewall", "--probe")
+    f = next(f for f in findings if f["checkId"] == "cluster-pull-probe")
+    assert f["status"] == "Fail" and FIREWALL_PUBLIC_IP in f["message"]
+    assert f["remediation"] == "az acr network-rule add --name myacr --ip-address " + FIREWALL_PUBLIC_IP
+    check_contract(sc, findings)
+
+
+def test_probe_without_the_flag_is_skipped(scenario):
+    sc = load(scenario, "mi-healthy")
+    findings, _ = sc.diagnose("--acr", "myacr", "--checks", "cluster-pull-probe")
+    assert [(f["checkId"], f["status"]) for f in findings] == [("cluster-pull-probe", "Skipped")]
+    assert "--probe" in findings[0]["message"]
+    assert not _run_command_requests(sc)
+
+
+# -- private cluster -------------------------------------------------------------------------------------
+def test_private_cluster_without_probe_says_how_to_read_it(scenario):
+    sc = load(scenario, "net-private-cluster")
+    findings, _ = sc.diagnose("--acr", "myacr", "--pod", "app", "--checks", "pod-pull-events", "private-dns-link")
+    pod = next(f for f in findings if f["checkId"] == "pod-pull-events")
+    assert pod["status"] == "Error" and "private cluster" in pod["message"] and "--probe" in pod["message"]
+    assert next(f for f in findings if f["checkId"] == "private-dns-link")["status"] == "Fail"
+    assert not _run_command_requests(sc)
+    sc.assert_read_only()
+
+
+def test_private_cluster_reads_kubernetes_through_run_command(scenario):
+    sc = load(scenario, "net-private-cluster")
+    findings, _ = sc.diagnose("--acr", "myacr", "--pod", "app", "--probe")
+    pod = next(f for f in findings if f["checkId"] == "pod-pull-events")
+    assert pod["status"] == "Fail" and "403" in pod["message"], pod
+    probe = next(f for f in findings if f["checkId"] == "cluster-pull-probe")
+    assert probe["status"] == "Fail" and "API server is private" in probe["message"]
+    posts = [e for e in _run_command_requests(sc) if e["method"] == "POST"]
+    assert len(posts) >= 2   # the pod and its events, and the probe
+    assert all(e["status"] == 202 for e in posts)
+    sc.assert_read_only()
+    sc.assert_no_unknown_routes()
+    sc.assert_no_duplicate_reads()
+
+
+def test_private_cluster_reads_leak_no_secret_even_with_debug(scenario):
+    sc = load(scenario, "net-private-cluster")
+    sc.sim.clear_log()
+    result = sc.az("aks", "diagnose-pull", "run", "-g", "rg1", "-n", "aks1", "--acr", "myacr", "--pod", "app",
+                   "--probe", "--debug", "-o", "json")
+    assert result.rc == 0, result
+    secret = next(o for o in next(iter(sc.world.kube.values()))["objects"].values() if o["kind"] == "Secret")
+    output = result.stdout + result.stderr
+    assert [e for e in _run_command_requests(sc) if e["method"] == "POST"], "no run command was made"
+    for marker in (PRIVATE_PULL_PASSWORD, secret["data"][".dockerconfigjson"], "sim-kube-token-MARKER"):
+        assert marker not in output
+
+
+# -- S0.health: from where az runs ---------------------------------------------------------------------
+def test_registry_health_passes_and_says_whose_network(scenario):
+    sc = load(scenario, "mi-healthy")
+    findings, _ = sc.diagnose("--acr", "myacr", command="check-registry")
+    assert [f["checkId"] for f in findings] == ["registry-lookup", "registry-health"]
+    f = findings[1]
+    assert f["status"] == "Pass" and "not the cluster" in f["message"]
+    assert [s["step"] for s in f["evidence"]["steps"]] == ["dns", "challenge", "token"]
+    assert f["evidence"]["addresses"] == ["127.0.0.1"]
+    check_contract(sc, findings)
+
+
+def test_registry_health_fails_when_the_login_server_does_not_resolve(scenario):
+    sc = load(scenario, "net-registry-dns-missing")
+    findings, _ = sc.diagnose("--acr", "myacr", "--checks", "registry-health", command="check-registry")
+    f = findings[0]
+    assert f["status"] == "Fail" and "does not resolve" in f["message"]
+    assert f["remediation"].startswith("Check name resolution on this machine: nslookup myacr.azurecr.io")
+    assert not [e for e in sc.sim.log if e["host"] == "myacr.azurecr.io"]
+
+
+def test_registry_health_fails_without_a_challenge(scenario):
+    sc = load(scenario, "mi-healthy")
+    sc.sim.faults.append(Fault(r"^GET myacr\.azurecr\.io/v2/$", status=404, body={"errors": []}))
+    findings, _ = sc.diagnose("--acr", "myacr", "--checks", "registry-health", command="check-registry")
+    f = findings[0]
+    assert f["status"] == "Fail" and "Bearer challenge" in f["message"] and "HTTP 404" in f["message"]
+    assert f["remediation"] == "az acr check-health --name myacr --ignore-errors --yes"
+
+
+def test_registry_health_through_a_proxy_gives_no_dns_verdict(scenario):
+    sc = load(scenario, "mi-healthy")
+    saved = dict(sc.env.env)
+    sc.env.env.update({"HTTPS_PROXY": "http://proxyuser:proxy-secret-MARKER@127.0.0.1:3128",
+                       "NO_PROXY": "management.azure.com,login.microsoftonline.com,graph.microsoft.com"})
+    try:
+        findings, result = sc.diagnose("--acr", "myacr", "--checks", "registry-health", command="check-registry")
+    finally:
+        sc.env.env.clear()
+        sc.env.env.update(saved)
+    f = findings[0]
+    assert f["evidence"]["steps"][0] == {"step": "dns", "ok": None,
+                                         "detail": "names are resolved by the proxy http://127.0.0.1:3128"}
+    assert f["status"] == "Fail" and "could not be reached" in f["message"]
+    assert "proxy-secret-MARKER" not in result.stdout + result.stderr
+
+
+# -- glue ----------------------------------------------------------------------------------------------------
+def test_check_network_help_and_catalog(scenario):
+    sc = load(scenario, "mi-healthy")
+    result = sc.az("aks", "diagnose-pull", "check-network", "-h")
+    assert result.rc == 0 and "--probe" in result.stdout and "Examples" in result.stdout
+    listed = sc.az("aks", "diagnose-pull", "list-checks", "-o", "json").json()
+    articles = {c["checkId"]: c["article"] for c in listed}
+    assert articles["egress-path"] == "C4.S2,X.tls,M.nsg,M.fw" and articles["cluster-pull-probe"] == "S0.checkacr"
+    assert articles["registry-health"] == "S0.health"

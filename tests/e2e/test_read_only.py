@@ -1,0 +1,100 @@
+"""Diagnosis only reads: for every scenario, every diagnosing command of the group (`run`, each `check-*`, and
+`fleet`) sends no write to the simulated Azure.
+
+A write is any PUT, PATCH or DELETE, and any POST other than the reads the contract allows: token requests
+(Entra ID, the registry's token exchange), list* actions (cluster user credentials, registry credentials),
+Resource Graph queries and Microsoft Graph's read-only look-ups. AKS run command is a POST that starts a pod:
+it is allowed only with --probe, which this suite never passes. Scenarios and commands are discovered, so the
+suite covers those added later.
+
+`run` runs every check, so it runs on every scenario. Each other command runs a subset of the same checks over
+the same facts; to keep the suite's time in bounds they take turns, each on every n-th scenario (n = their
+number), so that every command still meets scenarios of every area. ACRPULL_READ_ONLY_ALL=1 runs every command
+on every scenario.
+"""
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.e2e.arguments import diagnose_args
+from tests.e2e.figures import Tally
+from tests.simulator.scenarios import SCENARIOS
+
+READ_ONLY_POSTS = [
+    r"^login\.microsoftonline\.com/[^/]+/oauth2/(v2\.0/)?token$",
+    r"^management\.azure\.com/.*/(listClusterUserCredential|listCredentials|listKeys)$",
+    r"^management\.azure\.com/providers/Microsoft\.ResourceGraph/resources$",
+    r"^graph\.microsoft\.com/v1\.0/(directoryObjects/getByIds|\$batch)$",
+    r"^[^/]+\.azurecr\.io/oauth2/(exchange|token)$",
+]
+
+
+def diagnosing_commands(env):
+    text = env.run("aks", "diagnose-pull", "--help").stdout
+    names = re.findall(r"^\s{4}([a-z][a-z-]+)\s", text.split("Commands:", 1)[1], re.MULTILINE)
+    return [n for n in names if n == "run" or n.startswith("check-") or n == "fleet"]
+
+
+@pytest.fixture(scope="module")
+def tally():
+    t = Tally("read-only")
+    yield t
+    t.save()
+
+
+@pytest.fixture(scope="module")
+def commands(azenv):
+    found = diagnosing_commands(azenv)
+    assert "run" in found and any(c.startswith("check-") for c in found), found
+    return found
+
+
+def _posts_not_allowed(log):
+    bad = []
+    for e in log:
+        if e["method"] != "POST":
+            continue
+        line = "{}{}".format(e["host"], e["path"])
+        if not any(re.search(p, line, re.IGNORECASE) for p in READ_ONLY_POSTS):
+            bad.append(line)
+    return bad
+
+
+def commands_for(commands, index):
+    """`run`, and the other commands in turn (all of them with ACRPULL_READ_ONLY_ALL=1)."""
+    others = [c for c in commands if c != "run"]
+    if os.environ.get("ACRPULL_READ_ONLY_ALL") == "1" or not others:
+        return list(commands)
+    return ["run", others[index % len(others)]]
+
+
+@pytest.mark.parametrize("index,name", list(enumerate(sorted(SCENARIOS))), ids=sorted(SCENARIOS))
+def test_diagnosis_only_reads(scenario, tally, commands, index, name):
+    sc = scenario(name)
+    args = diagnose_args(sc.world)
+    if args is None:
+        pytest.skip("scenario {} has no cluster".format(name))
+    commands = commands_for(commands, index)
+
+    def one(command):
+        cmd_args = args if command != "fleet" else [a for a in args[4:] if not a.startswith("--pod")][:2]
+        return command, sc.az("aks", "diagnose-pull", command, *cmd_args, "-o", "json")
+
+    sc.sim.clear_log()
+    # The commands only read, so they can share the simulator; a write would show whichever made it.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(one, commands))
+    writes = [(e["method"], e["host"], e["path"]) for e in sc.sim.writes()]
+    posts = _posts_not_allowed(sc.sim.log)
+    tally.add(scenarios=1, runs=len(results), requests=len(sc.sim.log), writes=len(writes) + len(posts))
+    tally.note(commands=commands)
+    tally.add(**{"runs_" + c.replace("-", "_"): 1 for c in commands})
+    for command, result in results:
+        assert "Traceback" not in result.stderr, (command, result)
+        assert result.rc in (0, 1, 3), (command, result)
+    assert not writes, "az aks diagnose-pull {} wrote: {}".format(" ".join(commands), writes)
+    assert not posts, "POSTs that are not reads: {}".format(posts)
+    assert not [e for e in sc.sim.log if re.search(r"/runCommand$", e["path"], re.IGNORECASE)], \
+        "AKS run command without --probe"

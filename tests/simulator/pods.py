@@ -1,0 +1,219 @@
+"""Kubernetes objects of a scenario: nodes for the cluster's pools, pods, and the events kubelet records.
+
+Shapes are the API server's (core v1 Node, Pod, Event; events.k8s.io/v1 Event), with the labels AKS puts on
+its nodes and the event sequence kubelet writes for a failed pull (pkg/kubelet/images).
+"""
+from datetime import datetime, timedelta, timezone
+
+from .world import guid
+
+NOW = datetime(2026, 11, 26, 9, 0, 0, tzinfo=timezone.utc)
+WINDOWS_BUILD_OF_SKU = {"Windows2019": "10.0.17763", "Windows2022": "10.0.20348", "Windows2025": "10.0.26100"}
+DEFAULT_TOLERATIONS = [
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}]
+
+
+def _ts(seconds_ago=0):
+    return (NOW - timedelta(seconds=seconds_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _arm64(vm_size):
+    import re
+    m = re.match(r"^standard_[a-z]+\d+(?:-\d+)?([a-z]*)", vm_size.lower())
+    return bool(m and "p" in m.group(1))
+
+
+def _vmss_name(world, cluster, pool):
+    for res in world.arm.values():
+        if res.get("type") == "Microsoft.Compute/virtualMachineScaleSets" and \
+                (res.get("tags") or {}).get("aks-managed-poolName") == pool and \
+                cluster["properties"]["nodeResourceGroup"].lower() in res["id"].lower():
+            return res["name"]
+    return "aks-{}-00000000-vmss".format(pool)
+
+
+def node_name(world, cluster, pool, index=0):
+    profile = next(p for p in cluster["properties"]["agentPoolProfiles"] if p["name"] == pool)
+    if profile.get("osType") == "Windows":
+        return "aks{}{:06d}".format(pool, index)
+    return "{}{:06d}".format(_vmss_name(world, cluster, pool), index)
+
+
+def nodes(world, cluster, count=1):
+    """Node objects for every pool, labelled as AKS labels them."""
+    made = []
+    for pool in cluster["properties"]["agentPoolProfiles"]:
+        windows = pool.get("osType") == "Windows"
+        arch = "arm64" if _arm64(pool["vmSize"]) else "amd64"
+        for i in range(count):
+            name = node_name(world, cluster, pool["name"], i)
+            os_name = "windows" if windows else "linux"
+            labels = {
+                "agentpool": pool["name"], "kubernetes.azure.com/agentpool": pool["name"],
+                "kubernetes.azure.com/mode": pool["mode"].lower(),
+                "kubernetes.azure.com/cluster": cluster["properties"]["nodeResourceGroup"],
+                "kubernetes.azure.com/os-sku": pool["osSKU"], "kubernetes.azure.com/role": "agent",
+                "kubernetes.io/arch": arch, "kubernetes.io/os": os_name, "beta.kubernetes.io/arch": arch,
+                "beta.kubernetes.io/os": os_name, "kubernetes.io/hostname": name,
+                "node.kubernetes.io/instance-type": pool["vmSize"], "beta.kubernetes.io/instance-type": pool["vmSize"],
+                "topology.kubernetes.io/region": cluster["location"], "topology.kubernetes.io/zone": "0",
+            }
+            labels.update(pool.get("nodeLabels") or {})
+            if windows:
+                labels["node.kubernetes.io/windows-build"] = WINDOWS_BUILD_OF_SKU.get(pool["osSKU"], "10.0.20348")
+            taints = []
+            for text in pool.get("nodeTaints") or []:
+                body, _, effect = text.rpartition(":")
+                key, _, value = body.partition("=")
+                taints.append({"key": key, "value": value or None, "effect": effect})
+            made.append(world.kube_object(cluster, {
+                "apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": name, "labels": labels, "annotations": {
+                    "node.alpha.kubernetes.io/ttl": "0", "volumes.kubernetes.io/controller-managed-attach-detach":
+                    "true"}},
+                "spec": {"providerID": "azure://{}/virtualMachines/{}".format(
+                    "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachineScaleSets/{}".format(
+                        cluster["id"].split("/")[2], cluster["properties"]["nodeResourceGroup"],
+                        _vmss_name(world, cluster, pool["name"])), i), "taints": taints or None,
+                         "podCIDR": "10.244.{}.0/24".format(len(made))},
+                "status": {
+                    "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                    "message": "kubelet is posting ready status", "lastHeartbeatTime": _ts(20),
+                                    "lastTransitionTime": _ts(86400)}],
+                    "addresses": [{"type": "InternalIP", "address": "10.224.0.{}".format(4 + len(made))},
+                                  {"type": "Hostname", "address": name}],
+                    "nodeInfo": {"architecture": arch, "operatingSystem": "windows" if windows else "linux",
+                                 "osImage": "Windows Server 2022 Datacenter" if windows else "Ubuntu 22.04.5 LTS",
+                                 "kernelVersion": "10.0.20348.2849" if windows else "5.15.0-1079-azure",
+                                 "containerRuntimeVersion": "containerd://1.7.25-1",
+                                 "kubeletVersion": "v" + cluster["properties"]["kubernetesVersion"],
+                                 "kubeProxyVersion": "v" + cluster["properties"]["kubernetesVersion"]}},
+            }))
+    return made
+
+
+def _default_policy(image):
+    tail = image.rsplit("/", 1)[-1]
+    return "Always" if "@" not in tail and (":" not in tail or tail.endswith(":latest")) else "IfNotPresent"
+
+
+def _container_status(container):
+    state = container.get("state", "running")
+    status = {"name": container["name"], "image": container["image"], "imageID": "", "ready": False,
+              "restartCount": 0, "started": False}
+    if state == "running":
+        status.update(ready=True, started=True, state={"running": {"startedAt": _ts(600)}},
+                      imageID="{}@sha256:{}".format(container["image"].split(":")[0], "ab" * 32))
+    elif state[0] == "waiting":
+        status["state"] = {"waiting": {"reason": state[1], **({"message": state[2]} if len(state) > 2 else {})}}
+    elif state[0] == "crash":
+        status.update(restartCount=5, state={"waiting": {"reason": "CrashLoopBackOff", "message":
+                      "back-off 2m40s restarting failed container={} pod=x".format(container["name"])}},
+                      lastState={"terminated": {"exitCode": 128, "reason": "StartError", "message": state[1]}})
+    return status
+
+
+def pod(world, cluster, name, containers, namespace="default", node=None, node_selector=None, affinity=None,
+        tolerations=None, deployment=None, init_containers=(), ephemeral_containers=(), phase=None,
+        image_pull_secrets=()):
+    """A pod; each container is {"name", "image", "imagePullPolicy"?, "state"?} where state is "running",
+    ("waiting", reason, message) or ("crash", message). ``deployment`` names the Deployment that owns it."""
+    meta = {"name": name, "namespace": namespace, "labels": {"app": deployment or name}}
+    if deployment:
+        template_hash = guid("rs/" + deployment)[:10].replace("-", "")
+        meta["labels"]["pod-template-hash"] = template_hash
+        meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                    "name": "{}-{}".format(deployment, template_hash),
+                                    "uid": guid("rs-uid/" + deployment), "controller": True,
+                                    "blockOwnerDeletion": True}]
+
+    def spec_of(c):
+        return {"name": c["name"], "image": c["image"],
+                "imagePullPolicy": c.get("imagePullPolicy") or _default_policy(c["image"]), "resources": {},
+                "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File"}
+    spec = {"containers": [spec_of(c) for c in containers], "restartPolicy": "Always",
+            "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst", "serviceAccountName": "default",
+            "serviceAccount": "default", "schedulerName": "default-scheduler", "priority": 0,
+            "enableServiceLinks": True, "preemptionPolicy": "PreemptLowerPriority",
+            "tolerations": DEFAULT_TOLERATIONS + list(tolerations or [])}
+    if init_containers:
+        spec["initContainers"] = [spec_of(c) for c in init_containers]
+    if ephemeral_containers:
+        spec["ephemeralContainers"] = [dict(spec_of(c), targetContainerName=containers[0]["name"])
+                                       for c in ephemeral_containers]
+    if node:
+        spec["nodeName"] = node
+    if node_selector:
+        spec["nodeSelector"] = dict(node_selector)
+    if affinity:
+        spec["affinity"] = affinity
+    if image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": s} for s in image_pull_secrets]
+    all_running = all(c.get("state", "running") == "running" for c in containers)
+    status = {"phase": phase or ("Running" if all_running and node else "Pending"), "qosClass": "BestEffort",
+              "conditions": [{"type": "PodScheduled", "status": "True" if node else "False",
+                              "lastTransitionTime": _ts(900)}],
+              "containerStatuses": [_container_status(c) for c in containers]}
+    if node:
+        status.update(hostIP="10.224.0.4", podIP="10.244.0.{}".format(10 + len(name) % 200), startTime=_ts(900))
+    if init_containers:
+        status["initContainerStatuses"] = [_container_status(c) for c in init_containers]
+    if ephemeral_containers:
+        status["ephemeralContainerStatuses"] = [_container_status(c) for c in ephemeral_containers]
+    return world.kube_object(cluster, {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec,
+                                       "status": status})
+
+
+def event(world, cluster, pod_obj, reason, message, type_="Warning", container=None, kind="containers", count=1,
+          seconds_ago=30, api="v1"):
+    """An event about the pod, written by kubelet, in either event API's shape."""
+    meta = pod_obj["metadata"]
+    seed = "ev/{}/{}/{}/{}".format(meta["name"], container, reason, message)
+    name = "{}.{}".format(meta["name"], guid(seed)[:18].replace("-", ""))
+    regarding = {"kind": "Pod", "namespace": meta["namespace"], "name": meta["name"], "uid": meta["uid"],
+                 "apiVersion": "v1", "resourceVersion": "4242"}
+    if container:
+        regarding["fieldPath"] = "spec.{}{{{}}}".format(kind, container)
+    node = pod_obj["spec"].get("nodeName")
+    if api == "v1":
+        obj = {"apiVersion": "v1", "kind": "Event",
+               "metadata": {"name": name, "namespace": meta["namespace"]}, "involvedObject": regarding,
+               "reason": reason, "message": message, "source": {"component": "kubelet", "host": node},
+               "firstTimestamp": _ts(seconds_ago + 300 * (count > 1)), "lastTimestamp": _ts(seconds_ago),
+               "count": count, "type": type_, "eventTime": None, "reportingComponent": "kubelet",
+               "reportingInstance": node}
+    else:
+        obj = {"apiVersion": "events.k8s.io/v1", "kind": "Event",
+               "metadata": {"name": name, "namespace": meta["namespace"]}, "regarding": regarding,
+               "reason": reason, "note": message, "type": type_, "eventTime": _ts(seconds_ago) + ".000000",
+               "reportingController": "kubelet", "reportingInstance": node, "action": reason,
+               "series": {"count": count, "lastObservedTime": _ts(seconds_ago) + ".000000"} if count > 1 else None}
+    return world.kube_object(cluster, obj)
+
+
+def pull_failure(world, cluster, pod_obj, container, error, count=4, backoff_with_error=False, kind="containers",
+                 api="v1"):
+    """What kubelet records for a failing pull: Pulling, Failed (the error), Error: ErrImagePull, BackOff and
+    Error: ImagePullBackOff; the container waits in ImagePullBackOff. Newer kubelets (Kubernetes PR #127918) put
+    the error into the back-off message too."""
+    image = next(c["image"] for c in pod_obj["spec"].get(kind) or [] if c["name"] == container)
+    event(world, cluster, pod_obj, "Pulling", 'Pulling image "{}"'.format(image), "Normal", container, kind, count,
+          90, api)
+    event(world, cluster, pod_obj, "Failed", 'Failed to pull image "{}": {}'.format(image, error), "Warning",
+          container, kind, count, 85, api)
+    event(world, cluster, pod_obj, "Failed", "Error: ErrImagePull", "Warning", container, kind, count, 85, api)
+    event(world, cluster, pod_obj, "BackOff", 'Back-off pulling image "{}"'.format(image), "Normal", container, kind,
+          count * 3, 20, api)
+    event(world, cluster, pod_obj, "Failed", "Error: ImagePullBackOff", "Warning", container, kind, count * 3, 20, api)
+    message = 'Back-off pulling image "{}"'.format(image)
+    if backoff_with_error:
+        message += ": ErrImagePull: " + error
+    status_field = {"containers": "containerStatuses", "initContainers": "initContainerStatuses",
+                    "ephemeralContainers": "ephemeralContainerStatuses"}[kind]
+    for status in pod_obj["status"][status_field]:
+        if status["name"] == container:
+            status.update(ready=False, started=False, imageID="",
+                          state={"waiting": {"reason": "ImagePullBackOff", "message": message}})
+    pod_obj["status"]["phase"] = "Pending"
+    return pod_obj

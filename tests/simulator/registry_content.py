@@ -1,0 +1,121 @@
+"""Registry content: push images (repository, tags, platforms) the way docker and buildx store them.
+
+Manifests, indexes and config blobs are real JSON with the real media types, and every digest is the sha256
+of the exact bytes served, so a client can verify what it reads. Layers are small stand-ins.
+"""
+import hashlib
+import json
+
+from .world import LOGIN_OBJECT_ID, guid
+
+MEDIA = {
+    "oci": {"index": "application/vnd.oci.image.index.v1+json",
+            "manifest": "application/vnd.oci.image.manifest.v1+json",
+            "config": "application/vnd.oci.image.config.v1+json",
+            "layer": "application/vnd.oci.image.layer.v1.tar+gzip"},
+    "docker": {"index": "application/vnd.docker.distribution.manifest.list.v2+json",
+               "manifest": "application/vnd.docker.distribution.manifest.v2+json",
+               "config": "application/vnd.docker.container.image.v1+json",
+               "layer": "application/vnd.docker.image.rootfs.diff.tar.gzip"},
+}
+WINDOWS_VERSIONS = {"ltsc2019": "10.0.17763.6532", "ltsc2022": "10.0.20348.2849", "ltsc2025": "10.0.26100.2314"}
+
+
+def _digest(data):
+    return "sha256:" + hashlib.sha256(data.encode()).hexdigest()
+
+
+def _store(repository, kind, obj, media_type=None):
+    body = json.dumps(obj, indent=3)
+    digest = _digest(body)
+    if kind == "blob":
+        repository["blobs"][digest] = body
+    else:
+        repository["manifests"][digest] = {"mediaType": media_type, "body": body}
+    return digest, len(body.encode())
+
+
+def parse_platform(text):
+    """'linux/amd64', 'linux/arm64/v8', 'windows/amd64:ltsc2022' or 'windows/amd64:10.0.20348.2849'."""
+    text, _, version = text.partition(":")
+    parts = text.split("/")
+    platform = {"os": parts[0], "architecture": parts[1]}
+    if len(parts) > 2:
+        platform["variant"] = parts[2]
+    if version:
+        platform["os.version"] = WINDOWS_VERSIONS.get(version, version)
+    return platform
+
+
+def _image_manifest(repository, repo, platform, kind):
+    media = MEDIA[kind]
+    layer = "layer of {} for {}".format(repo, json.dumps(platform, sort_keys=True))
+    layer_digest = _digest(layer)
+    repository["blobs"][layer_digest] = layer
+    config = {"architecture": platform["architecture"], "os": platform["os"], "created": "2026-10-02T08:15:00Z",
+              "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                         "Cmd": ["/app"], "WorkingDir": "/"},
+              "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer[::-1].encode()).hexdigest()]},
+              "history": [{"created": "2026-10-02T08:15:00Z", "created_by": "COPY app /app # buildkit"}]}
+    for key in ("variant", "os.version"):
+        if key in platform:
+            config[key] = platform[key]
+    config_digest, config_size = _store(repository, "blob", config)
+    manifest = {"schemaVersion": 2, "mediaType": media["manifest"],
+                "config": {"mediaType": media["config"], "digest": config_digest, "size": config_size},
+                "layers": [{"mediaType": media["layer"], "digest": layer_digest, "size": len(layer.encode())}]}
+    digest, size = _store(repository, "manifest", manifest, media["manifest"])
+    return {"mediaType": media["manifest"], "digest": digest, "size": size, "platform": platform}
+
+
+def push(world, registry, repo, tags, platforms=("linux/amd64",), kind="oci", index=None, attestations=None):
+    """Push an image and tag it. Several platforms (or ``index=True``) make an index (OCI) or a manifest list
+    (``kind="docker"``); an OCI index from buildx carries attestation manifests (platform unknown/unknown).
+    Returns the digest the tags point at."""
+    login = registry["properties"]["loginServer"]
+    content = world.registry_content.setdefault(login, {"repositories": {}})
+    repository = content["repositories"].setdefault(repo, {"tags": {}, "manifests": {}, "blobs": {}})
+    platforms = [parse_platform(p) for p in platforms]
+    index = len(platforms) > 1 if index is None else index
+    attestations = (kind == "oci" and index) if attestations is None else attestations
+    entries = [_image_manifest(repository, repo, p, kind) for p in platforms]
+    if not index:
+        digest = entries[0]["digest"]
+    else:
+        manifests = [{"mediaType": e["mediaType"], "digest": e["digest"], "size": e["size"],
+                      "platform": e["platform"]} for e in entries]
+        if attestations:
+            for entry in entries:
+                statement = {"_type": "https://in-toto.io/Statement/v0.1", "subject": [{"digest": {
+                    "sha256": entry["digest"].split(":")[1]}}]}
+                blob_digest, blob_size = _store(repository, "blob", statement)
+                attestation = {"schemaVersion": 2, "mediaType": MEDIA["oci"]["manifest"],
+                               "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                          "digest": _store(repository, "blob", {})[0], "size": 2},
+                               "layers": [{"mediaType": "application/vnd.in-toto+json", "digest": blob_digest,
+                                           "size": blob_size, "annotations": {
+                                               "in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"}}]}
+                att_digest, att_size = _store(repository, "manifest", attestation, MEDIA["oci"]["manifest"])
+                manifests.append({"mediaType": MEDIA["oci"]["manifest"], "digest": att_digest, "size": att_size,
+                                  "annotations": {"vnd.docker.reference.digest": entry["digest"],
+                                                  "vnd.docker.reference.type": "attestation-manifest"},
+                                  "platform": {"architecture": "unknown", "os": "unknown"}})
+        digest, _ = _store(repository, "manifest", {"schemaVersion": 2, "mediaType": MEDIA[kind]["index"],
+                                                    "manifests": manifests}, MEDIA[kind]["index"])
+    for tag in [tags] if isinstance(tags, str) else tags:
+        repository["tags"][tag] = digest
+    storage_host(world, registry)
+    return digest
+
+
+def storage_host(world, registry):
+    """The storage account the registry's blob downloads are redirected to (served by the simulator too)."""
+    host = "{}acr{}.blob.core.windows.net".format(registry["location"][:6].lower(),
+                                                  guid("storage/" + registry["id"].lower())[:8])
+    world.registry_hosts.setdefault(host, registry["id"])
+    return host
+
+
+def signed_in_caller(world, scope, role="Contributor"):
+    """A role for the account az is logged in with (people who diagnose usually hold one on the subscription)."""
+    return world.assign(scope, role, LOGIN_OBJECT_ID)

@@ -1,0 +1,257 @@
+"""Network scenarios: Causes 3 and 4 (403 Forbidden, i/o timeout) and the path out of the node subnet.
+
+Hub and spoke as Azure's reference architecture draws it: a hub VNet (10.0.0.0/16) in a connectivity
+subscription holds the firewall, the registry's private endpoint and the privatelink zone; the cluster's nodes
+sit in a spoke VNet (10.1.0.0/16) in the workload subscription.
+"""
+from .. import network_builders as nb
+from ..pods import pod, pull_failure
+from ..world import World
+from . import scenario
+from .auth import dockerconfig_secret
+
+HUB_SUB = "9c1e4b7a-2f3d-4a5b-8c6d-7e8f9a0b1c2d"
+PE_IPS = {"myacr.azurecr.io": "10.0.2.5", "myacr.eastus.data.azurecr.io": "10.0.2.6"}
+FIREWALL_IP = "10.0.1.4"
+FIREWALL_PUBLIC_IP = "52.160.40.7"
+PRIVATE_PULL_PASSWORD = "sim-private-pull-pw-MARKER-5e1f"   # must never reach az's output
+
+
+def kubelet_object_id(cluster):
+    return cluster["properties"]["identityProfile"]["kubeletidentity"]["objectId"]
+
+
+def _spoke(w, rg="rg1", subnet_kwargs=None):
+    return nb.vnet(w, rg, "spoke-vnet", ["10.1.0.0/16"],
+                   [dict({"name": "aks-nodes", "prefix": "10.1.0.0/22"}, **(subnet_kwargs or {}))])
+
+
+def _hub(w, pe_policies="Disabled"):
+    """The hub VNet with its Azure Firewall (10.0.1.4, public IP 52.160.40.7) and a subnet for private endpoints."""
+    w.subs[HUB_SUB] = "Contoso Connectivity"
+    hub = nb.vnet(w, "rg-hub", "hub-vnet", ["10.0.0.0/16"], [
+        {"name": "AzureFirewallSubnet", "prefix": "10.0.1.0/26"},
+        {"name": "pe-subnet", "prefix": "10.0.2.0/24", "private_endpoint_policies": pe_policies}],
+        subscription=HUB_SUB)
+    pip = nb.public_ip(w, "rg-hub", "hub-fw-pip", FIREWALL_PUBLIC_IP, subscription=HUB_SUB)
+    nb.azure_firewall(w, "rg-hub", "hub-fw", nb.subnet_id(hub, "AzureFirewallSubnet"), FIREWALL_IP, pip["id"],
+                      subscription=HUB_SUB)
+    return hub
+
+
+def _cluster(w, spoke, **kwargs):
+    cluster = w.cluster("aks1", "rg1", pools=[{"name": "nodepool1", "vnetSubnetID": nb.subnet_id(spoke, "aks-nodes")}],
+                        **kwargs)
+    return cluster
+
+
+def hub_and_spoke(name, link_spoke=True, peering=("Connected", "Connected"), skip_records=(), pe_policies="Disabled",
+                  spoke_subnet=None, replica=None):
+    """A private registry (public access Disabled) reached through a private endpoint in the hub."""
+    w = World(name)
+    hub = _hub(w, pe_policies)
+    spoke = _spoke(w, subnet_kwargs=spoke_subnet(w) if spoke_subnet else None)
+    if peering[0]:
+        nb.peer(w, spoke, hub, peering[0])
+    if peering[1]:
+        nb.peer(w, hub, spoke, peering[1])
+    cluster = _cluster(w, spoke)
+    registry = w.registry("myacr", "rg1", publicNetworkAccess="Disabled",
+                          networkRuleSet={"defaultAction": "Deny", "ipRules": []})
+    w.assign(registry["id"], "AcrPull", kubelet_object_id(cluster))
+    addresses = dict(PE_IPS)
+    if replica:
+        replication(w, registry, replica)
+        addresses["myacr.{}.data.azurecr.io".format(replica)] = "10.0.2.7"
+    nb.private_endpoint(w, registry, nb.subnet_id(hub, "pe-subnet"), addresses, rg="rg-hub")
+    zone = nb.private_dns_zone(w, "rg-dns", subscription=HUB_SUB)
+    nb.zone_link(w, zone, hub)
+    if link_spoke:
+        nb.zone_link(w, zone, spoke)
+    nb.registry_records(w, zone, registry, addresses, skip=skip_records)
+    return w
+
+
+def replication(w, registry, location):
+    rid = "{}/replications/{}".format(registry["id"], location)
+    return w.put({"id": rid, "name": location, "type": "Microsoft.ContainerRegistry/registries/replications",
+                  "location": location, "tags": {}, "systemData": registry["systemData"],
+                  "properties": {"provisioningState": "Succeeded", "status": {"displayStatus": "Ready"},
+                                 "regionEndpointEnabled": True, "zoneRedundancy": "Disabled"}})
+
+
+# -- C3.S1 private DNS, C4.S1 peering ---------------------------------------------------------------
+@scenario("net-hub-spoke-healthy", "Private registry; endpoint and privatelink zone in the hub (another "
+                                   "subscription), zone linked to the spoke, peered both ways, records right.")
+def net_hub_spoke_healthy():
+    return hub_and_spoke("net-hub-spoke-healthy")
+
+
+@scenario("net-hub-spoke-no-link", "Hub and spoke; the privatelink zone is linked to the hub only, so the spoke "
+                                   "resolves the registry publicly and gets 403 (C3.S1).")
+def net_hub_spoke_no_link():
+    return hub_and_spoke("net-hub-spoke-no-link", link_spoke=False)
+
+
+@scenario("net-data-record-missing", "Zone linked to the spoke, but the A record of the West Europe replica's data "
+                                     "endpoint is missing (C3.S1).")
+def net_data_record_missing():
+    return hub_and_spoke("net-data-record-missing", replica="westeurope",
+                         skip_records=("myacr.westeurope.data.azurecr.io",))
+
+
+@scenario("net-peering-one-way", "The spoke is peered to the hub, but the hub has no peering back: state Initiated "
+                                 "(C4.S1).")
+def net_peering_one_way():
+    return hub_and_spoke("net-peering-one-way", peering=("Initiated", None))
+
+
+@scenario("net-peering-disconnected", "The hub's peering was deleted and recreated: the spoke's side is "
+                                      "Disconnected (C4.S1).")
+def net_peering_disconnected():
+    return hub_and_spoke("net-peering-disconnected", peering=("Disconnected", "Initiated"))
+
+
+# -- C4.S2 / M.fw route table, M.nsg --------------------------------------------------------------------
+def _hub_firewall_routes(w, prefix):
+    return nb.route_table(w, "rg1", "spoke-routes", [("to-firewall", prefix, "VirtualAppliance", FIREWALL_IP)])["id"]
+
+
+@scenario("net-route-to-firewall", "Hub and spoke with Azure Firewall: the node subnet routes the hub's range to the "
+                                   "firewall and the endpoint's subnet has route-table network policies on, so "
+                                   "registry traffic goes through the firewall (C4.S2).")
+def net_route_to_firewall():
+    return hub_and_spoke("net-route-to-firewall", pe_policies="Enabled",
+                         spoke_subnet=lambda w: {"route_table": _hub_firewall_routes(w, "10.0.0.0/16")})
+
+
+@scenario("net-route-pe-policies-off", "Same route to the firewall, but the endpoint's subnet leaves network "
+                                       "policies off, so the endpoint's /32 route wins and the firewall is bypassed.")
+def net_route_pe_policies_off():
+    return hub_and_spoke("net-route-pe-policies-off",
+                         spoke_subnet=lambda w: {"route_table": _hub_firewall_routes(w, "10.0.0.0/16")})
+
+
+@scenario("net-nsg-deny-443", "A public registry; the node subnet's NSG denies outbound 443 to the "
+                              "AzureContainerRegistry service tag (M.nsg).")
+def net_nsg_deny_443():
+    w = World("net-nsg-deny-443")
+    group = nb.nsg(w, "rg1", "aks-nodes-nsg", [
+        {"name": "AllowVnetHttps", "priority": 200, "direction": "Outbound", "access": "Allow", "protocol": "Tcp",
+         "destinationPortRange": "443", "destinationAddressPrefix": "VirtualNetwork"},
+        {"name": "DenyRegistryOut", "priority": 300, "direction": "Outbound", "access": "Deny", "protocol": "Tcp",
+         "destinationPortRange": "443", "destinationAddressPrefix": "AzureContainerRegistry"}])
+    spoke = _spoke(w, subnet_kwargs={"nsg": group["id"]})
+    cluster = _cluster(w, spoke)
+    registry = w.registry("myacr", "rg1")
+    w.assign(registry["id"], "AcrPull", kubelet_object_id(cluster))
+    return w
+
+
+# -- C3.S2 the registry's firewall and the cluster's egress ---------------------------------------------
+def _public_acl(name):
+    w = World(name)
+    cluster = w.cluster("aks1", "rg1")
+    registry = w.registry("myacr", "rg1", networkRuleSet={"defaultAction": "Deny", "ipRules": [
+        {"action": "Allow", "value": "198.51.100.0/24"}]})
+    w.assign(registry["id"], "AcrPull", kubelet_object_id(cluster))
+    return w, cluster, registry
+
+
+def lb_ip(w, cluster):
+    ref = cluster["properties"]["networkProfile"]["loadBalancerProfile"]["effectiveOutboundIPs"][0]["id"]
+    return w.arm[ref.lower()]["properties"]["ipAddress"]
+
+
+@scenario("net-acl-missing-lb-ip", "The registry allows selected networks only and the cluster's load balancer "
+                                   "outbound IP is not among them (C3.S2).")
+def net_acl_missing_lb_ip():
+    return _public_acl("net-acl-missing-lb-ip")[0]
+
+
+@scenario("net-acl-lb-ip-allowed", "The registry allows selected networks and the load balancer's outbound IP is one "
+                                   "of them.")
+def net_acl_lb_ip_allowed():
+    w, cluster, registry = _public_acl("net-acl-lb-ip-allowed")
+    registry["properties"]["networkRuleSet"]["ipRules"].append({"action": "Allow", "value": lb_ip(w, cluster)})
+    return w
+
+
+@scenario("net-nat-gateway", "Outbound through a user-assigned NAT gateway on the node subnet (a /30 public IP "
+                             "prefix); the registry allows a /29 that holds it.")
+def net_nat_gateway():
+    w = World("net-nat-gateway")
+    prefix = nb.public_ip_prefix(w, "rg1", "aks-egress-prefix", "20.61.17.0/30")
+    nat = nb.nat_gateway(w, "rg1", "aks-nat", prefixes=[prefix["id"]])
+    spoke = _spoke(w, subnet_kwargs={"nat_gateway": nat["id"]})
+    cluster = _cluster(w, spoke)
+    nb.outbound(w, cluster, "userAssignedNATGateway")
+    registry = w.registry("myacr", "rg1", networkRuleSet={"defaultAction": "Deny", "ipRules": [
+        {"action": "Allow", "value": "20.61.17.0/29"}]})
+    w.assign(registry["id"], "AcrPull", kubelet_object_id(cluster))
+    return w
+
+
+@scenario("net-managed-nat-missing", "Outbound through an AKS-managed NAT gateway whose IP the registry's selected "
+                                     "networks do not include (C3.S2).")
+def net_managed_nat_missing():
+    w, cluster, _ = _public_acl("net-managed-nat-missing")
+    nb.outbound(w, cluster, "managedNATGateway")
+    return w
+
+
+@scenario("net-udr-firewall", "outboundType userDefinedRouting: 0.0.0.0/0 goes to the hub's Azure Firewall, whose "
+                              "public IP the registry's selected networks do not include (C3.S2, C4.S2, X.tls).")
+def net_udr_firewall():
+    w = World("net-udr-firewall")
+    hub = _hub(w)
+    routes = nb.route_table(w, "rg1", "spoke-routes", [("default-to-firewall", "0.0.0.0/0", "VirtualAppliance",
+                                                         FIREWALL_IP)])
+    spoke = _spoke(w, subnet_kwargs={"route_table": routes["id"]})
+    nb.peer_both(w, spoke, hub)
+    cluster = _cluster(w, spoke)
+    nb.outbound(w, cluster, "userDefinedRouting")
+    registry = w.registry("myacr", "rg1", networkRuleSet={"defaultAction": "Deny", "ipRules": [
+        {"action": "Allow", "value": "198.51.100.0/24"}]})
+    w.assign(registry["id"], "AcrPull", kubelet_object_id(cluster))
+    return w
+
+
+# -- private cluster -----------------------------------------------------------------------------------
+@scenario("net-private-cluster", "A private cluster (API server only inside its VNet) whose registry endpoint sits "
+                                 "in the same VNet, but the privatelink zone is not linked to it; a pod fails with "
+                                 "403 (C3.S1).")
+def net_private_cluster():
+    w = World("net-private-cluster")
+    spoke = nb.vnet(w, "rg1", "aks-vnet", ["10.1.0.0/16"], [{"name": "aks-nodes", "prefix": "10.1.0.0/22"},
+                                                             {"name": "endpoints", "prefix": "10.1.8.0/24"}])
+    other = nb.vnet(w, "rg1", "jumpbox-vnet", ["10.9.0.0/16"], [{"name": "default", "prefix": "10.9.0.0/24"}])
+    cluster = _cluster(w, spoke)
+    nb.make_private(w, cluster, private_ip="10.1.0.4")
+    registry = w.registry("myacr", "rg1", publicNetworkAccess="Disabled",
+                          networkRuleSet={"defaultAction": "Deny", "ipRules": []})
+    w.assign(registry["id"], "AcrPull", kubelet_object_id(cluster))
+    addresses = {"myacr.azurecr.io": "10.1.8.4", "myacr.eastus.data.azurecr.io": "10.1.8.5"}
+    nb.private_endpoint(w, registry, nb.subnet_id(spoke, "endpoints"), addresses)
+    zone = nb.private_dns_zone(w, "rg1")
+    nb.zone_link(w, zone, other)
+    nb.registry_records(w, zone, registry, addresses)
+    dockerconfig_secret(w, cluster, "acr-secret", "myacr.azurecr.io", "myacr", PRIVATE_PULL_PASSWORD)
+    app = pod(w, cluster, "app", [{"name": "app", "image": "myacr.azurecr.io/app:1.0"}], node="aks-nodepool1-0",
+              image_pull_secrets=("acr-secret",))
+    pull_failure(w, cluster, app, "app", 'rpc error: code = Unknown desc = failed to pull and unpack image '
+                 '"myacr.azurecr.io/app:1.0": failed to resolve reference "myacr.azurecr.io/app:1.0": failed to '
+                 'authorize: failed to fetch anonymous token: unexpected status: 403 Forbidden')
+    return w
+
+
+@scenario("net-registry-dns-missing", "The login server does not resolve from the machine running az (registry-"
+                                      "health).")
+def net_registry_dns_missing():
+    w = World("net-registry-dns-missing")
+    cluster = w.cluster("aks1", "rg1")
+    registry = w.registry("myacr", "rg1")
+    w.assign(registry["id"], "AcrPull", kubelet_object_id(cluster))
+    w.addresses["myacr.azurecr.io"] = None
+    return w
+

@@ -1,0 +1,233 @@
+"""Fleet's pure parts: Resource Graph's quota, role inheritance from bulk rows, and the simulated Resource Graph."""
+import base64
+import json
+import threading
+import time
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from azext_acrpull.diagnose.facts.fleet import FleetData, subscriptions_in
+from azext_acrpull.diagnose.facts.resourcegraph import Quota, _parse_resets_after
+from tests.simulator import resourcegraph
+from tests.simulator.server import Request
+from tests.simulator.world import SUBSCRIPTION, World
+
+OTHER = "2d036ef4-e00f-4b08-b78d-2c214625dded"
+
+
+# -- the quota ------------------------------------------------------------------------------------
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def headers(remaining, resets="00:00:05"):
+    return {"x-ms-user-quota-remaining": str(remaining), "x-ms-user-quota-resets-after": resets}
+
+
+def test_resets_after_is_read_as_seconds():
+    assert _parse_resets_after("00:00:05") == 5
+    assert _parse_resets_after("01:02:03") == 3723
+    assert _parse_resets_after("soon") is None
+
+
+def test_before_any_answer_the_default_limit_goes_at_once():
+    quota = Quota(clock=Clock())
+    for _ in range(Quota.DEFAULT_LIMIT):
+        quota.acquire()          # none of these may block
+    assert quota._sent == Quota.DEFAULT_LIMIT   # pylint: disable=protected-access
+
+
+def _blocked(quota):
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (quota.acquire(), done.set()), daemon=True)
+    thread.start()
+    return done
+
+
+def test_spent_quota_waits_for_the_reset():
+    clock = Clock()
+    quota = Quota(clock=clock)
+    quota.acquire()
+    quota.update(200, headers(0, "00:00:05"))
+    done = _blocked(quota)
+    assert not done.wait(0.2)
+    clock.now += 5.0
+    with quota._cond:          # pylint: disable=protected-access
+        quota._cond.notify_all()   # pylint: disable=protected-access
+    assert done.wait(2.0)
+
+
+def test_answers_teach_the_limit_and_late_answers_do_not_inflate_it():
+    clock = Clock()
+    quota = Quota(clock=clock)
+    for _ in range(3):
+        quota.acquire()
+    quota.update(200, headers(2))          # the first answer: 2 left after 1
+    quota.update(429, headers(0))
+    quota.update(200, headers(9))          # a large page that took long, with the remainder of its start
+    assert quota.limit == 3
+    assert quota._remaining == 0           # pylint: disable=protected-access
+    assert quota.throttled == 1
+
+
+def test_in_flight_requests_count_against_what_is_left():
+    clock = Clock()
+    quota = Quota(clock=clock)
+    quota.acquire()
+    quota.update(200, headers(2))
+    quota.acquire()
+    quota.acquire()
+    done = _blocked(quota)                 # 2 left, 2 in flight
+    assert not done.wait(0.2)
+    quota.update(200, headers(1))          # one came back: 1 left, 1 in flight
+    assert not done.wait(0.2)
+    clock.now += 6                         # the window has reset: the next answer speaks of the new one
+    quota.update(200, headers(3))
+    assert done.wait(2.0)
+
+
+# -- role assignments from bulk rows, as ARM's list_for_scope ------------------------------------------
+REGISTRY = "/subscriptions/{}/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/myacr".format(
+    SUBSCRIPTION)
+SCOPES = [
+    "/", "/providers/Microsoft.Management/managementGroups/platform",
+    "/providers/Microsoft.Management/managementGroups/elsewhere",
+    "/subscriptions/" + SUBSCRIPTION, "/subscriptions/" + OTHER,
+    "/subscriptions/{}/resourceGroups/rg1".format(SUBSCRIPTION),
+    "/subscriptions/{}/resourceGroups/RG1".format(SUBSCRIPTION),
+    "/subscriptions/{}/resourceGroups/rg10".format(SUBSCRIPTION),
+    REGISTRY, REGISTRY.upper(), REGISTRY + "/scopeMaps/pullers",
+    REGISTRY + "2", "/subscriptions/{}/resourceGroups/rg1/providers/Microsoft.Storage/storageAccounts/st".format(
+        SUBSCRIPTION),
+]
+
+
+def _data(world):
+    rows = resourcegraph._rows(world)   # pylint: disable=protected-access
+    data = FleetData(None, None, None)
+    data._index_subscriptions([r for r in rows["resourcecontainers"]   # pylint: disable=protected-access
+                               if r["type"] == "microsoft.resources/subscriptions"])
+    data._index_assignments([r for r in rows["authorizationresources"]   # pylint: disable=protected-access
+                             if r["type"] == "microsoft.authorization/roleassignments"])
+    return data
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(SCOPES), st.sampled_from(["p1", "p2", "p3"])), max_size=12),
+       st.sampled_from([REGISTRY, REGISTRY.lower(), "/subscriptions/{}/resourceGroups/rg1".format(SUBSCRIPTION)]))
+def test_inheritance_from_bulk_rows_is_list_for_scope(assignments, scope):
+    world = World("t")
+    world.subs[OTHER] = "Other"
+    world.management_groups = {SUBSCRIPTION: ["platform", "root"], OTHER: ["elsewhere", "root"]}
+    for where, principal in assignments:
+        world.assign(where, "AcrPull", principal)
+    expected = {a["id"].lower() for a in world.role_assignments_for(scope)}
+    found = {a["id"].lower() for a in _data(world).assignments_for_scope(scope)}
+    assert found == expected
+
+
+def test_subscriptions_named_anywhere_in_a_resource():
+    cluster = {"properties": {"agentPoolProfiles": [{"vnetSubnetID": "/subscriptions/{}/resourceGroups/n/providers/"
+                                                                     "Microsoft.Network/virtualNetworks/v/subnets/s"
+                                                                     .format(OTHER.upper())}],
+                              "nodeResourceGroup": "MC_x"},
+               "id": "/subscriptions/{}/resourcegroups/rg/providers/x/y/z".format(SUBSCRIPTION)}
+    assert subscriptions_in(cluster) == {SUBSCRIPTION, OTHER}
+
+
+# -- the simulated Resource Graph ----------------------------------------------------------------------
+def _ask(world, body, token_claims=None):
+    req = Request("POST", "management.azure.com", "/providers/Microsoft.ResourceGraph/resources", {}, {},
+                  json.dumps(body).encode(), world)
+    reply = resourcegraph.query(req, world)
+    data = reply.body if reply.raw is None else json.loads(reply.raw)
+    return reply.status, reply.headers, data
+
+
+def _tenant(n):
+    world = World("arg")
+    world.arg_quota = [1000, 5.0]
+    world.subs[OTHER] = "Other"
+    for i in range(n):
+        world.assign("/subscriptions/{}/resourceGroups/rg{}".format(SUBSCRIPTION if i % 2 else OTHER, i),
+                     "Reader", "p{}".format(i))
+    return world
+
+
+def test_pages_of_a_thousand_follow_the_skip_token():
+    world = _tenant(2300)
+    query = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' | project id | " \
+            "order by id asc"
+    status, _, page = _ask(world, {"query": query})
+    assert status == 200 and page["totalRecords"] == 2300 and page["count"] == 1000
+    ids = [r["id"] for r in page["data"]]
+    while page.get("$skipToken"):
+        status, _, page = _ask(world, {"query": query, "options": {"$skipToken": page["$skipToken"]}})
+        assert status == 200
+        ids += [r["id"] for r in page["data"]]
+    assert len(ids) == len(set(ids)) == 2300 and ids == sorted(ids)
+    status, _, page = _ask(world, {"query": query, "options": {"$top": 10, "$skip": 5}})
+    assert page["count"] == 10 and [r["id"] for r in page["data"]] == ids[5:15]
+    other = base64.b64encode(json.dumps({"k": "someone-else", "o": 1000}).encode()).decode()
+    assert _ask(world, {"query": query, "options": {"$skipToken": other}})[0] == 400
+    assert _ask(world, {"query": query, "options": {"$top": 5000}})[0] == 400
+
+
+def test_columns_scopes_and_what_the_caller_may_not_read():
+    world = World("arg")
+    world.subs[OTHER] = "Other"
+    world.cluster("aks1", "rg1")
+    world.registry("myacr", "rg1", subscription=OTHER)
+    status, _, page = _ask(world, {"query": "resources | where type =~ 'Microsoft.ContainerRegistry/registries' | "
+                                            "project id, type, resourceGroup, properties, sku"})
+    assert status == 200
+    row = page["data"][0]
+    assert row["type"] == "microsoft.containerregistry/registries" and row["resourceGroup"] == "rg1"
+    assert row["properties"]["loginServer"] == "myacr.azurecr.io" and row["sku"]["name"] == "Premium"
+    assert "/resourceGroups/rg1/" in row["id"]          # ids as ARM wrote them
+    scoped = _ask(world, {"query": "resources | project id", "subscriptions": [SUBSCRIPTION]})[2]["data"]
+    assert scoped and all(SUBSCRIPTION in r["id"] for r in scoped)
+    world.denied_scopes.append("/subscriptions/" + OTHER)
+    hidden = _ask(world, {"query": "resources | where type =~ 'Microsoft.ContainerRegistry/registries' | project id"})
+    assert hidden[2]["data"] == []
+    subs = _ask(world, {"query": "resourcecontainers | where type =~ 'microsoft.resources/subscriptions' | "
+                                 "project subscriptionId"})[2]["data"]
+    assert [s["subscriptionId"] for s in subs] == [SUBSCRIPTION]
+    assert _ask(world, {"query": "resources | wherex"})[0] == 400
+
+
+def test_quota_headers_and_429():
+    world = World("arg")
+    world.arg_quota = [2, 5.0]
+    answers = [_ask(world, {"query": "resources | take 1"}) for _ in range(3)]
+    assert [a[0] for a in answers] == [200, 200, 429]
+    assert [a[1]["x-ms-user-quota-remaining"] for a in answers] == ["1", "0", "0"]
+    assert answers[2][1]["x-ms-user-quota-resets-after"].startswith("00:00:0")
+    resourcegraph.reset_quota(world)
+    assert _ask(world, {"query": "resources | take 1"})[0] == 200
+
+
+def test_management_group_rows_come_back_only_when_asked_for_above():
+    world = World("arg")
+    world.management_groups = {SUBSCRIPTION: ["platform"]}
+    world.assign("/providers/Microsoft.Management/managementGroups/platform", "AcrPull", "p1")
+    query = {"query": "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' | project id",
+             "subscriptions": [SUBSCRIPTION]}
+    assert _ask(world, query)[2]["data"] == []
+    query["options"] = {"authorizationScopeFilter": "AtScopeAboveAndBelow"}
+    assert len(_ask(world, query)[2]["data"]) == 1
+
+
+def test_building_the_tables_of_a_large_tenant_is_quick():
+    from bench.fleet_tenant import generate
+    world = generate(200)
+    started = time.time()
+    status, _, page = _ask(world, {"query": "resources | where type =~ 'microsoft.containerservice/managedclusters' "
+                                            "| project id | order by id asc"})
+    assert status == 200 and page["totalRecords"] == 200
+    assert time.time() - started < 20

@@ -1,0 +1,243 @@
+# Facts these tests pin down, and where they were confirmed:
+# - Azure picks the route with the longest matching prefix; a private endpoint adds a /32 system route to its
+#   VNet and peered VNets, which wins over broader user-defined routes unless the endpoint subnet's
+#   privateEndpointNetworkPolicies enables route tables:
+#   https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview
+#   https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy
+# - NSG rules are processed in priority order, lowest number first, and processing stops at the first match; the
+#   default rules AllowVnetOutBound 65000, AllowInternetOutBound 65001, DenyAllOutBound 65500:
+#   https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview
+# - Registry hosts in the privatelink zone: <name> and <name>.<region>.data:
+#   https://learn.microsoft.com/azure/container-registry/container-registry-private-link
+import ipaddress
+import shutil
+import subprocess
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from azext_acrpull.diagnose import netpath
+from azext_acrpull.diagnose.checks import network as checks
+from azext_acrpull.diagnose.facts import FactError
+from azext_acrpull.diagnose.facts.runcommand import parse_probe, probe_script
+from azext_acrpull.diagnose.findings import catalog
+
+ipv4 = st.integers(min_value=0, max_value=2 ** 32 - 1).map(lambda n: str(ipaddress.IPv4Address(n)))
+prefixes = st.tuples(ipv4, st.integers(min_value=0, max_value=32)).map(
+    lambda p: str(ipaddress.ip_network("{}/{}".format(*p), strict=False)))
+
+
+def table(*routes):
+    return {"properties": {"routes": [{"name": "r{}".format(i), "properties": {
+        "addressPrefix": prefix, "nextHopType": hop, "nextHopIpAddress": "10.0.1.4"}}
+        for i, (prefix, hop) in enumerate(routes)]}}
+
+
+@given(st.lists(prefixes, min_size=1, max_size=8, unique=True), ipv4)
+def test_route_for_is_longest_prefix_match(all_prefixes, ip):
+    route = netpath.route_for(ip, table(*[(p, "VirtualAppliance") for p in all_prefixes]))
+    matching = [p for p in all_prefixes if ipaddress.ip_address(ip) in ipaddress.ip_network(p)]
+    if not matching:
+        assert route is None
+    else:
+        longest = max(ipaddress.ip_network(p).prefixlen for p in matching)
+        assert ipaddress.ip_network(route["properties"]["addressPrefix"]).prefixlen == longest
+
+
+def test_route_for_internet_prefers_a_service_tag_route():
+    t = table(("0.0.0.0/0", "VirtualAppliance"), ("AzureContainerRegistry", "Internet"))
+    assert netpath.route_for_internet(t, netpath.public_tags("AzureContainerRegistry", "eastus"))["name"] == "r1"
+    assert netpath.route_for_internet(t, ["Storage"])["name"] == "r0"
+    assert netpath.route_for_internet(table(("10.0.0.0/8", "VirtualAppliance"))) is None
+    assert netpath.diverts(t["properties"]["routes"][0]) and not netpath.diverts(t["properties"]["routes"][1])
+
+
+@given(st.lists(prefixes, max_size=5), st.lists(ipv4, min_size=1, max_size=5))
+def test_uncovered_keeps_exactly_the_addresses_outside_every_rule(allowed, addresses):
+    missing = netpath.uncovered(addresses, allowed)
+    for address in addresses:
+        inside = any(ipaddress.ip_address(address) in ipaddress.ip_network(a) for a in allowed)
+        assert (address in missing) != inside
+
+
+def test_uncovered_prefix_needs_the_whole_prefix_allowed():
+    assert netpath.uncovered(["20.61.17.0/30"], ["20.61.17.0/29"]) == []
+    assert netpath.uncovered(["20.61.17.0/30"], ["20.61.17.1"]) == ["20.61.17.0/30"]
+    assert netpath.uncovered(["20.61.17.9"], ["20.61.17.9"]) == []
+
+
+def nsg(*rules, defaults=True):
+    body = {"properties": {"securityRules": [{"name": n, "properties": dict(
+        {"direction": "Outbound", "protocol": "Tcp", "sourceAddressPrefix": "*", "destinationPortRange": "443"}, **p)}
+        for n, p in rules]}}
+    if not defaults:
+        body["properties"]["defaultSecurityRules"] = []
+    return body
+
+
+PUBLIC_ACR = {"tags": netpath.public_tags("AzureContainerRegistry", "eastus")}
+SUBNET = ["10.1.0.0/22"]
+
+
+def test_nsg_first_match_by_priority_decides():
+    deny = ("DenyAcr", {"priority": 300, "access": "Deny", "destinationAddressPrefix": "AzureContainerRegistry"})
+    allow = ("AllowAcr", {"priority": 200, "access": "Allow", "destinationAddressPrefix": "AzureContainerRegistry"})
+    assert netpath.nsg_rule_for(nsg(deny), PUBLIC_ACR, SUBNET)["name"] == "DenyAcr"
+    assert netpath.nsg_rule_for(nsg(deny, allow), PUBLIC_ACR, SUBNET)["name"] == "AllowAcr"
+    assert netpath.nsg_rule_for(nsg(), PUBLIC_ACR, SUBNET)["name"] == "AllowInternetOutBound"
+
+
+def test_nsg_rule_fields_that_do_not_match():
+    cases = [
+        {"protocol": "Udp"}, {"destinationPortRange": "80"}, {"destinationPortRange": "8000-9000"},
+        {"sourceAddressPrefix": "192.168.0.0/16"}, {"destinationAddressPrefix": "Storage"},
+        {"destinationApplicationSecurityGroups": [{"id": "/asg"}]}, {"direction": "Inbound"},
+    ]
+    for fields in cases:
+        rule = ("DenyX", dict({"priority": 100, "access": "Deny", "destinationAddressPrefix": "*"}, **fields))
+        assert netpath.nsg_rule_for(nsg(rule), PUBLIC_ACR, SUBNET)["name"] == "AllowInternetOutBound", fields
+
+
+def test_nsg_private_destination_by_prefix_and_virtual_network_tag():
+    dest = {"ip": "10.0.2.5", "tags": ["VirtualNetwork"]}
+    deny_hub = ("DenyHub", {"priority": 100, "access": "Deny", "destinationAddressPrefixes": ["10.0.0.0/16"],
+                            "destinationPortRanges": ["22", "400-500"]})
+    assert netpath.nsg_rule_for(nsg(deny_hub), dest, SUBNET)["name"] == "DenyHub"
+    assert netpath.nsg_rule_for(nsg(), dest, SUBNET)["name"] == "AllowVnetOutBound"
+    assert netpath.nsg_rule_for(nsg(defaults=False), dest, SUBNET)["name"] == "AllowVnetOutBound"
+
+
+def test_free_priority_below_skips_used_ones():
+    taken = nsg(("a", {"priority": 299}), ("b", {"priority": 298}))
+    assert netpath.free_priority_below(taken, 300) == 297
+    assert netpath.free_priority_below(nsg(), 100) == 100
+
+
+def test_registry_names():
+    assert netpath.privatelink_zone() == "privatelink.azurecr.io"
+    assert netpath.privatelink_zone(".azurecr.cn") == "privatelink.azurecr.cn"
+    assert netpath.data_endpoint("MyAcr", "West Europe") == "myacr.westeurope.data.azurecr.io"
+    assert netpath.record_name("myacr.eastus.data.azurecr.io") == "myacr.eastus.data"
+    assert netpath.record_name("MyAcr.azurecr.io.") == "myacr"
+    assert netpath.is_private("10.0.2.5") and not netpath.is_private("20.1.2.3")
+    assert not netpath.is_private("10.0.0.0/8")
+
+
+# -- the probe script and its answers -------------------------------------------------------------------
+def test_probe_script_is_posix_shell_and_quotes_its_input():
+    script = probe_script("myacr.azurecr.io", ["myacr.azurecr.io", "myacr.eastus.data.azurecr.io"])
+    assert "HOSTS='myacr.azurecr.io myacr.eastus.data.azurecr.io'" in script
+    if shutil.which("sh"):
+        assert subprocess.run(["sh", "-n"], input=script, text=True, check=False).returncode == 0
+
+
+def test_probe_script_runs_and_parses():
+    if not (shutil.which("sh") and shutil.which("getent")):
+        pytest.skip("no POSIX shell with getent here")
+    known = subprocess.run(["getent", "ahostsv4", "localhost"], capture_output=True, text=True, check=False).stdout
+    if not known.strip():
+        pytest.skip("localhost does not resolve here")
+    out = subprocess.run(["sh"], input=probe_script("localhost", ["localhost"]), text=True, capture_output=True,
+                         timeout=60, check=False).stdout
+    answers = parse_probe(out)
+    assert answers["dns"]["localhost"] == sorted({line.split()[0] for line in known.splitlines()})
+    assert set(answers["tcp"]["localhost"].values()) <= {"open", "closed", "untested"}
+
+
+def test_parse_probe():
+    logs = ("noise\nacrpull-probe dns myacr.azurecr.io 10.0.2.5 \nacrpull-probe tcp myacr.azurecr.io 10.0.2.5 "
+            "closed\nacrpull-probe dns myacr.eastus.data.azurecr.io \nacrpull-probe http myacr.azurecr.io 403 "
+            "52.160.40.7\n")
+    assert parse_probe(logs) == {"dns": {"myacr.azurecr.io": ["10.0.2.5"], "myacr.eastus.data.azurecr.io": []},
+                                 "tcp": {"myacr.azurecr.io": {"10.0.2.5": "closed"}},
+                                 "http": {"myacr.azurecr.io": {"status": "403", "clientIp": "52.160.40.7"}}}
+
+
+# -- private DNS through custom DNS servers (plain facts) -----------------------------------------------
+HUB = "/subscriptions/s/resourceGroups/rg-hub/providers/Microsoft.Network/virtualNetworks/hub"
+SPOKE = "/subscriptions/s/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/spoke"
+ZONE = "/subscriptions/s/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.azurecr.io"
+REGISTRY = {"id": "/subscriptions/s/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/myacr",
+            "name": "myacr", "location": "eastus", "sku": {"name": "Premium"},
+            "properties": {"loginServer": "myacr.azurecr.io"}}
+ADDRESSES = {"myacr.azurecr.io": ["10.0.2.5"], "myacr.eastus.data.azurecr.io": ["10.0.2.6"]}
+
+
+class Request:
+    acr_suffix = ".azurecr.io"
+
+
+class PlainFacts:
+    """The facts the network checks ask for, from plain dicts."""
+
+    request, cluster_name, cluster_resource_group = Request(), "aks1", "rg1"
+
+    def __init__(self, dns_servers, linked):
+        self.vnets = {SPOKE.lower(): {"id": SPOKE, "name": "spoke", "properties": {
+            "addressSpace": {"addressPrefixes": ["10.1.0.0/16"]}, "dhcpOptions": {"dnsServers": dns_servers},
+            "virtualNetworkPeerings": [{"name": "to-hub", "properties": {
+                "remoteVirtualNetwork": {"id": HUB}, "peeringState": "Connected",
+                "remoteAddressSpace": {"addressPrefixes": ["10.0.0.0/16"]}}}]}}}
+        self.linked = linked
+
+    def registries(self):
+        return [REGISTRY]
+
+    def registry_endpoints(self, registry):
+        return [{"name": "myacr-pe", "connection": "c", "status": "Approved", "endpointId": "/pe", "vnetId": HUB,
+                 "subnetId": HUB + "/subnets/pe", "addresses": ADDRESSES}]
+
+    def registry_replications(self, registry):
+        return []
+
+    def cluster_vnet_ids(self):
+        return [SPOKE]
+
+    def cluster_subscription(self):
+        return "s"
+
+    def network_resource(self, resource_id):
+        if resource_id.lower() not in self.vnets:
+            raise FactError("not found", 404)
+        return self.vnets[resource_id.lower()]
+
+    def private_dns_zones(self):
+        return {"name": "privatelink.azurecr.io", "zones": [{"id": ZONE, "name": "privatelink.azurecr.io"}],
+                "unreadable": []}
+
+    def dns_zone_links(self, zone_id):
+        return [{"name": "l-" + v.rsplit("/", 1)[-1], "properties": {"virtualNetwork": {"id": v},
+                                                                    "virtualNetworkLinkState": "Completed"}}
+                for v in self.linked]
+
+    def dns_record(self, zone_id, record_type, name):
+        found = {"myacr": "10.0.2.5", "myacr.eastus.data": "10.0.2.6"}.get(name)
+        return {"properties": {"aRecords": [{"ipv4Address": found}]}} if found else None
+
+    def parallel(self, func, items):
+        return [func(i) for i in items]
+
+
+def dns_finding(facts):
+    chk = next(c for c in catalog() if c.check_id == "private-dns-link")
+    return checks.private_dns_link(chk, facts)[0]
+
+
+def test_custom_dns_in_a_peered_hub_resolves_through_the_hubs_link():
+    passed = dns_finding(PlainFacts(["10.0.0.36"], linked=[HUB]))
+    assert passed.status == "Pass" and "custom DNS servers 10.0.0.36" in passed.message
+    assert passed.evidence["resolverVnetId"] == HUB
+    failed = dns_finding(PlainFacts(["10.0.0.36"], linked=[SPOKE]))
+    assert failed.status == "Fail" and "-v {}".format(HUB) in failed.remediation
+
+
+def test_custom_dns_outside_the_known_vnets_is_a_warning():
+    found = dns_finding(PlainFacts(["192.168.10.4"], linked=[SPOKE]))
+    assert found.status == "Warning" and "192.168.10.4" in found.message
+    assert "168.63.129.16" in found.remediation
+
+
+def test_azure_dns_address_counts_as_no_custom_dns():
+    found = dns_finding(PlainFacts(["168.63.129.16"], linked=[SPOKE]))
+    assert found.status == "Pass" and found.evidence["resolverVnetId"] == SPOKE
