@@ -37,17 +37,19 @@ def render(figures):
                      faults.get("updated", "")))
     bad = figures.get("bad-input")
     if bad:
-        rows.append(("Bad input", "{} inputs tried ({} right forms of --acr diagnosed; {} refused before any request "
-                     "with exit 2, {} not found with exit 3, {} other errors with exit 1); {} answered with one "
-                     "ERROR line that says what to do and no traceback".format(
-                         _n(bad, "tried"), _n(bad, "right_forms"), _n(bad, "exit2"), _n(bad, "exit3"),
-                         _n(bad, "exit1"), _n(bad, "answered")), bad.get("updated", "")))
+        rows.append(("Bad input", "{} inputs tried, {} answered as they should: {} right forms of --acr diagnosed "
+                     "(exit 0); the wrong ones with one ERROR line that says what to do and no traceback, exit 2 "
+                     "for {} (refused before any request), exit 3 for {} (not found), exit 1 for {}".format(
+                         _n(bad, "tried"), _n(bad, "answered"), _n(bad, "right_forms"), _n(bad, "exit2"),
+                         _n(bad, "exit3"), _n(bad, "exit1")), bad.get("updated", "")))
     secrets = figures.get("secrets")
     if secrets:
-        rows.append(("Secrets", "{} secret values planted as unique markers; {} runs of {} commands in every output "
-                     "format, with --verbose and --debug; {} outputs scanned; {} markers leaked".format(
+        rows.append(("Secrets", "{} secret values planted as unique markers; {} runs: {} commands in every output "
+                     "format (check-* in json and table, as they share run's renderers), with --verbose and --debug, "
+                     "and {} more scenarios holding pull secrets with --debug; {} outputs scanned; {} leaks".format(
                          _n(secrets, "planted"), _n(secrets, "runs"), len(secrets.get("commands", [])),
-                         _n(secrets, "outputs_scanned"), _n(secrets, "leaked")), secrets.get("updated", "")))
+                         len(secrets.get("scenarios", [])), _n(secrets, "outputs_scanned"), _n(secrets, "leaked")),
+                     secrets.get("updated", "")))
     ro = figures.get("read-only")
     if ro:
         per = ", ".join("{} {}".format(k[len("runs_"):].replace("_", "-"), v) for k, v in sorted(ro.items())

@@ -2,13 +2,16 @@
 tried, secret markers planted and leaked, writes seen.
 
 Each suite keeps a Tally and saves it when its module ends, into tests/.artifacts/figures.json (one entry per
-suite, replaced whole by the suite's latest run). scripts/figures.py writes them into the README.
+suite, replaced whole by the suite's latest run). A run that selects only some tests (-k, -m, node ids) saves
+nothing, so that the figures always describe whole suites. scripts/figures.py writes them into the README.
 """
 import collections
 import json
 import os
 import threading
 import time
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PATH = os.environ.get("ACRPULL_FIGURES") or os.path.join(ROOT, "tests", ".artifacts", "figures.json")
@@ -49,3 +52,21 @@ class Tally:
             with open(tmp, "w", encoding="utf-8") as f:
                 json.dump(data, f, indent=1, sort_keys=True)
             os.replace(tmp, path)
+
+
+def whole_suites(config):
+    """Did this pytest run select whole modules (no -k, -m or node ids)?"""
+    if config.getoption("keyword", "") or config.getoption("markexpr", ""):
+        return False
+    return not any("::" in str(arg) for arg in config.args)
+
+
+def tally_fixture(suite):
+    """A module-scoped ``tally`` fixture for a suite: counts while it runs, saved when it ends."""
+    @pytest.fixture(scope="module")
+    def tally(request):
+        counts = Tally(suite)
+        yield counts
+        if whole_suites(request.config):
+            counts.save()
+    return tally

@@ -6,7 +6,7 @@ ERROR line that says what to do, and never a traceback. Right forms of --acr dia
 """
 import pytest
 
-from tests.e2e.figures import Tally
+from tests.e2e.figures import tally_fixture
 from tests.simulator.world import SUBSCRIPTION
 
 REGISTRY_ID = "/subscriptions/{}/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/myacr".format(
@@ -92,11 +92,7 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def tally():
-    t = Tally("bad-input")
-    yield t
-    t.save()
+tally = tally_fixture("bad-input")
 
 
 @pytest.mark.parametrize("scenario_name,cluster,args,rc,words", CASES)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.e2e.figures import Tally
+from tests.e2e.figures import tally_fixture
 from tests.simulator.scenarios import SCENARIOS
 from tests.simulator.scenarios.reliability import SECRETS_ARGS
 from tests.simulator.server import Fault
@@ -77,11 +77,7 @@ DEPENDENCIES = [
 
 # Defects these suites found in a check, left to its owner: (dependency, check) -> what is wrong. The test then
 # reports xfail for that fault instead of failing, and passes once the check is fixed.
-KNOWN = {
-    ("ARM private DNS", "acr-network-rules"):
-        "when the privatelink zone search or a zone's links cannot be read (facts/network.py keeps them as "
-        "'unreadable'), acr-network-rules takes the public path and says Fail instead of Error",
-}
+KNOWN = {}
 
 FAULTS = ("429", "500", "503", "slow", "403", "404", "broken-json", "503-once")
 # Words the reason of an affected check must hold, per fault.
@@ -130,11 +126,7 @@ def drop_tokens(env):
         os.remove(path)
 
 
-@pytest.fixture(scope="module")
-def tally():
-    t = Tally("faults")
-    yield t
-    t.save()
+tally = tally_fixture("faults")
 
 
 _BASELINES = {}

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.e2e.arguments import diagnose_args
-from tests.e2e.figures import Tally
+from tests.e2e.figures import tally_fixture
 from tests.simulator.scenarios import SCENARIOS
 
 READ_ONLY_POSTS = [
@@ -37,11 +37,7 @@ def diagnosing_commands(env):
     return [n for n in names if n == "run" or n.startswith("check-") or n == "fleet"]
 
 
-@pytest.fixture(scope="module")
-def tally():
-    t = Tally("read-only")
-    yield t
-    t.save()
+tally = tally_fixture("read-only")
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import re
 import pytest
 
 from tests.e2e.arguments import diagnose_args
-from tests.e2e.figures import Tally
+from tests.e2e.figures import tally_fixture
 from tests.simulator import dataplane
 from tests.simulator.scenarios import SCENARIOS
 from tests.simulator.scenarios.reliability import SECRETS_ARGS
@@ -150,11 +150,7 @@ def args_for(options):
     return args
 
 
-@pytest.fixture(scope="module")
-def tally():
-    t = Tally("secrets")
-    yield t
-    t.save()
+tally = tally_fixture("secrets")
 
 
 @pytest.fixture(scope="module")

@@ -271,6 +271,19 @@ def test_token_guard_refused_sign_in_is_401():
     assert err.value.status_code == 401 and "az login" in err.value.reason and "AADSTS7000222" in err.value.reason
 
 
+def test_token_guard_does_not_retry_or_remember_azs_own_refusal():
+    from knack.util import CLIError
+    guard, calls = TokenGuard(Deadline(30)), []
+
+    def unknown_subscription():
+        calls.append(1)
+        raise CLIError("Subscription 'nosuchsub' not found.")
+    with pytest.raises(FactError):
+        guard.get("https://management.core.windows.net/", unknown_subscription, sleep=lambda s: None)
+    assert calls == [1]
+    assert guard.get("https://management.core.windows.net/", lambda: "token") == "token"
+
+
 def test_token_guard_busy_entra_is_not_a_refusal():
     from azure.cli.core.azclierror import AuthenticationError
 

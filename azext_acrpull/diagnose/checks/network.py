@@ -100,6 +100,9 @@ def private_view(facts, registry):
     view["resolver"] = _resolver(facts)
     zones = facts.private_dns_zones()
     view["zoneSearch"] = zones
+    # The A records do not wait for the links: read them for each zone found while its links are read.
+    names = [record_name(h, facts.request.acr_suffix) for h in view["hosts"]]
+    facts.prefetch(*[lambda z=z["id"], n=n: facts.dns_record(z, "A", n) for z in zones["zones"] for n in names])
     links = facts.parallel(facts.dns_zone_links, [z["id"] for z in zones["zones"]])
     view["links"] = {z["id"]: found for z, found in zip(zones["zones"], links, strict=True)
                      if not isinstance(found, FactError)}
@@ -112,10 +115,12 @@ def private_view(facts, registry):
             for link in view["links"][zone["id"]]:
                 if same_id(((_props(link).get("virtualNetwork")) or {}).get("id"), view["resolver"]["vnetId"]):
                     linked = {"zone": zone, "link": link}
+    if linked is None and view["linksUnreadable"]:
+        # an unreadable zone may be the linked one: no verdict rather than a wrong "not linked"
+        raise FactError(view["linksUnreadable"][0]["reason"])
     view["linked"] = linked
     view["records"] = {}
     if linked:
-        names = [record_name(h, facts.request.acr_suffix) for h in view["hosts"]]
         found = _raise_first(facts.parallel(lambda n: facts.dns_record(linked["zone"]["id"], "A", n), names))
         view["records"] = {h: sorted(a.get("ipv4Address") for a in (_props(r).get("aRecords") or []))
                            if r else None for h, r in zip(view["hosts"], found, strict=True)}

@@ -108,13 +108,11 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, Reachabili
         expired, reads started at once would each ask Entra ID for the same token. The first caller fetches
         it; the others wait for it here and then find it in the cache."""
         def fetch():
-            from azure.cli.core.commands.client_factory import get_subscription_id
+            # The signed-in account's own tenant, as the clients' credentials use it: asking for the token of a
+            # --subscription that az does not know would fail here for a reason the reads do not share.
             try:
-                if resource is None:
-                    self._tokens.raw_token(self.cli_ctx, self.cli_ctx.cloud.endpoints.active_directory_resource_id,
-                                           get_subscription_id(self.cli_ctx))
-                else:
-                    self._tokens.raw_token(self.cli_ctx, resource)
+                arm = self.cli_ctx.cloud.endpoints.active_directory_resource_id
+                self._tokens.raw_token(self.cli_ctx, resource or arm)
             except FactError:   # remembered by the guard: the read itself says why, without asking again
                 logger.debug("no token ahead of the first read; the read itself will say why", exc_info=True)
             return True

@@ -52,9 +52,34 @@ class NetworkFacts:
         kind = "{}/{}".format(rid.namespace, rid.type).lower() if rid else None
         if not rid or kind not in API_VERSIONS or rid.child:
             raise FactError("{} is not a network resource id this tool reads".format(resource_id))
+        listed = self._listed_node_vnet(rid) if kind == "microsoft.network/virtualnetworks" else None
+        if listed is not None:
+            return listed
         return self._read("{} {}".format(WORDS.get(rid.type.lower(), rid.type), rid.name),   # plain GET: arm.py
                           "{}/{}/read".format(rid.namespace, rid.type),
                           lambda: self.arm_get(resource_id, API_VERSIONS[kind], rid.subscription))
+
+    def node_resource_group_vnets(self):
+        """The VNets of the node resource group, whole (the provider's list returns what a GET of each returns)."""
+        return self.once("node_rg_vnets", self._list_node_rg_vnets)
+
+    def _list_node_rg_vnets(self):
+        node_rg, sub = self.node_resource_group(), self.cluster_subscription()
+        path = "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/virtualNetworks".format(sub, node_rg)
+        return self._read("the virtual networks in node resource group {}".format(node_rg),   # plain GET: arm.py
+                          "Microsoft.Network/virtualNetworks/read", lambda: self.arm_list(path, NETWORK_API, sub))
+
+    def _listed_node_vnet(self, rid):
+        """A VNet of the node resource group from its listing, when _node_subnets started one (else None)."""
+        if not getattr(self, "_node_vnets_listed", False) or \
+                rid.resource_group.lower() != (self.node_resource_group() or "").lower() or \
+                rid.subscription.lower() != (self.cluster_subscription() or "").lower():
+            return None
+        try:
+            vnets = self.node_resource_group_vnets()
+        except FactError:   # the VNet's own GET says why
+            return None
+        return next((v for v in vnets if (v.get("id") or "").lower() == rid.id.lower().rstrip("/")), None)
 
     def resources_of_type(self, subscription, resource_type, resource_group=None, name=None):
         """Generic listing (id, name, type, location) of one resource type, optionally by name."""
@@ -172,6 +197,10 @@ class NetworkFacts:
             else:
                 unknown.append(pool)
         if unknown:
+            # The AKS-managed VNet is in the node resource group: list that group's VNets while the scale sets are
+            # read, so that reading the subnet's VNet does not wait for them (one round trip less; _get_network).
+            self._node_vnets_listed = True
+            self.prefetch(self.node_resource_group_vnets)
             scale_sets = self.node_vmss() if any((p.get("type") or "VirtualMachineScaleSets") ==
                                                  "VirtualMachineScaleSets" for p in unknown) else []
             managed = None

@@ -254,6 +254,8 @@ class TokenGuard:
             except FactError:
                 raise
             except Exception as err:  # pylint: disable=broad-except
+                if _about_the_request(err):   # e.g. a subscription az does not know: not Entra ID's fault
+                    raise FactError("no token for {}: {}".format(key, first_line(err, 200))) from None
                 if _sign_in_refused(err):
                     error = FactError("Microsoft Entra ID refused the signed-in account a token for {} ({}); sign "
                                       "in again with `az login`".format(key, first_line(err, 200)), 401)
@@ -283,6 +285,13 @@ class TokenGuard:
 
 # Entra ID's answers that are worth asking again (OAuth 2.0 error codes; msal keeps them in the error it returns).
 _TRANSIENT_OAUTH = ("temporarily_unavailable", "server_error")
+
+
+def _about_the_request(err):
+    """az's own refusal of the request before Entra ID is asked (CLIError other than AuthenticationError)."""
+    from azure.cli.core.azclierror import AuthenticationError
+    from knack.util import CLIError
+    return isinstance(err, CLIError) and not isinstance(err, AuthenticationError)
 
 
 def _sign_in_refused(err):
