@@ -43,7 +43,15 @@ def parse_acr(value, suffix):
 
 
 def _short(text, limit=80):
-    return text if len(text) <= limit else text[:limit] + "..."
+    """The value cut so that its quoted form (repr: control and odd characters escaped) stays near ``limit``."""
+    if len(repr(text)) <= limit + 2:
+        return text
+    cut = ""
+    for char in text:
+        if len(repr(cut + char)) > limit + 2:
+            break
+        cut += char
+    return cut + "..."
 
 
 def _argument_type(convert, name):
