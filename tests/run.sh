@@ -8,5 +8,5 @@ scripts/setup.sh
 status=0
 tests/netns.sh .venv/bin/python -m pytest tests "$@" || status=$?
 # The reliability suites' figures (faults survived, bad inputs, secrets leaked, writes seen) into the README.
-.venv/bin/python scripts/figures.py
+.venv/bin/python scripts/figures.py || echo "README figures were not updated" >&2
 exit "$status"
