@@ -27,8 +27,9 @@ import time
 from dataclasses import dataclass
 
 from bench.fleet_tenant import generate, summary
+from bench.readme import write_section
 from tests.simulator import resourcegraph
-from tests.simulator.harness import ROOT, Environment
+from tests.simulator.harness import Environment
 
 BEGIN, END = "<!-- fleet-bench:begin -->", "<!-- fleet-bench:end -->"
 ARG_PATH = "/providers/Microsoft.ResourceGraph/resources"
@@ -135,17 +136,7 @@ def table(results, latency, runs):
 
 
 def write_readme(block):
-    path = os.path.join(ROOT, "README.md")
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + BEGIN + "\n" + block + END + tail
-    else:
-        text = text.rstrip("\n") + "\n\n### Fleet\n\n" + BEGIN + "\n" + block + END + "\n"
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    write_section(BEGIN, END, block, "### Fleet")
 
 
 def main(argv=None):

@@ -34,7 +34,8 @@ import time
 from dataclasses import dataclass, field
 from importlib import metadata
 
-from tests.simulator.harness import ROOT, Environment
+from bench.readme import write_section
+from tests.simulator.harness import Environment
 from tests.simulator.scenarios import SCENARIOS, build
 from tests.simulator.world import guid
 
@@ -483,17 +484,7 @@ def manual_table(plan):
 
 
 def write_readme(block):
-    path = os.path.join(ROOT, "README.md")
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + BEGIN + "\n" + block + END + tail
-    else:
-        text = text.rstrip("\n") + "\n\n## Performance\n\n" + BEGIN + "\n" + block + END + "\n"
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    write_section(BEGIN, END, block, "## Performance")
 
 
 def main(argv=None):
