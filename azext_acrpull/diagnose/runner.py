@@ -5,10 +5,12 @@ Azure calls overlap and the longest chain of dependent calls sets the wall time.
 run's deadline (--timeout): a check still running then is reported as Error, with the reads it was
 waiting for, and abandoned on its daemon thread.
 """
+import dataclasses
 import functools
 
 from knack.log import get_logger
 
+from . import sources
 from .facts import FactError
 from .findings import ERROR, FAIL, STATUS_ORDER, catalog
 from .threads import call_all
@@ -79,6 +81,17 @@ def _unfinished(chk, facts, deadline):
 
 
 def _run_one(chk, facts):
+    read, token = sources.begin()
+    try:
+        findings = _findings(chk, facts)
+    finally:
+        sources.end(token)
+    if sources.KUBERNETES in read and hasattr(facts, "kube_access"):
+        findings = [_kube_read_via(f, facts.kube_access()) for f in findings]
+    return findings
+
+
+def _findings(chk, facts):
     try:
         findings = list(chk.func(chk, facts) or [])
     except FactError as err:
@@ -91,6 +104,17 @@ def _run_one(chk, facts):
     if not findings:
         raise AssertionError("check {} returned no finding".format(chk.check_id))
     return findings
+
+
+def _kube_read_via(finding, access):
+    """A finding built from Kubernetes objects says how they were read: evidence.kubernetesReadVia is
+    apiServer or runCommand, and the message says so when a private API server was read through run command."""
+    evidence = dict(finding.evidence)
+    evidence.setdefault("kubernetesReadVia", access["via"])
+    message = finding.message
+    if access["note"] and access["note"] not in message:
+        message = "{} {}".format(message.rstrip(), access["note"])
+    return dataclasses.replace(finding, message=message, evidence=evidence)
 
 
 def _default_target(facts):

@@ -5,6 +5,8 @@ a silent API would keep az from exiting after the command has already answered. 
 are daemon threads, and waiting for them stops at the run's deadline: what has not finished by
 then is reported as unfinished and abandoned.
 """
+import contextvars
+import functools
 import threading
 
 
@@ -22,7 +24,9 @@ def call_all(funcs, deadline=None, max_workers=None, name="acrpull"):
 
     Returns one Outcome per function, in order, once all have returned or the deadline has passed.
     Calls not yet started at the deadline are never started."""
-    funcs = list(funcs)
+    # Each call runs in a copy of the caller's context, so what a check notes about its reads (sources.py)
+    # follows it into the threads its facts start.
+    funcs = [functools.partial(contextvars.copy_context().run, f) for f in funcs]
     outcomes = [Outcome() for _ in funcs]
     if not funcs:
         return outcomes

@@ -233,12 +233,34 @@ def test_private_cluster_reads_kubernetes_through_run_command(scenario):
     assert pod["status"] == "Fail" and "403" in pod["message"], pod
     probe = next(f for f in findings if f["checkId"] == "cluster-pull-probe")
     assert probe["status"] == "Fail" and "API server is private" in probe["message"]
+    # Every finding built from Kubernetes objects says they came through run command, in words and evidence.
+    kube_read = {f["checkId"] for f in findings if "kubernetesReadVia" in f["evidence"]}
+    assert {"pod-pull-events", "pull-secret-sp", "pull-secret-admin", "image-reference", "image-manifest",
+            "image-platform", "pull-rate-limit"} <= kube_read
+    assert "registry-lookup" not in kube_read and "private-dns-link" not in kube_read
+    for f in findings:
+        if f["checkId"] in kube_read:
+            assert f["evidence"]["kubernetesReadVia"] == "runCommand", f
+            assert "read with kubectl through AKS run command" in f["message"], f
     posts = [e for e in _run_command_requests(sc) if e["method"] == "POST"]
     assert len(posts) >= 2   # the pod and its events, and the probe
     assert all(e["status"] == 202 for e in posts)
     sc.assert_read_only()
     sc.assert_no_unknown_routes()
     sc.assert_no_duplicate_reads()
+
+
+def test_public_cluster_findings_say_kubernetes_was_read_from_the_api_server(scenario):
+    sc = scenario("image-pods")
+    findings, _ = sc.diagnose("--pod", "web-ok", "--checks", "pod-pull-events", "registry-lookup",
+                              "kubelet-identity-vmss")
+    pod = next(f for f in findings if f["checkId"] == "pod-pull-events")
+    assert pod["evidence"]["kubernetesReadVia"] == "apiServer" and "run command" not in pod["message"]
+    # The registry was found from the pod's image (Kubernetes); the scale sets are ARM's alone.
+    lookup = next(f for f in findings if f["checkId"] == "registry-lookup")
+    assert lookup["evidence"]["kubernetesReadVia"] == "apiServer"
+    assert all("kubernetesReadVia" not in f["evidence"] for f in findings if f["checkId"] == "kubelet-identity-vmss")
+    assert not _run_command_requests(sc)
 
 
 def test_private_cluster_reads_leak_no_secret_even_with_debug(scenario):

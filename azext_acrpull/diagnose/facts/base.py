@@ -8,6 +8,7 @@ Graph, Kubernetes and the registry for one cluster; a bulk reader can fill the s
 import threading
 from contextlib import contextmanager
 
+from .. import sources
 from ..deadline import Deadline
 from ..ids import id_name, parse_resource_id
 from ..threads import call_all, start
@@ -29,6 +30,7 @@ class Facts:
     def __init__(self, request, max_workers=8):
         self.request = request
         self._cache = {}
+        self._sources = {}          # key -> the sources (sources.py) its fetch read
         self._locks = {}
         self._guard = threading.Lock()
         self._max_workers = max_workers
@@ -68,10 +70,15 @@ class Facts:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
             if key not in self._cache:
+                read, token = sources.begin()   # what this fact was read from, told to every check that asks
                 try:
                     self._cache[key] = (True, fetch())
                 except FactError as err:
                     self._cache[key] = (False, err)
+                finally:
+                    sources.end(token)
+                self._sources[key] = frozenset(read)
+        sources.note(*self._sources.get(key, ()))
         ok, value = self._cache[key]
         if not ok:
             raise value

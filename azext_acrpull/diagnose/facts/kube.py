@@ -9,6 +9,7 @@ import base64
 import os
 import tempfile
 
+from ..sources import KUBERNETES, note
 from .base import FactError
 
 AKS_SERVER_APP = "6dae42f8-4368-4678-94ff-3960e28e3630"
@@ -87,6 +88,7 @@ class KubeFacts:
 
     def _kube_get(self, path, params):
         from .transport import Unreachable, request
+        note(KUBERNETES)   # findings built from this say how Kubernetes was read (runner.py)
         if self.kube_through_run_command():
             return self.kube_get_via_run_command(path, params)
         conn = self.kube_connection()

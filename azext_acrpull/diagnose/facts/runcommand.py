@@ -155,9 +155,8 @@ class RunCommandFacts:
     def kube_access(self):
         """How Kubernetes objects were read, for findings to say: through the API server or run command."""
         if self.kube_through_run_command():
-            return {"via": "runCommand", "note": "The cluster's API server is private and could not be reached from "
-                                                 "here, so Kubernetes objects were read with kubectl through AKS run "
-                                                 "command."}
+            return {"via": "runCommand", "note": "(Kubernetes objects read with kubectl through AKS run command: the "
+                                                 "private API server is not reachable from here.)"}
         return {"via": "apiServer", "note": ""}
 
     def kube_get_private(self, path, params, unreachable):
