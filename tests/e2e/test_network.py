@@ -15,6 +15,9 @@ EXPECTED = {
     "net-hub-spoke-healthy": ("Pass", "Pass", "Pass", "Pass"),
     "net-hub-spoke-no-link": ("Fail", "Fail", "Pass", "Pass"),
     "net-data-record-missing": ("Fail", "Pass", "Pass", "Pass"),
+    "net-public-endpoint-elsewhere": ("Warning", "Pass", "Warning", "Pass"),
+    "net-selected-endpoint-elsewhere": ("Warning", "Pass", "Warning", "Pass"),
+    "net-selected-endpoint-unused": ("Fail", "Fail", "Fail", "Pass"),
     "net-peering-one-way": ("Pass", "Pass", "Fail", "Pass"),
     "net-peering-disconnected": ("Pass", "Pass", "Fail", "Pass"),
     "net-route-to-firewall": ("Pass", "Pass", "Pass", "Warning"),
@@ -172,6 +175,22 @@ def test_nsg_denying_443_names_the_rule(scenario):
 
 
 # -- S0.checkacr: from inside the cluster ------------------------------------------------------------
+def test_a_registry_open_to_all_networks_is_pulled_publicly_and_that_is_no_failure(scenario):
+    sc, findings, _ = network(scenario, "net-public-endpoint-elsewhere", "--probe")
+    dns, peering, probe = (sc.status_of(findings, c)
+                           for c in ("private-dns-link", "vnet-peering", "cluster-pull-probe"))
+    for f in (dns, peering, probe):
+        assert f["status"] == "Warning" and f["evidence"]["publicPath"] is True, f
+        assert "takes pulls from all networks" in f["message"] and "that works" in f["message"], f
+    assert dns["remediation"].startswith("az network private-dns link vnet create -g rg-dns -z privatelink.azurecr.io")
+    assert "--remote-vnet" in peering["remediation"] and "time out" in peering["message"]
+    assert "public address" in probe["message"] and probe["evidence"]["problems"]
+    # The same endpoint with the registry closed to public networks: the pull is refused, and that is a failure.
+    sc, findings, _ = network(scenario, "net-hub-spoke-no-link", "--probe")
+    assert sc.status_of(findings, "cluster-pull-probe")["status"] == "Fail"
+    assert "publicPath" not in sc.status_of(findings, "private-dns-link")["evidence"]
+
+
 def _run_command_requests(sc):
     return [e for e in sc.sim.log if "/runcommand" in e["path"].lower() or "/commandresults/" in e["path"].lower()]
 

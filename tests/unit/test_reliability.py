@@ -231,6 +231,17 @@ def test_sdk_retry_policy_is_bounded():
     Pipeline(transport, [bounded_retry_policy(Deadline(60))]).run(
         HttpRequest("POST", "https://management.azure.com/x/listClusterUserCredential"))
     assert len(transport.sent) == 2
+    # Starting a run command starts a pod: sent again only after an answer that says it was not taken.
+    run = "https://management.azure.com/x/managedClusters/aks1/runCommand?api-version=2025-08-01"
+    for status, headers, sent in ((500, None, 1), (504, None, 1), (500, {"Retry-After": "1"}, 1), (503, None, 2),
+                                  (429, None, 2), (429, {"Retry-After": "1"}, 2)):
+        transport = Transport([(status, headers), (202, None)])
+        Pipeline(transport, [bounded_retry_policy(Deadline(60))]).run(HttpRequest("POST", run))
+        assert len(transport.sent) == sent, (status, headers)
+    transport = Transport([(500, None), (200, None)])
+    Pipeline(transport, [bounded_retry_policy(Deadline(60))]).run(
+        HttpRequest("GET", "https://management.azure.com/x/managedClusters/aks1/commandResults/abc"))
+    assert len(transport.sent) == 2
 
 
 # -- tokens --------------------------------------------------------------------------------------------

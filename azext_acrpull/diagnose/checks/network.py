@@ -1,6 +1,8 @@
 """Causes 3 and 4: 403 Forbidden and i/o timeout. Private DNS, the registry's firewall, peering and
 the path out of the node subnet, judged from Azure's own network facts; and, with --probe, one
 look from inside the cluster."""
+import functools
+
 from ..facts import FactError
 from ..findings import FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import id_name, parse_resource_id, same_id
@@ -162,6 +164,38 @@ def goes_private(view):
     return bool(view.get("linked")) and view["records"].get(login) == endpoint["addresses"].get(login)
 
 
+def public_path(facts, registry):
+    """Why the registry takes the cluster's pulls at its public endpoint, or None. A cluster that resolves the public
+    address then still pulls: a private endpoint it does not use costs privacy, not pulls. None as well when the
+    cluster's egress address cannot be known (userDefinedRouting): that case stays with acr-network-rules."""
+    props = _props(registry)
+    if (props.get("publicNetworkAccess") or "Enabled") != "Enabled":
+        return None
+    rules = props.get("networkRuleSet") or {}
+    if (rules.get("defaultAction") or "Allow") == "Allow":
+        return "takes pulls from all networks (public network access Enabled, default action Allow)"
+    try:
+        subnets = [s["subnetId"] for s in facts.node_subnets()]
+        egress = facts.cluster_egress()
+    except FactError:
+        return None   # unknown: judged as a closed path, as before this was asked
+    vnet_rules = [r.get("virtualNetworkResourceId") or r.get("id") for r in rules.get("virtualNetworkRules") or []]
+    if any(same_id(v, s) for v in vnet_rules for s in subnets):
+        return "allows the node subnet by a virtual network rule"
+    addresses = [a["address"] for a in egress["addresses"]]
+    if not egress["known"] or not addresses or egress["outboundType"] in ("none", "block"):
+        return None
+    allowed = [r.get("value") for r in rules.get("ipRules") or [] if (r.get("action") or "Allow") == "Allow"]
+    if uncovered(addresses, allowed):
+        return None
+    return "allows the cluster's egress {} in its IP rules".format(", ".join(addresses))
+
+
+def _public_words(name, login, why):
+    return ("Registry {} {}, so the nodes pull from its public endpoint at {} today, and that works; but not "
+            "through the private endpoint.").format(name, why, login)
+
+
 def _zone_rg_args(zone_id):
     rid = parse_resource_id(zone_id)
     return "-g {} -z {}".format(rid.resource_group, rid.name)
@@ -231,6 +265,12 @@ def _private_dns_one(chk, facts, registry):
                    "--zone-name registry{sub}").format(rg=pe.resource_group, zone=view["zoneSearch"]["name"],
                                                       vnet=vnet_name, vnet_id=resolver["vnetId"], pe=pe.name,
                                                       sub=_sub_flag(facts, endpoint["endpointId"]))
+            why = public_path(facts, registry)
+            if why:
+                return chk.finding(target, WARNING, "No private DNS zone {} exists in the subscriptions the signed-in "
+                                   "account can read, so VNet {}{} resolves {} to the registry's public address. "
+                                   "{}".format(view["zoneSearch"]["name"], vnet_name, via, hosts[0],
+                                               _public_words(name, hosts[0], why)), fix, publicPath=True, **evidence)
             return chk.finding(target, FAIL, "No private DNS zone {} exists in the subscriptions the signed-in "
                                "account can read, so VNet {}{} resolves {} to the registry's public address and the "
                                "pull is refused (403) or times out.".format(
@@ -239,6 +279,16 @@ def _private_dns_one(chk, facts, registry):
                            for link in view["links"][zone["id"]])
         fix = "az network private-dns link vnet create {} -n {}-link -v {} -e false{}".format(
             _zone_rg_args(zone["id"]), vnet_name, resolver["vnetId"], _sub_flag(facts, zone["id"]))
+        why = public_path(facts, registry)
+        if why:
+            return chk.finding(
+                target, WARNING,
+                "Zone {} (resource group {}) holds the registry's records but has no virtual network link to the "
+                "cluster's VNet {}{} (linked: {}), so the nodes resolve {} to its public address. {} Link the zone "
+                "(with a path to the endpoint, see vnet-peering) to pull privately.".format(
+                    zone["name"], parse_resource_id(zone["id"]).resource_group, vnet_name, via,
+                    ", ".join(linked_to) or "none", hosts[0], _public_words(name, hosts[0], why)),
+                fix, zoneId=zone["id"], linkedVnets=linked_to, publicPath=True, **evidence)
         return chk.finding(
             target, FAIL,
             "Zone {} (resource group {}) holds the registry's records but has no virtual network link to the "
@@ -488,6 +538,14 @@ def _peering_one(chk, facts, registry):
             id_name(cluster_vnet_id), id_name(pe_vnet_id), unread), **evidence)
     if any("Disconnected" in p for p in problems):
         fixes = _disconnected_fixes(facts, sides) or fixes
+    why = None if goes_private(view) else public_path(facts, registry)
+    if why:
+        return chk.finding(target, WARNING, "The private endpoint {} is in VNet {} and the nodes in VNet {}, but {}. "
+                           "The nodes do not resolve {} to the endpoint (see private-dns-link). {} Peer the VNets "
+                           "before the cluster's DNS points at the endpoint, or pulls will time out.".format(
+                               endpoint["name"], id_name(pe_vnet_id), id_name(cluster_vnet_id), "; ".join(problems),
+                               view["hosts"][0], _public_words(name, view["hosts"][0], why)),
+                           " && ".join(dict.fromkeys(fixes)), problems=problems, publicPath=True, **evidence)
     appliance = _appliance_route(facts, endpoint)
     if appliance and ours is None:
         evidence["route"] = appliance
@@ -754,7 +812,8 @@ def _probe_one(chk, facts, registry):
         if facts.private_api_server() else ""
     evidence = {"runCommandId": probe["run"]["id"], "exitCode": probe["run"]["exitCode"], "command": probe["script"],
                 "answers": answers, "expected": {h: endpoint["addresses"].get(h) for h in hosts} if endpoint else None}
-    problems, fixes = [], []
+    problems, fixes, public = [], [], []
+    why_public = functools.partial(public_path, facts, registry)
     for host in hosts:
         got = answers["dns"].get(host)
         want = endpoint["addresses"].get(host) if endpoint else None
@@ -763,8 +822,10 @@ def _probe_one(chk, facts, registry):
             continue
         if want and sorted(got) != sorted(want):
             kind = "public" if not any(is_private(ip) for ip in got) else "other"
-            problems.append("{} resolves to {} ({} address) instead of the private endpoint's {}".format(
-                host, ", ".join(got), kind, ", ".join(want)))
+            words = "{} resolves to {} ({} address) instead of the private endpoint's {}".format(
+                host, ", ".join(got), kind, ", ".join(want))
+            # A registry that takes the cluster's public path still takes a pull that goes to its public address.
+            (public if kind == "public" and why_public() else problems).append(words)
         closed = [ip for ip, state in answers["tcp"].get(host, {}).items() if state == "closed"]
         if closed:
             problems.append("TCP 443 to {} ({}) does not open".format(", ".join(closed), host))
@@ -775,12 +836,19 @@ def _probe_one(chk, facts, registry):
             login, " to client IP {}".format(client) if client else ""))
         if client and not endpoint:
             fixes.append("az acr network-rule add --name {} --ip-address {}".format(name, client))
-    if problems:
+    if problems or public:
         fixes = fixes or ["az aks diagnose-pull check-network -g {} -n {} --acr {}{}".format(
             facts.cluster_resource_group, facts.cluster_name, name,
             " --checks private-dns-link vnet-peering egress-path" if endpoint else "")]
+    if problems:
         return chk.finding(target, FAIL, "From a pod in the cluster (AKS run command {}): {}.{}".format(
-            probe["run"]["id"], "; ".join(problems), private_note), " && ".join(fixes), problems=problems, **evidence)
+            probe["run"]["id"], "; ".join(problems + public), private_note), " && ".join(fixes),
+            problems=problems + public, **evidence)
+    if public:
+        words = _public_words(name, login, why_public())
+        return chk.finding(target, WARNING, "From a pod in the cluster (AKS run command {}): {}, and TCP 443 opens. "
+                           "{}{}".format(probe["run"]["id"], "; ".join(public), words, private_note),
+                           " && ".join(fixes), problems=public, publicPath=True, **evidence)
     return chk.finding(target, PASS, "From a pod in the cluster (AKS run command {}): {} resolve{} to {} and TCP "
                        "443 opens{}.{}".format(probe["run"]["id"], ", ".join(hosts), "" if len(hosts) > 1 else "s",
                                                ", ".join(sorted(

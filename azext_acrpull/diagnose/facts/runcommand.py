@@ -123,10 +123,11 @@ class RunCommandFacts:
                              lro_options={"final-state-via": "location"}, logging_enable=False)
         poller = self._read(what, permission, lambda: client.managed_clusters.begin_run_command(
             rg, name, request, polling=polling, polling_interval=POLL_SECONDS, logging_enable=False))
-        wait = min(RUN_TIMEOUT, self.deadline.remaining()) if hasattr(self, "deadline") else RUN_TIMEOUT
+        wait = min(RUN_TIMEOUT, self.deadline.remaining())
         result = self._read(what, permission, lambda: poller.result(timeout=wait))
         if not poller.done() or result is None:
-            raise FactError("AKS run command on cluster {} did not finish within {:g} s".format(name, wait))
+            bound = self.deadline.words() if wait < RUN_TIMEOUT else "within {} s".format(RUN_TIMEOUT)
+            raise FactError("AKS run command on cluster {} did not finish {}".format(name, bound))
         body = rest(result) or {}
         run = body.get("properties") or {}
         return {"id": body.get("id"), "command": command, "provisioningState": run.get("provisioningState"),

@@ -33,6 +33,11 @@ READ_TIMEOUT = 30.0
 GRACE = 1.0
 TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
 READ_ONLY_POST = re.compile(r"/list[a-z]*$|/providers/microsoft\.resourcegraph/resources$", re.IGNORECASE)
+# A POST that starts something (AKS run command starts a pod) is sent again only when the service says it did not
+# take it: 429 (throttled) or 503 (unavailable). After a 500, a 504 or a lost answer it may have started, and a
+# second request would start a second pod.
+STARTING_POST = re.compile(r"/runCommand$", re.IGNORECASE)
+NOT_TAKEN = (429, 503)
 
 
 class Unreachable(FactError):
@@ -181,6 +186,10 @@ def sdk_client_kwargs(deadline):
             "read_timeout": READ_TIMEOUT}
 
 
+def _starting(request):
+    return request.method.upper() == "POST" and bool(STARTING_POST.search(request.url.split("?")[0]))
+
+
 def bounded_retry_policy(deadline):
     from azure.core.pipeline.policies import RetryPolicy
 
@@ -209,7 +218,14 @@ def bounded_retry_policy(deadline):
         def get_backoff_time(self, settings):
             return min(super().get_backoff_time(settings), max(0.0, self._deadline.remaining() - 0.1))
 
+        def is_retry(self, settings, response):
+            if _starting(response.http_request) and response.http_response.status_code not in NOT_TAKEN:
+                return False   # even with Retry-After: it may have started
+            return super().is_retry(settings, response)
+
         def _is_method_retryable(self, settings, request, response=None):
+            if _starting(request):
+                return response is not None and response.status_code in NOT_TAKEN
             if request.method.upper() == "POST" and READ_ONLY_POST.search(request.url.split("?")[0]):
                 return True   # list* actions and Resource Graph queries read: safe to send again
             return super()._is_method_retryable(settings, request, response=response)

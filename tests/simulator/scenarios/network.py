@@ -46,8 +46,9 @@ def _cluster(w, spoke, **kwargs):
 
 
 def hub_and_spoke(name, link_spoke=True, peering=("Connected", "Connected"), skip_records=(), pe_policies="Disabled",
-                  spoke_subnet=None, replica=None):
-    """A private registry (public access Disabled) reached through a private endpoint in the hub."""
+                  spoke_subnet=None, replica=None, public=None):
+    """A private registry (public access Disabled; ``public`` "all" opens it to all networks as well, "selected" to
+    the IP rules it is given) reached through a private endpoint in the hub."""
     w = World(name)
     hub = _hub(w, pe_policies)
     spoke = _spoke(w, subnet_kwargs=spoke_subnet(w) if spoke_subnet else None)
@@ -56,8 +57,8 @@ def hub_and_spoke(name, link_spoke=True, peering=("Connected", "Connected"), ski
     if peering[1]:
         nb.peer(w, hub, spoke, peering[1])
     cluster = _cluster(w, spoke)
-    registry = w.registry("myacr", "rg1", publicNetworkAccess="Disabled",
-                          networkRuleSet={"defaultAction": "Deny", "ipRules": []})
+    registry = w.registry("myacr", "rg1", publicNetworkAccess="Enabled" if public else "Disabled",
+                          networkRuleSet={"defaultAction": "Allow" if public == "all" else "Deny", "ipRules": []})
     w.assign(registry["id"], "AcrPull", kubelet_object_id(cluster))
     addresses = dict(PE_IPS)
     if replica:
@@ -91,6 +92,38 @@ def net_hub_spoke_healthy():
                                    "resolves the registry publicly and gets 403 (C3.S1).")
 def net_hub_spoke_no_link():
     return hub_and_spoke("net-hub-spoke-no-link", link_spoke=False)
+
+
+@scenario("net-public-endpoint-elsewhere", "The registry is open to all networks and also has a private endpoint in "
+                                           "the hub for other workloads; the spoke is neither linked to the zone nor "
+                                           "peered, so it pulls publicly, and that works.")
+def net_public_endpoint_elsewhere():
+    return hub_and_spoke("net-public-endpoint-elsewhere", link_spoke=False, peering=(None, None), public="all")
+
+
+def _selected_endpoint_elsewhere(name, allow_cluster):
+    w = hub_and_spoke(name, link_spoke=False, peering=(None, None), public="selected")
+    registry = next(r for k, r in w.arm.items() if k.endswith("/registries/myacr"))
+    cluster = next(r for k, r in w.arm.items() if k.endswith("/managedclusters/aks1"))
+    rules = registry["properties"]["networkRuleSet"]["ipRules"]
+    rules.append({"action": "Allow", "value": "198.51.100.0/24"})
+    if allow_cluster:
+        rules.append({"action": "Allow", "value": lb_ip(w, cluster)})
+    return w
+
+
+@scenario("net-selected-endpoint-elsewhere", "The registry allows selected networks, the cluster's load balancer IP "
+                                             "among them, and has a private endpoint in the hub the spoke does not "
+                                             "use: it pulls publicly, and that works.")
+def net_selected_endpoint_elsewhere():
+    return _selected_endpoint_elsewhere("net-selected-endpoint-elsewhere", allow_cluster=True)
+
+
+@scenario("net-selected-endpoint-unused", "As net-selected-endpoint-elsewhere, but the cluster's IP is not allowed: "
+                                          "its public pulls get 403 and the endpoint is neither linked nor peered "
+                                          "(C3.S1, C3.S2, C4.S1).")
+def net_selected_endpoint_unused():
+    return _selected_endpoint_elsewhere("net-selected-endpoint-unused", allow_cluster=False)
 
 
 @scenario("net-data-record-missing", "Zone linked to the spoke, but the A record of the West Europe replica's data "
