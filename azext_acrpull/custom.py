@@ -263,9 +263,25 @@ def _require_cluster_and_registry(facts, request):
             "or pass --acr with the registry's resource ID if it is in another subscription.".format(
                 lookups[0]["name"]))
     if not lookups:
+        broader = _broader_scopes(facts)
         raise RequiredArgumentMissingError(
-            "No registry to diagnose: the cluster's pull identity holds no role on any registry and no --image or "
-            "--pod names one. Pass --acr <registry name, login server or resource ID>.")
+            "No registry to diagnose: the cluster's pull identity holds {} and no --image or --pod names one. Pass "
+            "--acr <registry name, login server or resource ID>.".format(
+                "roles only at broader scopes ({}), which do not say which registry".format(", ".join(broader))
+                if broader else "no role on any registry"))
+
+
+def _broader_scopes(facts):
+    """Scopes above registries (management group, subscription, resource group) where the pull identity holds a role:
+    an inherited AcrPull covers every registry there, so discovery by role cannot pick one."""
+    from .diagnose.facts import FactError
+    try:
+        oid = facts.pull_identity().get("objectId")
+        assignments = facts.principal_role_assignments(oid) if oid else []
+    except FactError:
+        return []
+    scopes = [(a.get("properties") or {}).get("scope") or "" for a in assignments]
+    return list(dict.fromkeys(s for s in scopes if s and "/providers/microsoft.containerregistry/" not in s.lower()))
 
 
 def _cluster_not_found(err, request, facts):

@@ -149,6 +149,9 @@ SP_CASES = [
     ("sp-healthy", "sp-role-principal", "registry myacr", "Pass", ["current service principal aks1-sp"]),
     ("auth-sp-old-principal", "sp-role-principal", "registry myacr", "Fail",
      ["service principal aks1-sp-2024 (appId", "not at the cluster's current service principal aks1-sp (appId"]),
+    ("auth-sp-shared-registry", "sp-role-principal", "registry myacr", "Fail",
+     ["service principal aks2-sp (appId", "which other clusters run as (aks2)", "leave theirs in place"]),
+    ("auth-sp-shared-registry", "acr-role-assignment", "registry myacr", "Fail", ["aks1-sp"]),
     ("auth-sp-deleted-principal", "sp-role-principal", "registry myacr", "Fail",
      ["(deleted: it no longer exists in Microsoft Entra ID)"]),
     ("auth-mi-moved-from-sp", "sp-role-principal", "registry myacr", "Fail",
@@ -205,6 +208,24 @@ def test_stale_principal_names_both_ids_and_the_assignment(scenario):
     assert f["remediation"] == ATTACH + REGISTRY_ID
     lookups = [e for e in sc.sim.log if e["path"] == "/v1.0/directoryObjects/getByIds"]
     assert len(lookups) == 1 and lookups[0]["method"] == "POST" and not lookups[0]["write"]
+
+
+def test_a_service_principal_another_cluster_runs_as_is_not_stale(scenario):
+    """On a shared registry the other cluster's role is its own: never call it stale, never suggest removing it.
+    Whether a cluster runs as it is read from the clusters of every readable subscription, only when needed."""
+    sc = scenario("auth-sp-shared-registry")
+    findings, _ = check_auth(sc, "--acr", "myacr", "--checks", "sp-role-principal")
+    f = one(sc, findings, "sp-role-principal")
+    assert f["evidence"]["stalePrincipals"] == [] and "role assignment delete" not in f["message"]
+    assert "probably granted" not in f["message"] and f["remediation"] == ATTACH + REGISTRY_ID
+    (shared,) = f["evidence"]["otherClusterPrincipals"]
+    assert [c.rsplit("/", 1)[-1] for c in shared["usedByClusters"]] == ["aks2"]
+    listed = [e for e in sc.sim.log if e["path"].lower().endswith("/providers/microsoft.containerservice/"
+                                                                      "managedclusters")]
+    assert listed and all(e["method"] == "GET" for e in listed)
+    sc = scenario("sp-healthy")
+    check_auth(sc, "--acr", "myacr", "--checks", "sp-role-principal")
+    assert not [e for e in sc.sim.log if e["path"].lower().endswith("/managedclusters")], "listed without need"
 
 
 # --- C1.S4: the kubelet identity on every scale set ----------------------------------------------------------

@@ -88,7 +88,10 @@ CASES = [
     case("timeout-words", ["--timeout", "soon"], 2, ["between 1 and 3600"]),
     case("timeout-huge", ["--timeout", "99999"], 2, ["between 1 and 3600"]),
     # nothing names a registry and the pull identity holds no role
-    case("no-registry-anywhere", [], 1, ["--acr"], scenario="mi-acrpull-missing"),
+    case("no-registry-anywhere", [], 1, ["--acr", "no role on any registry"], scenario="mi-acrpull-missing"),
+    # its only role is on a resource group: it covers every registry there, so none can be picked
+    case("no-registry-broader-role", [], 1, ["--acr", "broader scopes", "/resourceGroups/rg1)"],
+         scenario="auth-reader-rg"),
 ]
 
 

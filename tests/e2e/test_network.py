@@ -15,8 +15,8 @@ EXPECTED = {
     "net-hub-spoke-healthy": ("Pass", "Pass", "Pass", "Pass"),
     "net-hub-spoke-no-link": ("Fail", "Fail", "Pass", "Pass"),
     "net-data-record-missing": ("Fail", "Pass", "Pass", "Pass"),
-    "net-public-endpoint-elsewhere": ("Warning", "Pass", "Warning", "Pass"),
-    "net-selected-endpoint-elsewhere": ("Warning", "Pass", "Warning", "Pass"),
+    "net-public-endpoint-elsewhere": ("Fail", "Pass", "Fail", "Pass"),
+    "net-selected-endpoint-elsewhere": ("Fail", "Pass", "Fail", "Pass"),
     "net-selected-endpoint-unused": ("Fail", "Fail", "Fail", "Pass"),
     "net-peering-one-way": ("Pass", "Pass", "Fail", "Pass"),
     "net-peering-disconnected": ("Pass", "Pass", "Fail", "Pass"),
@@ -175,20 +175,32 @@ def test_nsg_denying_443_names_the_rule(scenario):
 
 
 # -- S0.checkacr: from inside the cluster ------------------------------------------------------------
-def test_a_registry_open_to_all_networks_is_pulled_publicly_and_that_is_no_failure(scenario):
+def test_an_unused_private_endpoint_says_the_public_path_still_takes_pulls(scenario):
+    """The contract's Fail stands (no link, no peering), but the words must not blame the pull on it when the
+    registry takes the cluster's public path; evidence.publicPath tells scripts so."""
     sc, findings, _ = network(scenario, "net-public-endpoint-elsewhere", "--probe")
-    dns, peering, probe = (sc.status_of(findings, c)
-                           for c in ("private-dns-link", "vnet-peering", "cluster-pull-probe"))
-    for f in (dns, peering, probe):
-        assert f["status"] == "Warning" and f["evidence"]["publicPath"] is True, f
-        assert "takes pulls from all networks" in f["message"] and "that works" in f["message"], f
-    assert dns["remediation"].startswith("az network private-dns link vnet create -g rg-dns -z privatelink.azurecr.io")
-    assert "--remote-vnet" in peering["remediation"] and "time out" in peering["message"]
-    assert "public address" in probe["message"] and probe["evidence"]["problems"]
-    # The same endpoint with the registry closed to public networks: the pull is refused, and that is a failure.
-    sc, findings, _ = network(scenario, "net-hub-spoke-no-link", "--probe")
-    assert sc.status_of(findings, "cluster-pull-probe")["status"] == "Fail"
-    assert "publicPath" not in sc.status_of(findings, "private-dns-link")["evidence"]
+    checks = ("private-dns-link", "vnet-peering", "cluster-pull-probe")
+    for f in (sc.status_of(findings, c) for c in checks):
+        assert f["status"] == "Fail" and f["evidence"]["publicPath"] is True, f
+        assert "takes pulls from all networks" in f["message"] and "does not block them" in f["message"], f
+        assert "refused (403)" not in f["message"], f
+    assert sc.status_of(findings, "private-dns-link")["remediation"].startswith(
+        "az network private-dns link vnet create -g rg-dns -z privatelink.azurecr.io")
+    peering = sc.status_of(findings, "vnet-peering")
+    assert "--remote-vnet" in peering["remediation"] and "Once they do, pulls will time out" in peering["message"]
+    sc, findings, _ = network(scenario, "net-selected-endpoint-elsewhere")
+    dns = sc.status_of(findings, "private-dns-link")
+    assert "allows the cluster's egress {} in its IP rules".format(dns_ip(sc)) in dns["message"], dns
+    # Closed to the cluster's public path: the pull is refused, and nothing says otherwise.
+    for name in ("net-hub-spoke-no-link", "net-selected-endpoint-unused"):
+        sc, findings, _ = network(scenario, name, "--probe")
+        for f in (sc.status_of(findings, c) for c in ("private-dns-link", "cluster-pull-probe")):
+            assert f["status"] == "Fail" and "publicPath" not in f["evidence"] and "does not block" not in f["message"]
+
+
+def dns_ip(sc):
+    cluster = next(r for k, r in sc.world.arm.items() if k.endswith("/managedclusters/aks1"))
+    return lb_ip(sc.world, cluster)
 
 
 def _run_command_requests(sc):

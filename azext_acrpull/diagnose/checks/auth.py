@@ -436,7 +436,8 @@ def _principal_finding(chk, facts, identity, registry):
             kept.append(entry)
     evidence = {"currentPrincipal": current, "registryId": registry["id"], "stalePrincipals": stale,
                 "otherPrincipals": kept}
-    if not stale:
+    shared, unsure = _in_use_elsewhere(facts, stale, evidence)
+    if not stale and not shared:
         words = ("No pull role on {} points at another service principal or at a deleted identity{}; the {} holds "
                  "none itself (see acr-role-assignment).".format(
                      registry["name"], " (held by {})".format(", ".join(sorted(
@@ -444,17 +445,28 @@ def _principal_finding(chk, facts, identity, registry):
         if managed:
             return chk.finding(target, SKIPPED, words + " The cluster uses a managed identity.", **evidence)
         return chk.finding(target, PASS, words, **evidence)
-    names = "; ".join(_principal_words(e) for e in stale)
-    if managed:
-        words = ("The pull role(s) on {} point at {}, not at the cluster's current {}: the cluster moved to a "
-                 "managed identity (or its identity was recreated) and the roles stayed with the old principal."
-                 .format(registry["name"], names, who))
-    else:
-        words = ("The pull role(s) on {} point at {}, not at the cluster's current {}: they were probably granted "
-                 "to a service principal the cluster used before its credentials were reset.".format(
-                     registry["name"], names, who))
-    words += " Grant the role to the current identity; the old assignment(s) can then be removed with " \
-        "`az role assignment delete --ids {}`.".format(" ".join(e["roleAssignmentId"] for e in stale))
+    sentences = []
+    if stale:
+        names = "; ".join(_principal_words(e) for e in stale)
+        if managed:
+            sentences.append("The pull role(s) on {} point at {}, not at the cluster's current {}: the cluster moved "
+                             "to a managed identity (or its identity was recreated) and the roles stayed with the old "
+                             "principal.".format(registry["name"], names, who))
+        else:
+            sentences.append("The pull role(s) on {} point at {}, not at the cluster's current {}: they were probably "
+                             "granted to a service principal the cluster used before its credentials were reset."
+                             .format(registry["name"], names, who))
+    if shared:
+        sentences.append("The pull role(s) on {} {} {}, which other clusters run as ({}), not at this cluster's "
+                         "current {}: the registry is shared and this cluster has no role of its own; leave theirs in "
+                         "place.".format(registry["name"], "also point at" if stale else "point at",
+                                         "; ".join(_principal_words(e) for e in shared),
+                                         ", ".join(sorted({id_name(c) for e in shared for c in e["usedByClusters"]})),
+                                         who))
+    sentences.append("Grant the role to the current identity{}.".format(
+        "; the old assignment(s) can then be removed with `az role assignment delete --ids {}`{}".format(
+            " ".join(e["roleAssignmentId"] for e in stale), unsure) if stale else ""))
+    words = " ".join(sentences)
     if not oid:
         fix = new_sp_command(facts) + " && az aks update -n {} -g {} --attach-acr {}".format(
             facts.cluster_name, facts.cluster_resource_group, registry["id"])
@@ -464,6 +476,34 @@ def _principal_finding(chk, facts, identity, registry):
         fix = "az aks update -n {} -g {} --attach-acr {}".format(facts.cluster_name, facts.cluster_resource_group,
                                                                  registry["id"])
     return chk.finding(target, FAIL, words, fix, **evidence)
+
+
+def _in_use_elsewhere(facts, stale, evidence):
+    """Take out of ``stale`` the service principals another cluster still runs as: on a shared registry their roles
+    are that cluster's, and removing them would break its pulls. Returns them (``evidence.otherClusterPrincipals``)
+    and words for what could not be known."""
+    candidates = [e for e in stale if e["exists"] and e.get("appId")]
+    if not candidates:
+        return [], ""
+    try:
+        users = facts.service_principal_clusters()
+    except FactError as err:
+        evidence["clustersUnread"] = err.reason
+        return [], " if no other cluster runs as it (the clusters could not be read: {})".format(
+            err.reason.rstrip("."))
+    own = (facts.cluster().get("id") or "").lower()
+    shared = []
+    for entry in candidates:
+        used_by = [c for c in users["byAppId"].get(entry["appId"].lower(), []) if c.lower() != own]
+        if used_by:
+            stale.remove(entry)
+            shared.append(dict(entry, usedByClusters=used_by))
+    evidence["otherClusterPrincipals"] = shared
+    if users["unreadable"]:
+        evidence["clustersUnread"] = users["unreadable"]
+        return shared, " if no cluster in subscription(s) {} runs as it (their clusters could not be read)".format(
+            ", ".join(u["subscription"] for u in users["unreadable"]))
+    return shared, ""
 
 
 def _principal_words(entry):

@@ -1,8 +1,6 @@
 """Causes 3 and 4: 403 Forbidden and i/o timeout. Private DNS, the registry's firewall, peering and
 the path out of the node subnet, judged from Azure's own network facts; and, with --probe, one
 look from inside the cluster."""
-import functools
-
 from ..facts import FactError
 from ..findings import FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import id_name, parse_resource_id, same_id
@@ -191,9 +189,15 @@ def public_path(facts, registry):
     return "allows the cluster's egress {} in its IP rules".format(", ".join(addresses))
 
 
-def _public_words(name, login, why):
-    return ("Registry {} {}, so the nodes pull from its public endpoint at {} today, and that works; but not "
-            "through the private endpoint.").format(name, why, login)
+def _public_consequence(facts, registry, evidence):
+    """What resolving the registry's public address does to a pull: refused or timed out, or, when the registry
+    takes the cluster's public path, nothing yet but privacy (then ``evidence.publicPath`` is set)."""
+    why = public_path(facts, registry)
+    if not why:
+        return "the pull is refused (403) or times out"
+    evidence["publicPath"] = True
+    return ("registry {} {}, so pulls go to its public endpoint and this alone does not block them, but they bypass "
+            "the private endpoint").format(registry["name"], why)
 
 
 def _zone_rg_args(zone_id):
@@ -265,37 +269,22 @@ def _private_dns_one(chk, facts, registry):
                    "--zone-name registry{sub}").format(rg=pe.resource_group, zone=view["zoneSearch"]["name"],
                                                       vnet=vnet_name, vnet_id=resolver["vnetId"], pe=pe.name,
                                                       sub=_sub_flag(facts, endpoint["endpointId"]))
-            why = public_path(facts, registry)
-            if why:
-                return chk.finding(target, WARNING, "No private DNS zone {} exists in the subscriptions the signed-in "
-                                   "account can read, so VNet {}{} resolves {} to the registry's public address. "
-                                   "{}".format(view["zoneSearch"]["name"], vnet_name, via, hosts[0],
-                                               _public_words(name, hosts[0], why)), fix, publicPath=True, **evidence)
             return chk.finding(target, FAIL, "No private DNS zone {} exists in the subscriptions the signed-in "
-                               "account can read, so VNet {}{} resolves {} to the registry's public address and the "
-                               "pull is refused (403) or times out.".format(
-                                   view["zoneSearch"]["name"], vnet_name, via, hosts[0]), fix, **evidence)
+                               "account can read, so VNet {}{} resolves {} to the registry's public address and {}."
+                               .format(view["zoneSearch"]["name"], vnet_name, via, hosts[0],
+                                       _public_consequence(facts, registry, evidence)), fix, **evidence)
         linked_to = sorted(id_name((_props(link).get("virtualNetwork") or {}).get("id"))
                            for link in view["links"][zone["id"]])
         fix = "az network private-dns link vnet create {} -n {}-link -v {} -e false{}".format(
             _zone_rg_args(zone["id"]), vnet_name, resolver["vnetId"], _sub_flag(facts, zone["id"]))
-        why = public_path(facts, registry)
-        if why:
-            return chk.finding(
-                target, WARNING,
-                "Zone {} (resource group {}) holds the registry's records but has no virtual network link to the "
-                "cluster's VNet {}{} (linked: {}), so the nodes resolve {} to its public address. {} Link the zone "
-                "(with a path to the endpoint, see vnet-peering) to pull privately.".format(
-                    zone["name"], parse_resource_id(zone["id"]).resource_group, vnet_name, via,
-                    ", ".join(linked_to) or "none", hosts[0], _public_words(name, hosts[0], why)),
-                fix, zoneId=zone["id"], linkedVnets=linked_to, publicPath=True, **evidence)
         return chk.finding(
             target, FAIL,
             "Zone {} (resource group {}) holds the registry's records but has no virtual network link to the "
             "cluster's VNet {}{} (linked: {}). The nodes resolve {} to the public address instead of the private "
-            "endpoint's {}, and the pull is refused (403) or times out.".format(
+            "endpoint's {}, and {}.".format(
                 zone["name"], parse_resource_id(zone["id"]).resource_group, vnet_name, via,
-                ", ".join(linked_to) or "none", hosts[0], ", ".join(endpoint["addresses"].get(hosts[0]) or [])),
+                ", ".join(linked_to) or "none", hosts[0], ", ".join(endpoint["addresses"].get(hosts[0]) or []),
+                _public_consequence(facts, registry, evidence)),
             fix, zoneId=zone["id"], linkedVnets=linked_to, **evidence)
     zone = view["linked"]["zone"]
     state = _props(view["linked"]["link"]).get("virtualNetworkLinkState")
@@ -538,14 +527,6 @@ def _peering_one(chk, facts, registry):
             id_name(cluster_vnet_id), id_name(pe_vnet_id), unread), **evidence)
     if any("Disconnected" in p for p in problems):
         fixes = _disconnected_fixes(facts, sides) or fixes
-    why = None if goes_private(view) else public_path(facts, registry)
-    if why:
-        return chk.finding(target, WARNING, "The private endpoint {} is in VNet {} and the nodes in VNet {}, but {}. "
-                           "The nodes do not resolve {} to the endpoint (see private-dns-link). {} Peer the VNets "
-                           "before the cluster's DNS points at the endpoint, or pulls will time out.".format(
-                               endpoint["name"], id_name(pe_vnet_id), id_name(cluster_vnet_id), "; ".join(problems),
-                               view["hosts"][0], _public_words(name, view["hosts"][0], why)),
-                           " && ".join(dict.fromkeys(fixes)), problems=problems, publicPath=True, **evidence)
     appliance = _appliance_route(facts, endpoint)
     if appliance and ours is None:
         evidence["route"] = appliance
@@ -555,10 +536,15 @@ def _peering_one(chk, facts, registry):
                                id_name(cluster_vnet_id), id_name(pe_vnet_id), "; ".join(problems), appliance["route"],
                                appliance["prefix"], appliance["nextHop"], id_name(pe_vnet_id)),
                            " && ".join(fixes), **evidence)
+    ip = (endpoint["addresses"].get(view["hosts"][0]) or ["<endpoint ip>"])[0]
+    outcome = "Pulls time out (dial tcp {}:443: i/o timeout).".format(ip)
+    if not goes_private(view):
+        outcome = ("The nodes do not resolve {} to the endpoint yet (see private-dns-link), and {}. Once they do, "
+                   "pulls will time out (dial tcp {}:443: i/o timeout).").format(
+                       view["hosts"][0], _public_consequence(facts, registry, evidence), ip)
     return chk.finding(target, FAIL, "The private endpoint {} is in VNet {} and the nodes in VNet {}, but {}. "
-                       "Pulls time out (dial tcp {}:443: i/o timeout).".format(
-                           endpoint["name"], id_name(pe_vnet_id), id_name(cluster_vnet_id), "; ".join(problems),
-                           (endpoint["addresses"].get(view["hosts"][0]) or ["<endpoint ip>"])[0]),
+                       "{}".format(endpoint["name"], id_name(pe_vnet_id), id_name(cluster_vnet_id),
+                                   "; ".join(problems), outcome),
                        " && ".join(dict.fromkeys(fixes)), problems=problems, **evidence)
 
 
@@ -812,8 +798,7 @@ def _probe_one(chk, facts, registry):
         if facts.private_api_server() else ""
     evidence = {"runCommandId": probe["run"]["id"], "exitCode": probe["run"]["exitCode"], "command": probe["script"],
                 "answers": answers, "expected": {h: endpoint["addresses"].get(h) for h in hosts} if endpoint else None}
-    problems, fixes, public = [], [], []
-    why_public = functools.partial(public_path, facts, registry)
+    problems, fixes, resolved_public = [], [], False
     for host in hosts:
         got = answers["dns"].get(host)
         want = endpoint["addresses"].get(host) if endpoint else None
@@ -822,33 +807,30 @@ def _probe_one(chk, facts, registry):
             continue
         if want and sorted(got) != sorted(want):
             kind = "public" if not any(is_private(ip) for ip in got) else "other"
-            words = "{} resolves to {} ({} address) instead of the private endpoint's {}".format(
-                host, ", ".join(got), kind, ", ".join(want))
-            # A registry that takes the cluster's public path still takes a pull that goes to its public address.
-            (public if kind == "public" and why_public() else problems).append(words)
+            resolved_public = resolved_public or kind == "public"
+            problems.append("{} resolves to {} ({} address) instead of the private endpoint's {}".format(
+                host, ", ".join(got), kind, ", ".join(want)))
         closed = [ip for ip, state in answers["tcp"].get(host, {}).items() if state == "closed"]
         if closed:
             problems.append("TCP 443 to {} ({}) does not open".format(", ".join(closed), host))
     http = answers["http"].get(login) or {}
-    if http.get("status") == "403":
+    refused = http.get("status") == "403"
+    if refused:
         client = http.get("clientIp")
         problems.append("{}/v2/ answers 403 Forbidden{}".format(
             login, " to client IP {}".format(client) if client else ""))
         if client and not endpoint:
             fixes.append("az acr network-rule add --name {} --ip-address {}".format(name, client))
-    if problems or public:
+    if problems:
         fixes = fixes or ["az aks diagnose-pull check-network -g {} -n {} --acr {}{}".format(
             facts.cluster_resource_group, facts.cluster_name, name,
             " --checks private-dns-link vnet-peering egress-path" if endpoint else "")]
-    if problems:
-        return chk.finding(target, FAIL, "From a pod in the cluster (AKS run command {}): {}.{}".format(
-            probe["run"]["id"], "; ".join(problems + public), private_note), " && ".join(fixes),
-            problems=problems + public, **evidence)
-    if public:
-        words = _public_words(name, login, why_public())
-        return chk.finding(target, WARNING, "From a pod in the cluster (AKS run command {}): {}, and TCP 443 opens. "
-                           "{}{}".format(probe["run"]["id"], "; ".join(public), words, private_note),
-                           " && ".join(fixes), problems=public, publicPath=True, **evidence)
+        # A registry that takes the cluster's public path takes a pull that went to its public address.
+        consequence = " ({})".format(_public_consequence(facts, registry, evidence)) \
+            if resolved_public and not refused and public_path(facts, registry) else ""
+        return chk.finding(target, FAIL, "From a pod in the cluster (AKS run command {}): {}{}.{}".format(
+            probe["run"]["id"], "; ".join(problems), consequence, private_note), " && ".join(fixes),
+            problems=problems, **evidence)
     return chk.finding(target, PASS, "From a pod in the cluster (AKS run command {}): {} resolve{} to {} and TCP "
                        "443 opens{}.{}".format(probe["run"]["id"], ", ".join(hosts), "" if len(hosts) > 1 else "s",
                                                ", ".join(sorted(

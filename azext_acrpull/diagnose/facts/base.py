@@ -149,6 +149,27 @@ class Facts:
         rid = parse_resource_id(self.cluster().get("id"))
         return rid.subscription if rid else None
 
+    def service_principal_clusters(self):
+        """The clusters (ids) that run as each service principal, by appId (lower case), across every subscription
+        the account can read, and the subscriptions whose clusters could not be read. Asked only when a pull
+        role points at another service principal: before calling it stale, see whether a cluster still uses it."""
+        return self.once("service_principal_clusters", self._service_principal_clusters)
+
+    def _service_principal_clusters(self):
+        subs = self.readable_subscriptions()
+        found = self.parallel(self.clusters_in_subscription, subs)
+        by_app, unreadable = {}, []
+        for sub, clusters in zip(subs, found, strict=True):
+            if isinstance(clusters, FactError):
+                unreadable.append({"subscription": sub, "reason": clusters.reason})
+                continue
+            for cluster in clusters or []:
+                client_id = (((cluster.get("properties") or {}).get("servicePrincipalProfile") or {})
+                             .get("clientId") or "").lower()
+                if client_id and client_id != "msi":
+                    by_app.setdefault(client_id, []).append(cluster["id"])
+        return {"byAppId": by_app, "unreadable": unreadable}
+
     # -- raw facts: implemented by a reader ---------------------------------------------------
     def cluster(self):
         raise NotImplementedError
@@ -170,6 +191,10 @@ class Facts:
 
     def service_principal(self, app_id):
         """The Entra service principal with this appId, or None when it does not exist."""
+        raise NotImplementedError
+
+    def clusters_in_subscription(self, subscription_id):
+        """The AKS clusters of a subscription, as ARM lists them."""
         raise NotImplementedError
 
 

@@ -145,6 +145,7 @@ class FleetData:
         self._for_scope = {}
         self._app_ids = None
         self.memberships = {}            # principal id (lower) -> {group id: name}, or the FactError
+        self.cluster_scope = (None, [])  # what the clusters query covered: (subscriptions or None, management groups)
 
     # -- loading ------------------------------------------------------------------------------------
     def load(self, subscriptions=None, management_groups=None):
@@ -154,6 +155,8 @@ class FleetData:
         (the whole tenant at once when the scan is the tenant's). Service principals and private DNS records,
         which Resource Graph does not hold, are read in bulk meanwhile."""
         tenant = not subscriptions and not management_groups
+        self.cluster_scope = (None if tenant else [s.lower() for s in subscriptions or []],
+                              [g.lower() for g in management_groups or []])
         query = self.arg.query
         with ThreadPoolExecutor(max_workers=10, thread_name_prefix="acrpull-arg") as pool:
             pending = {
@@ -678,6 +681,14 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
 
     def readable_subscriptions(self):
         return sorted(self.data.subscriptions)
+
+    def clusters_in_subscription(self, subscription_id):
+        """From the scan's clusters query; a subscription outside the scan is one whose clusters were not read."""
+        sub = subscription_id.lower()
+        subs, groups = self.data.cluster_scope
+        if subs is not None and sub not in subs and not set(groups) & set(self.data.management_groups_of(sub)):
+            raise FactError("subscription {} is outside this fleet scan".format(sub))
+        return [c for c in self.data.clusters if _sub_of(c["id"]) == sub]
 
     def dns_zone_links(self, zone_id):
         return list(self.data.zone_links.get(_low(zone_id), []))

@@ -155,6 +155,16 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, Reachabili
         return rest(self._read("cluster {}/{}".format(rg, name), "Microsoft.ContainerService/managedClusters/read",
                                lambda: client.managed_clusters.get(rg, name)))
 
+    def clusters_in_subscription(self, subscription_id):
+        return self.once(("clusters", subscription_id.lower()), lambda: self._list_clusters(subscription_id))
+
+    def _list_clusters(self, sub):
+        from ..._client_factory import cf_container_service
+        client = self._client(cf_container_service, sub)
+        return [rest(c) for c in self._read("the AKS clusters of subscription {}".format(sub),
+                                            "Microsoft.ContainerService/managedClusters/read",
+                                            lambda: list(client.managed_clusters.list()))]
+
     def node_vmss(self):
         return self.once("node_vmss", self._list_node_vmss)
 

@@ -249,6 +249,16 @@ def auth_sp_old_principal():
     return w
 
 
+@scenario("auth-sp-shared-registry", "Two service-principal clusters share a registry; aks1 lost its AcrPull, and the "
+                                     "one left belongs to aks2, whose service principal is in use (C1.S1, not C1.S3).")
+def auth_sp_shared_registry():
+    w, _, _, registry = _sp("auth-sp-shared-registry", NOW + timedelta(days=300))
+    other = w.service_principal("aks2-sp", password_end=[NOW + timedelta(days=200)])
+    w.cluster("aks2", "rg2", identity="sp", sp=other)
+    w.assign(registry["id"], "AcrPull", other["objectId"])
+    return w
+
+
 @scenario("auth-sp-deleted-principal", "Service-principal cluster; AcrPull points at a principal that was deleted "
                                        "(C1.S3).")
 def auth_sp_deleted_principal():
