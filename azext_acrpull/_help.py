@@ -148,7 +148,8 @@ long-summary: |
     since a cluster's registry or hub network often sits in another subscription.
     Every finding carries the key `cluster` (the cluster's resource ID); findings are sorted by cluster, then in
     catalog order. A summary with the clusters scanned and failing, the checks not run in fleet mode and any
-    subscription that could not be read goes to stderr. Exit status is 0 whenever the scan ran.
+    subscription that could not be read goes to stderr. Exit status is 0 whenever the scan ran. --timeout (default
+    600 s) bounds every request and wait of the scan.
 examples:
     - name: Which clusters of the tenant can no longer pull, as a table with a Cluster column.
       text: az aks diagnose-pull fleet -o table
@@ -156,4 +157,6 @@ examples:
       text: az aks diagnose-pull fleet --subscriptions Production 3f2b8c4e-1d6a-4e9b-8c7f-5a4d3e2b1c0a --acr myacr --checks acr-network-rules private-dns-link
     - name: The clusters under a management group whose pull role is missing, by resource ID.
       text: az aks diagnose-pull fleet --management-group platform-mg --checks acr-role-assignment --query "[?status=='Fail'].cluster" -o tsv
+    - name: A quick look across a large tenant, giving up on whatever has not answered after two minutes.
+      text: az aks diagnose-pull fleet --timeout 120 -o table
 """

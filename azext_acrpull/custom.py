@@ -78,7 +78,7 @@ def diagnose_fix(cmd, resource_group_name, name, acr=None, image=None, pod=None,
     return [i.to_dict() for i in items]
 
 
-def diagnose_fleet(cmd, subscriptions=None, management_group=None, acr=None, checks=None):
+def diagnose_fleet(cmd, subscriptions=None, management_group=None, acr=None, checks=None, timeout=None):
     """Every AKS cluster in scope, the checks that Azure's resource facts decide, read in bulk through Resource
     Graph. Findings carry the cluster's resource ID; a summary with the failing clusters goes to stderr."""
     import sys
@@ -87,6 +87,7 @@ def diagnose_fleet(cmd, subscriptions=None, management_group=None, acr=None, che
 
     from azext_acrpull._validators import acr_suffix
     from azext_acrpull.diagnose import fleet
+    from azext_acrpull.diagnose.deadline import FLEET_DEFAULT_TIMEOUT
     from azext_acrpull.diagnose.facts import FactError
 
     if subscriptions and management_group:
@@ -107,7 +108,7 @@ def diagnose_fleet(cmd, subscriptions=None, management_group=None, acr=None, che
         else:
             result = fleet.run_fleet(cmd.cli_ctx, acr=acr, subscriptions=ids, management_group=management_group,
                                      check_ids=checks, acr_suffix=acr_suffix(cmd.cli_ctx), unresolved=unresolved,
-                                     progress=progress)
+                                     progress=progress, timeout=timeout or FLEET_DEFAULT_TIMEOUT)
     except FactError as err:
         raise AzureResponseError("Cannot read the fleet: {}".format(err.reason)) from None
     finally:

@@ -9,6 +9,8 @@ import time
 # Long enough for the slowest normal run (AKS run command with --probe takes 20-60 s), short enough
 # that a hung API is reported while the person is still at the prompt.
 DEFAULT_TIMEOUT = 120
+# fleet reads a whole tenant in bulk: a few minutes for the largest; a hung query still ends at the prompt.
+FLEET_DEFAULT_TIMEOUT = 600
 MAX_TIMEOUT = 3600
 
 

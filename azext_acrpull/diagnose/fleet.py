@@ -59,15 +59,17 @@ def not_in_fleet():
 
 
 def run_fleet(cli_ctx, acr=None, subscriptions=None, management_group=None, check_ids=None, acr_suffix=".azurecr.io",
-              unresolved=(), progress=None):
+              unresolved=(), progress=None, timeout=None):
     """Scan every cluster in scope. ``subscriptions`` are ids (names already resolved; ``unresolved`` are the
-    names that could not be); neither it nor ``management_group``: every subscription the caller can read."""
+    names that could not be); neither it nor ``management_group``: every subscription the caller can read.
+    ``timeout`` (seconds) bounds every request and wait of the run."""
+    from .deadline import Deadline
     from .facts.fleet import FleetData
     from .facts.resourcegraph import AzureRest, GraphBatch, ResourceGraph
 
     checks = fleet_checks(check_ids)
     ids = [c.check_id for c in checks]
-    rest = AzureRest(cli_ctx)
+    rest = AzureRest(cli_ctx, Deadline(timeout))
     arg = ResourceGraph(rest)
     data = FleetData(arg, GraphBatch(rest), rest, acr_suffix,
                      network=any(c in ids for c in NETWORK_CHECKS),

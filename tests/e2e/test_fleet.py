@@ -17,6 +17,7 @@ from tests.simulator.scenarios.fleet import (
     STAGING,
     registry_id,
 )
+from tests.simulator.server import Fault
 from tests.simulator.world import SUBSCRIPTION, World
 
 FLEET_CHECKS = ("registry-lookup", "acr-role-assignment", "sp-credential-expiry", "sp-role-principal",
@@ -237,6 +238,40 @@ def test_throttling_is_waited_out(fleet_env):
     first = min(e["time"] for e in arg)
     assert all(e["time"] < first + 2.0 for e in throttled), [(round(e["time"] - first, 2), e["status"]) for e in arg]
     assert result.seconds > 2.0      # it did wait for the window to reset
+
+
+def test_timeout_bounds_a_hung_bulk_read(fleet_env):
+    """Microsoft Graph never answers: fleet returns at --timeout with exit 0. The checks that needed Graph say
+    Error and why; so may those whose reads came after the deadline (nothing is asked past it); no other verdict
+    changes."""
+    env, _ = fleet_env
+    reference, _ = fleet(env, "--timeout", "8")
+    env.sim.faults = [Fault(r"^POST graph\.microsoft\.com/", status=0, delay=30)]
+    try:
+        findings, result = fleet(env, "--timeout", "5")
+    finally:
+        env.sim.faults = []
+    assert result.seconds < 5 + 8, result.seconds
+    before = {(f["cluster"], f["checkId"], f["target"]): f["status"] for f in reference}
+    changed = [f for f in findings if before.get((f["cluster"], f["checkId"], f["target"])) != f["status"]]
+    assert changed and all(f["status"] == "Error" for f in changed), changed
+    assert {"sp-credential-expiry", "sp-role-principal"} <= {f["checkId"] for f in changed}
+    assert all("within 5 s (--timeout)" in f["message"] for f in changed), [f["message"] for f in changed]
+    assert {f["cluster"] for f in findings} == {f["cluster"] for f in reference}   # every cluster still reported
+    assert_safe(env)
+
+
+def test_timeout_on_the_inventory_is_one_clear_error(fleet_env):
+    env, _ = fleet_env
+    env.sim.faults = [Fault(r"^POST management\.azure\.com/providers/Microsoft\.ResourceGraph/", status=0, delay=30)]
+    try:
+        result = env.run("aks", "diagnose-pull", "fleet", "--timeout", "4", "-o", "json")
+    finally:
+        env.sim.faults = []
+    assert result.rc == 1 and result.seconds < 4 + 8, result
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1 and "Cannot read the fleet" in errors[0] and "within 4 s (--timeout)" in errors[0], errors
+    assert "Traceback" not in result.stderr
 
 
 def test_table_and_bad_arguments(fleet_env):

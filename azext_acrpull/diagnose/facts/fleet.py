@@ -400,7 +400,12 @@ class FleetData:
             return
         paths = {i: "/servicePrincipals/{}/transitiveMemberOf/microsoft.graph.group?$select=id,displayName".format(i)
                  for i in wanted}
-        answers = self.graph.get_many(list(paths.values()))
+        try:
+            answers = self.graph.get_many(list(paths.values()))
+        except FactError as err:   # Graph down or --timeout: the checks that ask say Error with the reason
+            for object_id in paths:
+                self.memberships[object_id] = err
+            return
         for object_id, path in paths.items():
             status, body = answers.get(path, (0, None))
             try:

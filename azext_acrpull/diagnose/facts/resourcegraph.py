@@ -19,7 +19,9 @@ import uuid
 
 from knack.log import get_logger
 
+from ..deadline import NO_DEADLINE
 from .base import FactError
+from .transport import GRACE
 
 logger = get_logger(__name__)
 
@@ -66,7 +68,8 @@ class Quota:
 
     DEFAULT_LIMIT = 15
 
-    def __init__(self, clock=time.monotonic):
+    def __init__(self, clock=time.monotonic, deadline=None):
+        self._deadline = deadline or NO_DEADLINE
         self._cond = threading.Condition()
         self._clock = clock
         self._remaining = None       # what the last answer of this window said is left
@@ -97,7 +100,10 @@ class Quota:
                     self._in_flight += 1
                     self._sent += 1
                     return
+                if self._deadline.expired:
+                    raise FactError("Azure Resource Graph's quota did not free up {}".format(self._deadline.words()))
                 pause = (self._resets_at - now) if self._resets_at is not None else 1.0
+                pause = min(pause, self._deadline.remaining())
                 self._cond.wait(max(0.01, pause))
                 self.waited += self._clock() - now
 
@@ -153,10 +159,11 @@ class Stats:
 class AzureRest:
     """Minimal authenticated JSON requests to ARM and Microsoft Graph, as az would send them."""
 
-    def __init__(self, cli_ctx):
+    def __init__(self, cli_ctx, deadline=None):
         import requests
         from requests.adapters import HTTPAdapter
         self.cli_ctx = cli_ctx
+        self.deadline = deadline or NO_DEADLINE      # --timeout: no request or wait goes past it
         endpoints = cli_ctx.cloud.endpoints
         self.arm = endpoints.resource_manager.rstrip("/")
         self.arm_resource = endpoints.active_directory_resource_id
@@ -202,11 +209,17 @@ class AzureRest:
             headers["Content-Type"] = "application/json"
         settings = self._session.merge_environment_settings(url, {}, None, not should_disable_connection_verify(),
                                                             None)
+        where = url.split("?")[0]
+        if self.deadline.expired:
+            raise FactError("{} was not asked: the fleet did not finish {}".format(where, self.deadline.words()))
         started = time.time()
         try:
-            response = self._session.request(method, url, data=data, headers=headers, timeout=TIMEOUT, **settings)
+            response = self._session.request(method, url, data=data, headers=headers,
+                                             timeout=min(TIMEOUT, self.deadline.remaining() + GRACE), **settings)
         except requests.RequestException as err:
-            raise FactError("could not reach {} ({})".format(url.split("?")[0], type(err).__name__)) from None
+            if self.deadline.expired:
+                raise FactError("{} did not answer {}".format(where, self.deadline.words())) from None
+            raise FactError("could not reach {} ({})".format(where, type(err).__name__)) from None
         self.stats.count(kind)
         try:
             parsed = response.json() if response.content else None
@@ -215,6 +228,10 @@ class AzureRest:
         logger.debug("%s %s -> HTTP %s in %.0f ms", method, url.split("?")[0], response.status_code,
                      (time.time() - started) * 1000)
         return response.status_code, response.headers, parsed
+
+    def pause(self, seconds):
+        """Wait before a retry, never past the deadline (the next send then says what did not finish)."""
+        time.sleep(max(0.0, min(seconds, self.deadline.remaining())))
 
 
 def _error_message(body, status):
@@ -230,7 +247,7 @@ class ResourceGraph:
 
     def __init__(self, rest, quota=None):
         self.rest = rest
-        self.quota = quota or Quota()
+        self.quota = quota or Quota(deadline=rest.deadline)
         self.pages = 0
         self._lock = threading.Lock()
 
@@ -276,7 +293,7 @@ class ResourceGraph:
                 return result
             if status == 429 or (status in TRANSIENT and attempt < RETRIES - 1):
                 if status in TRANSIENT:
-                    time.sleep(min(8.0, 0.5 * 2 ** attempt))
+                    self.rest.pause(min(8.0, 0.5 * 2 ** attempt))
                 continue
             message = _error_message(result, status)
             if status in (401, 403):
@@ -317,7 +334,7 @@ class GraphBatch:
             body = {"requests": [{"id": str(i), "method": "GET", "url": p} for i, p in enumerate(pending)]}
             status, headers, answer = self.rest.send("POST", url, self.rest.graph_resource, body, kind="graph")
             if status == 429 or status in TRANSIENT:
-                time.sleep(min(8.0, _retry_after(headers) or 0.5 * 2 ** attempt))
+                self.rest.pause(min(8.0, _retry_after(headers) or 0.5 * 2 ** attempt))
                 continue
             if status != 200 or not isinstance(answer, dict):
                 raise _graph_error(status, answer, "{} look-up(s) in Microsoft Graph".format(len(pending)))
@@ -336,7 +353,7 @@ class GraphBatch:
             if not retry:
                 return results
             pending = retry
-            time.sleep(min(8.0, wait))
+            self.rest.pause(min(8.0, wait))
         for path in pending:
             results[path] = (429, None)
         return results
@@ -352,7 +369,7 @@ class GraphBatch:
                 status, headers, answer = self.rest.send("POST", url, self.rest.graph_resource,
                                                          {"ids": chunk, "types": list(types)}, kind="graph")
                 if (status == 429 or status in TRANSIENT) and attempt < RETRIES - 1:
-                    time.sleep(min(8.0, _retry_after(headers) or 0.5 * 2 ** attempt))
+                    self.rest.pause(min(8.0, _retry_after(headers) or 0.5 * 2 ** attempt))
                     continue
                 break
             if status != 200 or not isinstance(answer, dict):
