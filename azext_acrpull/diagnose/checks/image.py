@@ -4,7 +4,7 @@ Each check reports once per image of ``--image`` and of the ``--pod``. The asses
 of facts so that ``pod-pull-events`` can use them to decide between the causes an ambiguous error text allows.
 """
 from ..facts import FactError
-from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
+from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, Finding, check
 from ..placement import pool_placement
 from ..platform import MEDIA_TYPE_NAMES, WINDOWS_NAMES, WINDOWS_TAGS, Platform, describe_node, mismatch
 from ..reference import (
@@ -227,24 +227,18 @@ def assess_platform(facts, entry, registry, pod):
        "closest registry name). Images of other registries (mcr.microsoft.com, docker.io) are not failures.",
        groups=("image",))
 def image_reference(chk, facts):
-    entries = facts.image_entries()
-    if not entries:
-        return _no_images(chk)
-    findings = []
-    for entry in entries:
-        try:
-            verdict = assess_reference(facts, entry)
-        except FactError as err:
-            findings.append(_error(chk, entry, err))
-            continue
-        ref = entry["reference"]
-        findings.append(chk.finding(
-            image_target(entry), verdict["status"], verdict["message"], verdict["remediation"], image=entry["text"],
-            problem=verdict["kind"], suggestion=verdict.get("suggestion"), containers=_containers(entry),
-            registry=ref.registry if ref else None, repository=ref.repository if ref else None,
-            tag=ref.tag if ref else None, digest=ref.digest if ref else None,
-            closestRegistries=verdict.get("closestRegistries")))
-    return findings
+    return _per_image(chk, facts, _reference_one)
+
+
+def _reference_one(chk, facts, entry):
+    verdict = assess_reference(facts, entry)
+    ref = entry["reference"]
+    return chk.finding(
+        image_target(entry), verdict["status"], verdict["message"], verdict["remediation"], image=entry["text"],
+        problem=verdict["kind"], suggestion=verdict.get("suggestion"), containers=_containers(entry),
+        registry=ref.registry if ref else None, repository=ref.repository if ref else None,
+        tag=ref.tag if ref else None, digest=ref.digest if ref else None,
+        closestRegistries=verdict.get("closestRegistries"))
 
 
 @check("image-manifest", "C2.S1", "The repository and the tag or digest exist in the registry",
@@ -253,28 +247,20 @@ def image_reference(chk, facts):
        "missing repository the closest repositories. Needs pull permission on the registry and a network the "
        "registry's firewall allows.", groups=("image",))
 def image_manifest(chk, facts):
-    entries = facts.image_entries()
-    if not entries:
-        return _no_images(chk)
-    findings = []
-    for entry in entries:
-        try:
-            registry, skip = acr_image(facts, entry)
-            if registry is None:
-                findings.append(chk.finding(image_target(entry), SKIPPED, "Not checked: {}.".format(skip),
-                                            image=entry["text"]))
-                continue
-            verdict = assess_manifest(facts, entry, registry)
-        except FactError as err:
-            findings.append(_error(chk, entry, err))
-            continue
-        ref = entry["reference"]
-        findings.append(chk.finding(
-            image_target(entry), verdict["status"], verdict["message"], verdict.get("remediation", ""),
-            image=entry["text"], registryId=registry["id"], repository=ref.repository, reference=ref.reference,
-            missing=verdict["missing"], digest=verdict.get("digest"), mediaType=verdict.get("mediaType"),
-            closest=verdict.get("closest")))
-    return findings
+    return _per_image(chk, facts, _manifest_one)
+
+
+def _manifest_one(chk, facts, entry):
+    registry = _acr_or_skip(chk, facts, entry)
+    if isinstance(registry, Finding):
+        return registry
+    verdict = assess_manifest(facts, entry, registry)
+    ref = entry["reference"]
+    return chk.finding(
+        image_target(entry), verdict["status"], verdict["message"], verdict.get("remediation", ""),
+        image=entry["text"], registryId=registry["id"], repository=ref.repository, reference=ref.reference,
+        missing=verdict["missing"], digest=verdict.get("digest"), mediaType=verdict.get("mediaType"),
+        closest=verdict.get("closest"))
 
 
 @check("image-platform", "C5.S1,X.arch", "A node pool the pod can land on runs the image's OS and architecture",
@@ -283,32 +269,46 @@ def image_manifest(chk, facts):
        "the pool's OS type and SKU, its architecture from the nodes' labels (else from the VM size).",
        groups=("image",))
 def image_platform(chk, facts):
+    return _per_image(chk, facts, _platform_one)
+
+
+def _platform_one(chk, facts, entry):
+    registry = _acr_or_skip(chk, facts, entry)
+    if isinstance(registry, Finding):
+        return registry
+    ref = entry["reference"]
+    if not facts.registry_manifest(registry, ref.repository, ref.reference)["found"]:
+        return chk.finding(image_target(entry), SKIPPED, "Not checked: the image does not exist in registry {} (see "
+                                                         "image-manifest).".format(registry["name"]),
+                           image=entry["text"])
+    pod = facts.diagnosed_pod() if entry["containers"] else None
+    state = assess_platform(facts, entry, registry, pod)
+    verdict = platform_verdict(facts, entry, state, pod)
+    return chk.finding(image_target(entry), verdict["status"], verdict["message"], verdict["remediation"],
+                       **verdict["evidence"])
+
+
+def _per_image(chk, facts, judge):
+    """One finding per image of --image and of the pod: ``judge(chk, facts, entry)``; a fact it could not read
+    makes that image's finding Error, and the other images are still judged."""
     entries = facts.image_entries()
     if not entries:
         return _no_images(chk)
-    pod = facts.diagnosed_pod()
     findings = []
     for entry in entries:
         try:
-            registry, skip = acr_image(facts, entry)
-            if registry is None:
-                findings.append(chk.finding(image_target(entry), SKIPPED, "Not checked: {}.".format(skip),
-                                            image=entry["text"]))
-                continue
-            ref = entry["reference"]
-            if not facts.registry_manifest(registry, ref.repository, ref.reference)["found"]:
-                findings.append(chk.finding(image_target(entry), SKIPPED, "Not checked: the image does not exist "
-                                            "in registry {} (see image-manifest).".format(registry["name"]),
-                                            image=entry["text"]))
-                continue
-            state = assess_platform(facts, entry, registry, pod if entry["containers"] else None)
+            findings.append(judge(chk, facts, entry))
         except FactError as err:
             findings.append(_error(chk, entry, err))
-            continue
-        verdict = platform_verdict(facts, entry, state, pod if entry["containers"] else None)
-        findings.append(chk.finding(image_target(entry), verdict["status"], verdict["message"],
-                                    verdict["remediation"], **verdict["evidence"]))
     return findings
+
+
+def _acr_or_skip(chk, facts, entry):
+    """The image's registry resource, or the Skipped finding when the ACR checks do not apply to the image."""
+    registry, skip = acr_image(facts, entry)
+    if registry is None:
+        return chk.finding(image_target(entry), SKIPPED, "Not checked: {}.".format(skip), image=entry["text"])
+    return registry
 
 
 def platform_verdict(facts, entry, state, pod):
