@@ -266,10 +266,10 @@ def _require_cluster_and_registry(facts, request):
     if not lookups:
         broader = _broader_scopes(facts)
         raise RequiredArgumentMissingError(
-            "No registry to diagnose: the cluster's pull identity holds {} and no --image or --pod names one. Pass "
-            "--acr <registry name, login server or resource ID>.".format(
-                "roles only at broader scopes ({}), which do not say which registry".format(", ".join(broader))
-                if broader else "no role on any registry"))
+            "No registry to diagnose: the cluster's pull identity holds no role on any registry{} and no --image or "
+            "--pod names one. Pass --acr <registry name, login server or resource ID>.".format(
+                " itself (its roles are at broader scopes: {}; a pull role there covers every registry below, so "
+                "none can be picked)".format(", ".join(broader)) if broader else ""))
 
 
 def _broader_scopes(facts):

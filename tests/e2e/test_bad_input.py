@@ -90,7 +90,8 @@ CASES = [
     # nothing names a registry and the pull identity holds no role
     case("no-registry-anywhere", [], 1, ["--acr", "no role on any registry"], scenario="mi-acrpull-missing"),
     # its only role is on a resource group: it covers every registry there, so none can be picked
-    case("no-registry-broader-role", [], 1, ["--acr", "broader scopes", "/resourceGroups/rg1)"],
+    case("no-registry-broader-role", [], 1,
+         ["--acr", "broader scopes: /subscriptions/", "/resourceGroups/rg1; a pull role there"],
          scenario="auth-reader-rg"),
 ]
 
