@@ -39,6 +39,12 @@ class Fault:
         return self.times != 0 and re.search(self.pattern, line, re.IGNORECASE) is not None
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: a client opening more connections at once (fleet's concurrent Resource Graph
+    # queries) would see SYNs dropped and retried after a second, a delay no Azure endpoint adds.
+    request_queue_size = 128
+
+
 class Simulator:
     def __init__(self, world, ca, host="127.0.0.1", port=443):
         self.world = world
@@ -49,7 +55,7 @@ class Simulator:
         self.generation = 0      # bumped by load/clear_log: a request still in flight from before is not logged
         self._lock = threading.Lock()
         self._contexts = {}
-        self._server = ThreadingHTTPServer((host, port), _Handler)
+        self._server = _Server((host, port), _Handler)
         self._server.daemon_threads = True
         self._server.sim = self
         base = self._context_for("localhost")
