@@ -177,16 +177,23 @@ def public_path(facts, registry):
         egress = facts.cluster_egress()
     except FactError:
         return None   # unknown: judged as a closed path, as before this was asked
-    vnet_rules = [r.get("virtualNetworkResourceId") or r.get("id") for r in rules.get("virtualNetworkRules") or []]
-    if any(same_id(v, s) for v in vnet_rules for s in subnets):
+    if any(same_id(v, s) for v in _vnet_rules(rules) for s in subnets):
         return "allows the node subnet by a virtual network rule"
     addresses = [a["address"] for a in egress["addresses"]]
     if not egress["known"] or not addresses or egress["outboundType"] in ("none", "block"):
         return None
-    allowed = [r.get("value") for r in rules.get("ipRules") or [] if (r.get("action") or "Allow") == "Allow"]
-    if uncovered(addresses, allowed):
+    if uncovered(addresses, _allowed_ips(rules)):
         return None
     return "allows the cluster's egress {} in its IP rules".format(", ".join(addresses))
+
+
+def _allowed_ips(rules):
+    """The addresses and ranges a registry's network rule set allows."""
+    return [r.get("value") for r in rules.get("ipRules") or [] if (r.get("action") or "Allow") == "Allow"]
+
+
+def _vnet_rules(rules):
+    return [r.get("virtualNetworkResourceId") or r.get("id") for r in rules.get("virtualNetworkRules") or []]
 
 
 def _public_consequence(facts, registry, evidence):
@@ -356,7 +363,7 @@ def _network_rules_one(chk, facts, registry):
     public = props.get("publicNetworkAccess") or "Enabled"
     rules = props.get("networkRuleSet") or {}
     default = rules.get("defaultAction") or "Allow"
-    allowed = [r.get("value") for r in rules.get("ipRules") or [] if (r.get("action") or "Allow") == "Allow"]
+    allowed = _allowed_ips(rules)
     evidence = {"publicNetworkAccess": public, "defaultAction": default, "ipRules": allowed}
     if public == "Enabled" and default == "Allow":
         return chk.finding(target, PASS, "Registry {} accepts pulls from all networks (public network access "
@@ -372,7 +379,7 @@ def _network_rules_one(chk, facts, registry):
     why_public = (" It has a private endpoint, but the cluster's VNet does not resolve {} to it (see "
                   "private-dns-link).".format(props.get("loginServer")) if view.get("endpoint") else "")
     subnets = [s["subnetId"] for s in facts.node_subnets()]
-    vnet_rules = [r.get("virtualNetworkResourceId") or r.get("id") for r in rules.get("virtualNetworkRules") or []]
+    vnet_rules = _vnet_rules(rules)
     if public == "Enabled" and any(same_id(v, s) for v in vnet_rules for s in subnets):
         return chk.finding(target, PASS, "The node subnet is allowed by a virtual network rule of {}.".format(name),
                            virtualNetworkRules=vnet_rules, **evidence)
