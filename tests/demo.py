@@ -8,7 +8,7 @@ from tests.simulator.scenarios import SCENARIOS, build
 
 def main():
     parser = argparse.ArgumentParser(prog="scripts/demo.sh")
-    parser.add_argument("--scenario", default="demo-broken", choices=sorted(SCENARIOS))
+    parser.add_argument("--scenario", default="demo-stuck", choices=sorted(SCENARIOS))
     parser.add_argument("az_args", nargs="*", help="extra arguments for az aks diagnose-pull run")
     args = parser.parse_args()
     print("Installing the extension into a fresh az and starting the simulated Azure...", flush=True)
@@ -16,7 +16,8 @@ def main():
     try:
         env.load(build(args.scenario))
         print("Scenario {}: {}\n".format(args.scenario, SCENARIOS[args.scenario][0]))
-        command = ["aks", "diagnose-pull", "run", "-g", "rg1", "-n", "aks1", "--acr", "myacr", "-o", "table"]
+        # The first command a person runs names only the cluster: the failing pods are found first.
+        command = ["aks", "diagnose-pull", "run", "-g", "rg1", "-n", "aks1", "-o", "table"]
         command += args.az_args
         print("$ az " + " ".join(command), flush=True)
         result = env.run(*command)

@@ -13,7 +13,7 @@ from ..roles import (
     denial,
     pull_grants,
 )
-from .registry import registry_target
+from .registry import NOTHING_NAMES_A_REGISTRY, registry_target
 
 PROPAGATION = timedelta(minutes=30)
 REPOSITORY_READER = "Container Registry Repository Reader"
@@ -57,6 +57,8 @@ def repositories_for(facts, registry):
 
 
 def no_registry(chk, facts):
+    if not facts.registry_lookups():
+        return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED, NOTHING_NAMES_A_REGISTRY)]
     return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED,
                         "No registry to check: the registry named was not found (see registry-lookup).")]
 

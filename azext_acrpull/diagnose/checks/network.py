@@ -19,7 +19,7 @@ from ..netpath import (
     route_for_internet,
     uncovered,
 )
-from .registry import registry_target
+from .registry import NOTHING_NAMES_A_REGISTRY, registry_target
 
 APPROVED = "approved"
 
@@ -225,7 +225,8 @@ def private_dns_link(chk, facts):
 def _per_registry(chk, facts, judge):
     registries = facts.registries()
     if not registries:
-        return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED, "No registry was found to check.")]
+        return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED, "No registry was found to check." if
+                            facts.registry_lookups() else NOTHING_NAMES_A_REGISTRY)]
     return [judge(chk, facts, registry) for registry in registries]
 
 

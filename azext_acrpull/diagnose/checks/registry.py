@@ -1,10 +1,26 @@
 """S0: the registry itself: does it exist, can it be read."""
-from ..findings import FAIL, PASS, check
+from ..findings import FAIL, PASS, SKIPPED, check
+
+NOTHING_NAMES_A_REGISTRY = ("No registry to check: no failing pod names an image in Azure Container Registry, and the "
+                            "cluster's pull identity holds no role on a registry itself (pass --acr to check one).")
 
 
 def registry_target(registry_or_name):
     name = registry_or_name.get("name") if isinstance(registry_or_name, dict) else registry_or_name
     return "registry {}".format(name)
+
+
+def broader_scopes(facts):
+    """Scopes above registries (management group, subscription, resource group) where the pull identity holds a
+    role: an inherited AcrPull covers every registry there, so discovery by role cannot pick one."""
+    from ..facts import FactError
+    try:
+        oid = facts.pull_identity().get("objectId")
+        assignments = facts.principal_role_assignments(oid) if oid else []
+    except (FactError, NotImplementedError, AttributeError):
+        return []
+    scopes = [(a.get("properties") or {}).get("scope") or "" for a in assignments]
+    return list(dict.fromkeys(s for s in scopes if s and "/providers/microsoft.containerregistry/" not in s.lower()))
 
 
 def closest_registries(facts, name, limit=3):
@@ -23,8 +39,16 @@ def closest_registries(facts, name, limit=3):
        "Finds the registry named by --acr or by the image and reads its properties (SKU, login server, "
        "network and role-assignment mode) that the other checks use.", groups=("registry",), fleet=True)
 def registry_lookup(chk, facts):
+    lookups = facts.registry_lookups()
+    if not lookups:
+        broader = broader_scopes(facts)
+        message = NOTHING_NAMES_A_REGISTRY
+        if broader:
+            message = message[:-1] + "; its roles are at broader scopes ({}), where a pull role covers every " \
+                "registry below, so none can be picked.".format(", ".join(broader))
+        return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED, message, broaderScopes=broader)]
     findings = []
-    for lookup in facts.registry_lookups():
+    for lookup in lookups:
         registry = lookup["registry"]
         if registry is None:
             near = closest_registries(facts, lookup["name"])
