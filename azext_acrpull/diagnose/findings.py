@@ -98,6 +98,7 @@ CATALOG_ORDER = (
     "sp-credential-expiry", "sp-role-principal", "kubelet-identity-vmss", "pull-secret-sp", "pull-secret-admin",
     "image-reference", "image-manifest", "image-platform", "private-dns-link", "acr-network-rules", "vnet-peering",
     "egress-path", "pull-rate-limit", "node-provisioning-identity", "registry-arm-audience", "registry-tenant",
+    "artifact-cache-rule", "pod-admission", "node-disk-pressure",
 )
 
 _REGISTRY = {}

@@ -23,6 +23,14 @@ CAUSE_CHECKS = {
     "X.arch": ("image-platform",),
     "X.qps": ("pull-rate-limit",),
     "X.tls": ("egress-path", "registry-health"),
+    "B.cache": ("artifact-cache-rule",),
+    "B.throttle": ("artifact-cache-rule",),
+    "B.slow": (),
+    "B.disk": ("node-disk-pressure",),
+    "B.purge": ("image-manifest",),
+    "B.fqdn": ("egress-path", "cluster-pull-probe"),
+    "B.proxy": ("egress-path",),
+    "B.admission": ("pod-admission",),
     "unknown": (),
 }
 # B.token: for a 401, which credential path failed decides where to look first, not the catalog order.
@@ -43,7 +51,15 @@ TOKEN_WORDS = {
              "the registry's ARM-audience policy and its tenant come first.",
 }
 GROUP_OF_CAUSE = {"C1": "check-auth", "C2": "check-image", "C3": "check-network", "C4": "check-network",
-                  "C5": "check-image", "X.arch": "check-image", "X.qps": "check-image", "X.tls": "check-network"}
+                  "C5": "check-image", "X.arch": "check-image", "X.qps": "check-image", "X.tls": "check-network",
+                  "B.cache": "check-image", "B.throttle": "check-image", "B.disk": "check-image",
+                  "B.purge": "check-image", "B.fqdn": "check-network", "B.proxy": "check-network",
+                  "B.admission": "check-image"}
+# Causes no check can decide further: the fix itself.
+_CAUSE_FIX = {
+    "B.slow": "Make the image smaller (fewer and smaller layers), enable artifact streaming on a Premium registry "
+              "(az acr artifact-streaming update), or pre-pull the image on the nodes",
+}
 _FIELD_PATHS = {"init container": "spec.initContainers{{{}}}", "container": "spec.containers{{{}}}",
                 "ephemeral container": "spec.ephemeralContainers{{{}}}"}
 _QPS = "pull QPS exceeded"
@@ -112,6 +128,14 @@ def decide(facts, found, entry, pod):
     pod's node cannot run (X.arch or C5), and for 'pull access denied' an image that exists (C1). A name that
     does not resolve is C4 only if the name is right, so the reference is checked for it too. Returns
     (cause, what decided it); facts that cannot be read leave the text's cause."""
+    if found.cause == "X.tls" and "unknown authority" in found.reason:
+        proxy = _http_proxy(facts)
+        if proxy:
+            return "B.proxy", "egress-path: the cluster sends its traffic through the HTTP proxy {}{}, which " \
+                "re-signs TLS with a certificate the node does not trust".format(
+                    proxy.get("httpsProxy") or proxy.get("httpProxy"),
+                    "" if proxy.get("trustedCa") else " and the cluster's httpProxyConfig has no trustedCa")
+        return found.cause, None
     unresolved = found.cause == "C4" and "resolve" in found.reason
     if entry is None or not (found.ambiguous or unresolved):
         return found.cause, None
@@ -141,7 +165,16 @@ def decide(facts, found, entry, pod):
     return found.cause, None
 
 
-@check("pod-pull-events", "S0", "The pod's containers are not stuck pulling their images",
+def _http_proxy(facts):
+    """The cluster's httpProxyConfig when it sends traffic through a proxy, else None."""
+    try:
+        config = (facts.cluster().get("properties") or {}).get("httpProxyConfig") or {}
+    except FactError:
+        return None
+    return config if (config.get("httpProxy") or config.get("httpsProxy")) else None
+
+
+@check("pod-pull-events", "S0,B.token", "The pod's containers are not stuck pulling their images",
        "Reads the pod (init, regular and ephemeral containers), its container statuses and its events (core v1 and "
        "events.k8s.io/v1), and classifies the pull error of every container waiting in ErrImagePull, "
        "ImagePullBackOff, InvalidImageName or ErrImageNeverPull into the article's causes; when the text allows "
@@ -202,6 +235,7 @@ def _pull_failure(chk, facts, pod, container, events, entry, node):
     if decided_by:
         check_id, detail = decided_by.split(": ", 1)
         lead = "The text allows several causes; {} decides".format(check_id) if found.ambiguous else \
+            "The cluster's facts point further ({})".format(check_id) if cause == "B.proxy" else \
             "The name itself is wrong ({})".format(check_id)
         message += " {}: {}".format(lead, detail.rstrip(".") + ".")
     elif found.ambiguous:
@@ -212,7 +246,7 @@ def _pull_failure(chk, facts, pod, container, events, entry, node):
     if look_at:
         message += " Cause {}: see {}.".format(cause, ", ".join(look_at))
     group = GROUP_OF_CAUSE.get(cause)
-    remediation = _image_fix(facts, cause, entry, pod, container) or (
+    remediation = _image_fix(facts, cause, entry, pod, container) or _CAUSE_FIX.get(cause) or (
         "See the failed {} finding(s); on their own: az aks diagnose-pull {} -g {} -n {} --pod {} --namespace "
         "{}".format(", ".join(look_at), group, facts.cluster_resource_group, facts.cluster_name, facts.request.pod,
                     facts.request.namespace) if group else
