@@ -132,7 +132,7 @@ def summary(findings):
     failed = {f.check_id for f in findings if f.status == FAIL}
     errors = {f.check_id for f in findings if f.status == ERROR}
     parts = ", ".join("{} {}".format(counts[s], s) for s in sorted(counts, key=STATUS_ORDER.get))
-    text = "{} of {} checks failed".format(len(failed), len(checks))
+    text = _failing_pods(findings) + "{} of {} checks failed".format(len(failed), len(checks))
     if errors:
         text += ", {} could not reach a verdict".format(len(errors))
     text += " ({} findings: {}).".format(len(findings), parts)
@@ -146,6 +146,22 @@ def summary(findings):
 
 
 _TOKEN_WORDS = {"anonymous": "no credential was offered", "oauth": "the credential offered was refused"}
+
+
+def _failing_pods(findings):
+    """'3 pods fail to pull (shop/web-7c9d8f6b5-m7k9t and 2 more); ' from pod-pull-events, or ''."""
+    pods = {}
+    for f in findings:
+        if f.check_id == "pod-pull-events" and f.status == FAIL:
+            pod = f.target.split(" (")[0][len("pod "):] if f.target.startswith("pod ") else None
+            pods[pod or f.target] = max(pods.get(pod or f.target, 0), f.evidence.get("podCount") or 1)
+    total = sum(pods.values())
+    if not total:
+        return ""
+    named = [p for p in pods if "/" in p and " " not in p]
+    return "{} pod{} fail{} to pull ({}{}); ".format(
+        total, "s" if total > 1 else "", "" if total > 1 else "s", ", ".join(named[:3]) or "see pod-pull-events",
+        " and {} more".format(total - len(named[:3])) if total > len(named[:3]) else "")
 
 
 def _steered(findings):

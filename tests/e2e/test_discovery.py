@@ -61,7 +61,8 @@ def test_first_command_finds_and_diagnoses_the_stuck_pods(scenario):
     named = sorted({q.split("name=")[-1] for _, q in event_reads})
     assert named == ["agent-x7p2k", "migrate-28h7d", "web-5f8b9c7d4-7k2xq"], named
     assert not _run_commands(sc), "run command on a public cluster"
-    assert "pod-pull-events" in result.stderr or "failed" in result.stderr
+    assert ("5 pods fail to pull (batch/migrate-28h7d, ops/agent-x7p2k, shop/web-5f8b9c7d4-7k2xq and 2 more); "
+            in result.stderr), result.stderr
     _clean(sc)
 
 

@@ -38,6 +38,7 @@ def run_command(req, world, path, low):
         return _reply(400, {"error": {"code": "RunCommandDisabled",
                                       "message": "Run command is disabled for this cluster."}})
     command = req.json().get("command") or ""
+    world.__dict__.setdefault("commands_run", []).append(command)   # for tests; not part of any answer
     logs, code, known = execute(world, cluster, command)
     command_id = uuid.uuid4().hex
     started = world.now_iso()
