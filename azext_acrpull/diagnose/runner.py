@@ -12,7 +12,7 @@ from knack.log import get_logger
 
 from . import sources
 from .facts import FactError
-from .findings import ERROR, FAIL, STATUS_ORDER, catalog
+from .findings import ERROR, catalog
 from .threads import call_all
 
 logger = get_logger(__name__)
@@ -34,6 +34,24 @@ def select_checks(group, check_ids=None, fleet=False, pod=False):
         ids = {c.lower() for c in check_ids}
         selected = [c for c in selected if c.check_id in ids]
     return selected
+
+
+def commands_running(check_id):
+    """The commands of the group that run ``check_id`` (list-checks, and the --checks error): ``run`` and ``fix``
+    run every check; a ``check-*`` command its area's (and, given --pod, the pod's); ``fleet`` those marked for it."""
+    chk = next((c for c in catalog() if c.check_id == check_id), None)
+    if chk is None:
+        return []
+    commands = ["run"]
+    for command, group in GROUPS.items():
+        if group and group in chk.groups:
+            commands.append(command)
+    if POD_GROUP in chk.groups:
+        commands.append("check-* --pod")
+    commands.append("fix")
+    if chk.fleet:
+        commands.append("fleet")
+    return commands
 
 
 def run_checks(checks, facts, progress=None, max_workers=None):
@@ -122,21 +140,6 @@ def _default_target(facts):
 
 
 def summary(findings):
-    """One line for stderr: what failed, and the first thing to try."""
-    if not findings:
-        return "No checks ran."
-    counts = {}
-    for f in findings:
-        counts[f.status] = counts.get(f.status, 0) + 1
-    checks = {f.check_id for f in findings}
-    failed = {f.check_id for f in findings if f.status == FAIL}
-    errors = {f.check_id for f in findings if f.status == ERROR}
-    parts = ", ".join("{} {}".format(counts[s], s) for s in sorted(counts, key=STATUS_ORDER.get))
-    text = "{} of {} checks failed".format(len(failed), len(checks))
-    if errors:
-        text += ", {} could not reach a verdict".format(len(errors))
-    text += " ({} findings: {}).".format(len(findings), parts)
-    first = sorted((f for f in findings if f.remediation), key=lambda f: STATUS_ORDER[f.status])
-    if first:
-        text += " First fix to try ({}, {}): {}".format(first[0].check_id, first[0].target, first[0].remediation)
-    return text
+    """The stderr summary as one text (see ``summary.py``)."""
+    from .summary import summary as text
+    return text(findings)
