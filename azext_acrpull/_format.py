@@ -56,6 +56,13 @@ def first_sentence(text):
     return text[:match.start() + 1] if match else text
 
 
+def short_message(text):
+    """The first sentence without its parenthesised asides (object ids, whose network): the table's message."""
+    sentence = first_sentence(text)
+    plain = re.sub(r"\s*\((?:[^()]|\([^()]*\))*\)", "", sentence)
+    return re.sub(r"\s+([,.;:])", r"\1", plain).strip() or sentence
+
+
 def short_target(target, width=TARGET_MAX):
     """'node pool userpool (aks-userpool-59856254-vmss)' -> 'node pool userpool'; an image without its registry
     host when that is what makes it long; otherwise both ends kept."""
@@ -66,6 +73,9 @@ def short_target(target, width=TARGET_MAX):
     if plain and len(plain) <= width:
         return plain
     text = plain or text
+    shorter = re.sub(r" to registry ", " to ", text)
+    if len(shorter) <= width:
+        return shorter
     match = re.match(r"^(image\s+)[^/\s]+\.[^/\s]+/(\S+)$", text)
     if match and len(match.group(1) + match.group(2)) <= width:
         return match.group(1) + match.group(2)
@@ -122,7 +132,7 @@ def _findings_table(result, width=WIDTH):
         row["Status"] = f.get("status") or ""
         row["Check"] = f.get("checkId") or ""
         row["Target"] = f.get("target") or ""
-        row["Message"] = first_sentence(f.get("message"))
+        row["Message"] = short_message(f.get("message"))
         row["Remediation"] = " ".join((f.get("remediation") or "").split())
         rows.append(row)
     fixed = (["Cluster"] if any("Cluster" in r for r in rows) else []) + ["Status", "Check"]
@@ -171,7 +181,7 @@ def _fix_table(result, width=WIDTH):
     for i in _sorted(result, _FIX_ORDER):
         rows.append(OrderedDict([("Status", i.get("status") or ""), ("Check", i.get("checkId") or ""),
                                  ("Target", short_target(i.get("target"))), ("After", i.get("statusAfter") or ""),
-                                 ("Message", first_sentence(i.get("message"))),
+                                 ("Message", short_message(i.get("message"))),
                                  ("Command", " ".join((i.get("command") or "").split()))]))
     room, shown = _layout(rows, ["Status", "Check", "Target", "After"], "Message", "Command", width)
     for row in rows:

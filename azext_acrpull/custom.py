@@ -59,9 +59,14 @@ def diagnose_fix(cmd, resource_group_name, name, acr=None, image=None, pod=None,
     finally:
         facts.close()
     if not fix.changes_of(items):
-        logger.warning("Nothing to apply: %s", "no check failed." if not items else
-                       "{} finding(s) need a step by hand (see `command`).".format(len(items)))
-        return [i.to_dict() for i in items]
+        result = [i.to_dict() for i in items]
+        lines = ["Nothing to apply: {}".format("no check failed." if not items else
+                                               "{} finding(s) need a step by hand (see `command`).".format(len(items)))]
+        if _table_output(cmd) and not command_in_table(result):
+            lines.append("Step of each item in the table above:\n" + "\n".join(
+                "  {} ({}): {}".format(i["checkId"], i["target"], i["command"]) for i in result if i["command"]))
+        _after_output(cmd, lines)
+        return result
     if not _confirm_fix(fix.plan_text(items), len(fix.changes_of(items)), yes):
         logger.warning("Nothing was changed.")
         return [i.to_dict() for i in fix.decline(items)]
@@ -76,13 +81,9 @@ def diagnose_fix(cmd, resource_group_name, name, acr=None, image=None, pod=None,
             logger.warning("The changes were made, but the checks could not run again: %s", err)
         finally:
             fresh.close()
-    result = [i.to_dict() for i in items]
-    lines = [fix.result_text(items)]
-    if _table_output(cmd) and not command_in_table(result):
-        lines.append("Command of each item in the table above:\n" + "\n".join(
-            "  {} ({}): {}".format(i["checkId"], i["target"], i["command"]) for i in result if i["command"]))
-    _after_output(cmd, lines)
-    return result
+    # The plan above showed every command whole, so the summary under the table need not repeat them.
+    _after_output(cmd, [fix.result_text(items)])
+    return [i.to_dict() for i in items]
 
 
 def diagnose_fleet(cmd, subscriptions=None, management_group=None, acr=None, checks=None, timeout=None):
