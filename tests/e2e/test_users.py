@@ -33,7 +33,7 @@ REQUEST_KEYS = [
     (r"/providers/microsoft\.compute/", "compute"),
     (r"/providers/microsoft\.managedidentity/", "identity"),
     (r"/providers/microsoft\.network/privatednszones|privatednszones", "dns"),
-    (r"/providers/microsoft\.network/", "network"),
+    (r"/providers/microsoft\.network/|resourcetype eq 'microsoft\.network/", "network"),
     (r"^get management\.azure\.com/subscriptions/[^/?]+/resources\?", "resources"),
     (r"^get management\.azure\.com/subscriptions/[^/?]+(\?|$)", "resources"),
     (r"^[a-z]+ graph\.microsoft\.com/", "graph"),
