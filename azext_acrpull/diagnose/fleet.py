@@ -225,7 +225,7 @@ def _profile_subscriptions(cli_ctx):
 def summary_lines(result, remediations_below=False):
     """The stderr summary: clusters scanned and failing; per failing check (most clusters first) the cause in one
     sentence and the first fix; what fleet did not run; with a table that had no room for them, the remediations."""
-    from .summary import cause_line
+    from .summary import cause_line, first_fix_line
     failing = result.failing()
     text = "Scanned {} cluster(s) in {} subscription(s): {} failing".format(
         len(result.clusters), result.subscriptions, len(failing))
@@ -245,7 +245,9 @@ def summary_lines(result, remediations_below=False):
         clusters = len({c for c, _ in found})
         label = "{} in cluster {}{}".format("Top cause" if n == 0 else "Cause", id_name(cluster),
                                            " and {} more".format(clusters - 1) if clusters > 1 else "")
-        lines.append(cause_line(label, finding))
+        lines.append(cause_line(label, finding, fix=n > 0))
+        if n == 0 and finding.remediation:
+            lines.append(first_fix_line(finding))
     if not ranked:
         first = sorted(((c, f) for c, f in result.findings if f.remediation),
                        key=lambda p: (STATUS_ORDER[p[1].status], p[0].lower()))

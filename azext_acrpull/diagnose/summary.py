@@ -1,16 +1,18 @@
-"""The stderr summary of a diagnosis: the counts, the top cause in one sentence with the first command to run,
-and, with several failing pods, one line per distinct cause.
+"""The stderr summary of a diagnosis: the counts, the top cause in one sentence and the first command to run, then
+one line per other distinct cause.
 
-A failing pod's finding (``pod-pull-events``) is the symptom; the checks of its cause (``CAUSE_CHECKS``) say why.
-So pods are grouped by the cause their pull error was classified as, and each group's line names the failing
-check of that cause that explains it, or the pod's own finding when none does. Failing checks that no pod points
-at get a line of their own. With ``-o table`` and no Remediation column (they did not fit), the remediations of
-the table's findings follow, one a line.
+A failing pod's finding (``pod-pull-events``) is the symptom; the checks of its cause say why (``evidence.lookAt``,
+in the order the failed token points at: B.token). So pods are grouped by the cause their pull error was
+classified as, and each group's line names the failing check that explains it (the first of ``lookAt`` that
+failed), or the pod's own finding when none does. Failing checks that no pod points at get a line of their own.
+With ``-o table`` and no Remediation column (they did not fit), the remediations of the table's other findings
+follow, one a line.
 """
 from .findings import ERROR, FAIL, STATUS_ORDER, WARNING
 
 POD_CHECK = "pod-pull-events"
 MAX_CAUSES = 5
+TOKEN_WORDS = {"anonymous": "no credential was offered", "oauth": "the credential offered was refused"}
 
 
 def _sentence(finding):
@@ -37,30 +39,30 @@ def _pod_name(finding):
     return target[len("pod "):].split(" (", 1)[0] if target.startswith("pod ") else target
 
 
-def cause_line(label, finding, more=0, pods=()):
-    """'<label> (<check>, <target>): <one sentence>. First fix to try: <command>', or with the pods it explains:
-    '<label> on 2 pod(s) (default/web, default/api): <one sentence> (<check>, <target>). First fix to try: ...'."""
+def cause_line(label, finding, more=0, pods=(), fix=True):
+    """'<label> (<check>, <target>): <one sentence> Fix: <command>', or with the pods it explains:
+    '<label> on 2 pod(s) (default/web, default/api): <one sentence> (<check>, <target>) Fix: ...'."""
     where = "{}, {}".format(finding.check_id, finding.target) + (" and {} more".format(more) if more else "")
     if pods:
         names = ", ".join(pods[:3]) + (", ..." if len(pods) > 3 else "")
         text = "{} on {} pod(s) ({}): {} ({})".format(label, len(pods), names, _sentence(finding), where)
     else:
         text = "{} ({}): {}".format(label, where, _sentence(finding))
-    if finding.remediation:
-        text += " First fix to try: {}".format(finding.remediation)
+    if fix and finding.remediation:
+        text += " Fix: {}".format(finding.remediation)
     return text
 
 
-def cause_lines(findings):
-    """One line per distinct cause, the top one first."""
+def first_fix_line(finding, token=None):
+    """'First fix to try (<check>, <target>[, as the pod's error says ...]): <command>'."""
+    why = ", as the pod's error says {}".format(TOKEN_WORDS[token]) if token in TOKEN_WORDS else ""
+    return "First fix to try ({}, {}{}): {}".format(finding.check_id, finding.target, why, finding.remediation)
+
+
+def _causes(findings):
+    """[(label, lead finding, more, pods, token)] for each distinct cause of failure, the top one first."""
     from .checks.pod import CAUSE_CHECKS
     failed = [f for f in findings if f.status == FAIL]
-    if not failed:
-        warned = [f for f in findings if f.status == WARNING]
-        if warned:
-            return [cause_line("No check failed; first warning", warned[0])]
-        erred = [f for f in findings if f.status == ERROR]
-        return [cause_line("No check failed; not decided", erred[0])] if erred else []
     by_check = {}
     for f in failed:
         if f.check_id != POD_CHECK:
@@ -68,24 +70,47 @@ def cause_lines(findings):
     pods_by_cause = {}
     for f in failed:
         if f.check_id == POD_CHECK:
-            cause = (f.evidence or {}).get("cause") or "unknown"
-            pods_by_cause.setdefault(cause, []).append(f)
-    lines, explained = [], set()
+            pods_by_cause.setdefault((f.evidence or {}).get("cause") or "unknown", []).append(f)
+    causes, explained = [], set()
     for cause, pod_findings in pods_by_cause.items():
         pods = list(dict.fromkeys(_pod_name(f) for f in pod_findings))
-        checks = [c for c in CAUSE_CHECKS.get(cause, ()) if c in by_check]
-        lead = by_check[checks[0]][0] if checks else pod_findings[0]
+        look_at = list(pod_findings[0].evidence.get("lookAt") or CAUSE_CHECKS.get(cause, ()))
+        checks = [c for c in look_at if c in by_check]
+        fixing = [c for c in checks if any(f.remediation for f in by_check[c])]
+        lead_id = (fixing or checks or [None])[0]
+        lead = next((f for f in by_check[lead_id] if f.remediation), by_check[lead_id][0]) if lead_id else \
+            pod_findings[0]
         explained.update(checks)
-        label = "Cause {}".format(cause) if cause != "unknown" else "Unclassified pull error"
+        label = "cause {}".format(cause) if cause != "unknown" else "unclassified pull error"
         single = lead.check_id == POD_CHECK and len(pods) == 1   # the pod's own finding names it already
-        lines.append(cause_line(label, lead, pods=() if single else pods))
-    for check_id, found in by_check.items():
-        if check_id not in explained:
-            lines.append(cause_line("Cause", found[0], more=len(found) - 1))
-    lines[0] = "Top " + lines[0][0].lower() + lines[0][1:] if lines[0].startswith("Cause") else lines[0]
-    if len(lines) > MAX_CAUSES:
-        lines = lines[:MAX_CAUSES] + ["... and {} more failing check(s): see the findings.".format(
-            len(lines) - MAX_CAUSES)]
+        token = pod_findings[0].evidence.get("token") if lead.check_id != POD_CHECK else None
+        causes.append((label, lead, 0, () if single else pods, token))
+    for found in by_check.values():
+        if found[0].check_id not in explained:
+            lead = next((f for f in found if f.remediation), found[0])
+            causes.append(("cause", lead, len(found) - 1, (), None))
+    return causes
+
+
+def cause_lines(findings):
+    """The top cause in one sentence, the first fix to try, then one line per other distinct cause."""
+    causes = _causes(findings)
+    if not causes:
+        for status, label in ((WARNING, "No check failed; first warning"), (ERROR, "No check failed; not decided")):
+            first = next((f for f in findings if f.status == status), None)
+            if first:
+                return [cause_line(label, first)]
+        return []
+    (label, lead, more, pods, token), others = causes[0], causes[1:]
+    lines = [cause_line("Top " + label, lead, more, pods, fix=False)]
+    fixer = lead if lead.remediation else next(
+        iter(sorted((f for f in findings if f.remediation), key=lambda f: STATUS_ORDER[f.status])), None)
+    if fixer:
+        lines.append(first_fix_line(fixer, token if fixer is lead else None))
+    for label, lead, more, pods, _ in others[:MAX_CAUSES - 1]:
+        lines.append(cause_line(label[0].upper() + label[1:], lead, more, pods))
+    if len(others) > MAX_CAUSES - 1:
+        lines.append("... and {} more failing check(s): see the findings.".format(len(others) - MAX_CAUSES + 1))
     return lines
 
 
@@ -96,8 +121,9 @@ def summary_lines(findings, remediations_below=False):
     causes = cause_lines(findings)
     lines = [_counts(findings)] + causes
     if remediations_below:
+        said = " ".join(causes)
         listed = [f for f in sorted(findings, key=lambda f: STATUS_ORDER[f.status]) if f.remediation
-                  and not any("({}, {}".format(f.check_id, f.target) in c and f.remediation in c for c in causes)]
+                  and not ("{}, {}".format(f.check_id, f.target) in said and f.remediation in said)]
         if listed:
             lines.append("Remediation of the other findings in the table:\n" + "\n".join(
                 "  {} ({}): {}".format(f.check_id, f.target, f.remediation) for f in listed))
