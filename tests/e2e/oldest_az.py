@@ -27,6 +27,7 @@ PER_CHECK = {
     "vnet-peering": "tests/e2e/test_network.py::test_network_verdicts[net-peering-one-way]",
     "egress-path": "tests/e2e/test_network.py::test_nsg_denying_443_names_the_rule",
     "pull-rate-limit": "tests/e2e/test_image.py::test_pull_qps_storm",
+    "registry-arm-audience": "tests/e2e/test_beyond.py::test_arm_audience_disabled_fails_with_the_pods_token_error",
 }
 
 # What every az must do besides the checks: install, help, output formats, bad arguments, writes, fleet.
@@ -40,6 +41,7 @@ GENERAL = (
     "tests/e2e/test_fleet.py::test_fleet_finds_what_broke_and_no_false_alarm",
     "tests/e2e/test_fleet.py::test_table_and_bad_arguments",
     "tests/e2e/test_users.py",
+    "tests/e2e/test_beyond.py::test_recreated_kubelet_identity_fails_naming_both_principals",
 )
 
 ENTRIES = tuple(PER_CHECK.values()) + GENERAL
