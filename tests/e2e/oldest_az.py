@@ -28,6 +28,7 @@ PER_CHECK = {
     "egress-path": "tests/e2e/test_network.py::test_nsg_denying_443_names_the_rule",
     "pull-rate-limit": "tests/e2e/test_image.py::test_pull_qps_storm",
     "registry-arm-audience": "tests/e2e/test_beyond.py::test_arm_audience_disabled_fails_with_the_pods_token_error",
+    "registry-tenant": "tests/e2e/test_beyond.py::test_registry_in_another_tenant_fails_for_a_managed_identity_cluster",
 }
 
 # What every az must do besides the checks: install, help, output formats, bad arguments, writes, fleet.

@@ -14,6 +14,7 @@ import re
 import pytest
 
 from tests.e2e.arguments import diagnose_args
+from tests.e2e.test_beyond import PARTNER_ID
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 README = os.path.join(ROOT, "README.md")
@@ -35,7 +36,7 @@ REQUEST_KEYS = [
     (r"/providers/microsoft\.network/privatednszones|privatednszones", "dns"),
     (r"/providers/microsoft\.network/|resourcetype eq 'microsoft\.network/", "network"),
     (r"^get management\.azure\.com/subscriptions/[^/?]+/resources\?", "resources"),
-    (r"^get management\.azure\.com/subscriptions/[^/?]+(\?|$)", "resources"),
+    (r"^get management\.azure\.com/subscriptions/[^/?]+(\?|$)", "subscription"),
     (r"^[a-z]+ graph\.microsoft\.com/", "graph"),
     (r"^[a-z]+ [^/ ]+\.azurecr\.io/", "acr-data"),
     (r"/api/v1/nodes\b", "k8s-nodes"),
@@ -68,6 +69,7 @@ CASES = {
     "egress-path": [("net-route-to-firewall", ()), ("net-acl-lb-ip-allowed", ())],
     "pull-rate-limit": [("image-pods", ())],
     "registry-arm-audience": [("beyond-armaud-disabled", ())],
+    "registry-tenant": [("auth-mg-cross-sub", ()), ("beyond-tenant-other", ("--acr", PARTNER_ID))],
 }
 
 
