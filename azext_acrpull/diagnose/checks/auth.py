@@ -10,6 +10,8 @@ from ..roles import (
     PULL_ACTION,
     REPOSITORY_CONTENT_READ,
     REPOSITORY_METADATA_READ,
+    any_group,
+    assignments_of,
     denial,
     pull_grants,
 )
@@ -71,9 +73,9 @@ def raise_first(results):
 def registry_grants(facts, registry, assignments, principal_ids, repository=None, abac=None):
     """Pull grants among `assignments` (as listed at the registry) for these principals; `abac` overrides the
     registry's own mode (to tell what a role would grant in the other one)."""
+    wanted = {p.lower() for p in principal_ids}
     definition_ids = sorted({a["properties"]["roleDefinitionId"] for a in assignments
-                             if (a.get("properties", {}).get("principalId") or "").lower() in
-                             {p.lower() for p in principal_ids}})
+                             if (a.get("properties", {}).get("principalId") or "").lower() in wanted})
     fetched = raise_first(facts.parallel(facts.role_definition, definition_ids))
     definitions = dict(zip(definition_ids, fetched, strict=True))
     # The list at a registry holds only assignments that apply there, so a management group scope among them is
@@ -88,15 +90,10 @@ def registry_grants(facts, registry, assignments, principal_ids, repository=None
 def principals_of(facts, object_id, assignments):
     """The principal ids whose roles apply to `object_id` at the registry: its own, and the groups it belongs to
     when some group holds a role there (Graph is asked only then). Returns (ids, {group id: name})."""
-    if not any((a.get("properties", {}).get("principalType") or "") == "Group" for a in assignments):
+    if not any_group(assignments):
         return [object_id], {}
     groups = facts.member_groups(object_id)
     return [object_id] + sorted(groups), groups
-
-
-def assignments_of(assignments, principal_ids):
-    ids = {p.lower() for p in principal_ids}
-    return [a for a in assignments if (a.get("properties", {}).get("principalId") or "").lower() in ids]
 
 
 def held_roles_words(facts, registry, assignments, action=PULL_ACTION, data=False):
