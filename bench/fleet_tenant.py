@@ -15,6 +15,7 @@ from tests.simulator import network_builders as nb
 from tests.simulator.world import SUBSCRIPTION, World, guid
 
 HUB = "10.0.0.0/16"
+SHARED_REGISTRY = "contosoplatform"
 
 
 def subscription_ids(count):
@@ -131,7 +132,7 @@ def generate_shared(clusters=1000, subscriptions=20, name=None):
         w.subs[sub] = "Contoso Workloads {:02d}".format(i) if i else "Contoso Shared Services"
         w.management_groups[sub] = ["contoso-platform" if i == 0 else "contoso-workloads", "contoso"]
     shared = subs[0]
-    registry = w.registry("contosoplatform", "rg-registry", subscription=shared,
+    registry = w.registry(SHARED_REGISTRY, "rg-registry", subscription=shared,
                           networkRuleSet={"defaultAction": "Deny", "ipRules": []})
     rules = registry["properties"]["networkRuleSet"]["ipRules"]
     pools = [{"name": "system", "mode": "System"}, {"name": "user", "mode": "User"}]

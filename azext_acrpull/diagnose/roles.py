@@ -479,12 +479,14 @@ class AssignmentList(list):
     def _indexes(self):
         index = self.__dict__.get("_index")
         if index is None:
-            by_principal, group = {}, False
+            by_principal, groups = {}, set()
             for position, assignment in enumerate(self):
                 props = _properties(assignment) if isinstance(assignment, dict) else {}
-                by_principal.setdefault((props.get("principalId") or "").lower(), []).append(position)
-                group = group or (props.get("principalType") or "") == "Group"
-            index = self.__dict__["_index"] = (by_principal, group)
+                principal = (props.get("principalId") or "").lower()
+                by_principal.setdefault(principal, []).append(position)
+                if (props.get("principalType") or "") == "Group" and principal:
+                    groups.add(principal)
+            index = self.__dict__["_index"] = (by_principal, frozenset(groups))
         return index
 
     def of(self, principal_ids):
@@ -494,6 +496,10 @@ class AssignmentList(list):
         return [self[i] for i in positions]
 
     def any_group(self):
+        return bool(self._indexes()[1])
+
+    def group_ids(self):
+        """Ids (lower case) of the groups that hold one of the assignments."""
         return self._indexes()[1]
 
 
@@ -503,6 +509,14 @@ def assignments_of(assignments, principal_ids):
         return assignments.of(principal_ids)
     ids = {(p or "").lower() for p in principal_ids}
     return [a for a in assignments if (_properties(a).get("principalId") or "").lower() in ids]
+
+
+def group_ids(assignments):
+    """Ids (lower case) of the groups that hold one of these assignments."""
+    if isinstance(assignments, AssignmentList):
+        return assignments.group_ids()
+    return frozenset((_properties(a).get("principalId") or "").lower() for a in assignments
+                     if (_properties(a).get("principalType") or "") == "Group") - {""}
 
 
 def any_group(assignments):

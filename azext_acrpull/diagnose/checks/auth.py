@@ -13,6 +13,7 @@ from ..roles import (
     any_group,
     assignments_of,
     denial,
+    group_ids,
     pull_grants,
 )
 from .registry import registry_target
@@ -74,6 +75,7 @@ def registry_grants(facts, registry, assignments, principal_ids, repository=None
     """Pull grants among `assignments` (as listed at the registry) for these principals; `abac` overrides the
     registry's own mode (to tell what a role would grant in the other one)."""
     wanted = {p.lower() for p in principal_ids}
+    assignments = assignments_of(assignments, wanted)   # through the list's index: a shared registry has thousands
     definition_ids = sorted({a["properties"]["roleDefinitionId"] for a in assignments
                              if (a.get("properties", {}).get("principalId") or "").lower() in wanted})
     fetched = raise_first(facts.parallel(facts.role_definition, definition_ids))
@@ -293,11 +295,10 @@ def _grant_evidence(grants, groups=None):
 
 def _other_groups(facts, registry, assignments, groups):
     """Groups that could pull but do not hold the identity: the case where membership was assumed."""
-    group_ids = sorted({(a.get("properties", {}).get("principalId") or "").lower() for a in assignments
-                        if (a.get("properties", {}).get("principalType") or "") == "Group"} - set(groups or {}) - {""})
-    if not group_ids:
+    others = sorted(group_ids(assignments) - set(groups or {}))
+    if not others:
         return ""
-    holders = sorted({g.principal_id for g in registry_grants(facts, registry, assignments, group_ids)})
+    holders = sorted({g.principal_id for g in registry_grants(facts, registry, assignments, others)})
     if not holders:
         return ""
     names = facts.directory_objects(holders)
