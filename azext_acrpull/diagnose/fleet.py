@@ -26,7 +26,8 @@ class Tally:
     """What the stderr summary says about the findings, kept as they go by (they may be written out and dropped)."""
 
     def __init__(self):
-        self.failing, self.erring, self.failed_checks = set(), set(), {}
+        self.failing, self.erring = set(), set()
+        self.failed_checks = {}   # check id -> ((cluster, its first failing finding), clusters failing it)
         self.first = None      # ((status order, cluster), cluster, finding): the first fix to try
         self.count = 0
 
@@ -34,7 +35,7 @@ class Tally:
         self.count += 1
         if finding.status == FAIL:
             self.failing.add(cluster)
-            self.failed_checks.setdefault(finding.check_id, set()).add(cluster)
+            self.failed_checks.setdefault(finding.check_id, ((cluster, finding), set()))[1].add(cluster)
         elif finding.status == ERROR:
             self.erring.add(cluster)
         if finding.remediation:
@@ -262,27 +263,45 @@ def _profile_subscriptions(cli_ctx):
     return [s["id"] for s in cached if s.get("state", "Enabled") == "Enabled" and s.get("tenantId") == tenant]
 
 
-def summary(result):
-    """The stderr summary: clusters scanned and failing, what failed most, what fleet did not run."""
+def summary_lines(result, remediations_below=False):
+    """The stderr summary: clusters scanned and failing; per failing check (most clusters first) the cause in one
+    sentence and the first fix; what fleet did not run; with a table that had no room for them, the remediations."""
+    from .summary import cause_line, first_fix_line
     failing = result.failing()
     text = "Scanned {} cluster(s) in {} subscription(s): {} failing".format(
         len(result.clusters), result.subscriptions, len(failing))
-    counts = result.tally.failed_checks
-    if counts:
-        text += " ({})".format(", ".join("{} on {}".format(c, len(v)) for c, v in sorted(
-            counts.items(), key=lambda p: (-len(p[1]), p[0]))))
+    ranked = sorted(result.tally.failed_checks.items(), key=lambda p: (-len(p[1][1]), p[0]))
+    if ranked:
+        text += " ({})".format(", ".join("{} on {}".format(c, len(v[1])) for c, v in ranked))
     erring = result.erring()
     if erring:
         text += "; {} with checks that could not reach a verdict".format(len(erring))
-    text += "."
-    if result.not_run:
-        text += " Not run in fleet mode (they need the cluster's Kubernetes API, an image or the registry's data " \
-                "plane; use `az aks diagnose-pull run` on one cluster): {}.".format(", ".join(result.not_run))
-    if result.tally.first:
+    lines = [text + "."]
+    for n, (_, ((cluster, finding), failing)) in enumerate(ranked[:5]):
+        clusters = len(failing)
+        label = "{} in cluster {}{}".format("Top cause" if n == 0 else "Cause", id_name(cluster),
+                                           " and {} more".format(clusters - 1) if clusters > 1 else "")
+        lines.append(cause_line(label, finding, fix=n > 0))
+        if n == 0 and finding.remediation:
+            lines.append(first_fix_line(finding))
+    if not ranked and result.tally.first:
         _, cluster, finding = result.tally.first
-        text += " First fix to try ({}, {}, {}): {}".format(id_name(cluster), finding.check_id, finding.target,
-                                                           finding.remediation)
-    return text
+        lines.append(cause_line("No check failed; first warning in cluster {}".format(id_name(cluster)), finding))
+    if result.not_run:
+        lines.append("Not run in fleet mode (they need the cluster's Kubernetes API, an image or the registry's data "
+                     "plane; use `az aks diagnose-pull run` on one cluster): {}.".format(", ".join(result.not_run)))
+    if remediations_below:
+        listed = sorted(((c, f) for c, f in result.findings if f.remediation),
+                        key=lambda p: (STATUS_ORDER[p[1].status], p[0].lower()))
+        if listed:
+            lines.append("Remediation of each finding in the table above:\n" + "\n".join(
+                "  {} {} ({}): {}".format(id_name(c), f.check_id, f.target, f.remediation) for c, f in listed))
+    return lines
+
+
+def summary(result):
+    """The stderr summary as one text."""
+    return " ".join(summary_lines(result))
 
 
 def unreadable_text(result):
