@@ -10,7 +10,7 @@ names the checks of the cause it found, which the same run reports below it.
 from ..classify import WAITING_REASONS, classify_pull_error, classify_waiting, failed_token
 from ..discovery import ACTIVE_PODS, pod_name, pull_waits
 from ..facts import FactError
-from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, catalog, check
+from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
 from ..platform import mismatch
 from ..workload import patch_pod_spec_command
 from .image import acr_image, assess_manifest, assess_platform, assess_reference, platform_verdict
@@ -308,7 +308,7 @@ def _pull_failure(chk, facts, pod, container, events, entry, node, others=(), ev
     meta = pod.get("metadata") or {}
     waiting = (container["status"].get("state") or {}).get("waiting") or {}
     token = failed_token(text)
-    look_at = _look_at(cause, token)
+    look_at = _look_at(chk, cause, token)
     message = "Container {} waits in {} pulling {}: {}.".format(
         container["name"], waiting.get("reason"), container["image"], found.reason)
     if decided_by:
@@ -351,12 +351,11 @@ def _pull_failure(chk, facts, pod, container, events, entry, node, others=(), ev
     return chk.finding(pod_target(pod, container), FAIL, message, remediation, **evidence)
 
 
-def _look_at(cause, token):
+def _look_at(chk, cause, token):
     """The checks that decide the cause, in the order to read them: for a 401, the failed token's order first."""
-    registered = {c.check_id for c in catalog()}
     order = list(TOKEN_CHECKS.get(token, ())) if cause == "C1" else []
     order += [c for c in CAUSE_CHECKS.get(cause, ()) if c not in order]
-    return [c for c in order if c in registered]
+    return [c for c in order if c in chk.catalog_ids]
 
 
 def _image_fix(facts, cause, entry, pod, container):
