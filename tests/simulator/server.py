@@ -33,10 +33,12 @@ class Fault:
     delay: float = 0.0
     times: int = -1          # how many requests to affect; -1 for all
     raw: bytes = None        # a raw body (e.g. broken JSON)
+    sent: str = None         # also a regex on the request's URL-decoded body (e.g. one token request's scope)
     hits: int = 0            # how many requests it answered (or delayed) so far
 
-    def matches(self, line):
-        return self.times != 0 and re.search(self.pattern, line, re.IGNORECASE) is not None
+    def matches(self, line, sent=""):
+        return self.times != 0 and re.search(self.pattern, line, re.IGNORECASE) is not None and \
+            (self.sent is None or re.search(self.sent, sent, re.IGNORECASE) is not None)
 
 
 class _Server(ThreadingHTTPServer):
@@ -105,10 +107,10 @@ class Simulator:
             if generation is None or generation == self.generation:
                 self.log.append(entry)
 
-    def take_fault(self, line):
+    def take_fault(self, line, sent=""):
         with self._lock:
             for fault in self.faults:
-                if fault.matches(line):
+                if fault.matches(line, sent):
                     if fault.times > 0:
                         fault.times -= 1
                     fault.hits += 1
@@ -169,7 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
         line = "{} {}{}".format(self.command, host, path)
         if sim.latency:
             time.sleep(sim.latency)
-        fault = sim.take_fault(line)
+        fault = sim.take_fault(line, unquote(body.decode("utf-8", "replace").replace("+", " ")) if body else "")
         if fault and fault.delay:
             time.sleep(fault.delay)
         if fault and (fault.status or fault.raw is not None):

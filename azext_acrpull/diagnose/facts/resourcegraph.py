@@ -21,7 +21,7 @@ from knack.log import get_logger
 
 from ..deadline import NO_DEADLINE
 from .base import FactError
-from .transport import GRACE
+from .transport import CONNECT_TIMEOUT, GRACE
 
 logger = get_logger(__name__)
 
@@ -215,11 +215,14 @@ class AzureRest:
         started = time.time()
         try:
             response = self._session.request(method, url, data=data, headers=headers,
-                                             timeout=min(TIMEOUT, self.deadline.remaining() + GRACE), **settings)
+                                             timeout=(min(CONNECT_TIMEOUT, self.deadline.remaining() + GRACE),
+                                                      min(TIMEOUT, self.deadline.remaining() + GRACE)), **settings)
         except requests.RequestException as err:
             if self.deadline.expired:
-                raise FactError("{} did not answer {}".format(where, self.deadline.words())) from None
-            raise FactError("could not reach {} ({})".format(where, type(err).__name__)) from None
+                raise FactError("timed out reading {}: it did not answer {}".format(where, self.deadline.words()),
+                                fault=True) from None
+            raise FactError("could not reach {} ({})".format(where, type(err).__name__),
+                            fault=isinstance(err, requests.exceptions.Timeout)) from None
         self.stats.count(kind)
         try:
             parsed = response.json() if response.content else None
