@@ -21,7 +21,7 @@ import pytest
 from tests.e2e.figures import tally_fixture
 from tests.simulator.scenarios import SCENARIOS
 from tests.simulator.scenarios.reliability import SECRETS_ARGS
-from tests.simulator.server import Fault
+from tests.simulator.server import RESET, Fault
 
 TIMEOUT = 6                 # --timeout of every run here
 SLOW = TIMEOUT + 5          # the slow fault answers after this many seconds
@@ -78,7 +78,7 @@ DEPENDENCIES = [
                "mi-healthy", permission=r"virtualMachineScaleSets/read", names=r"scale set"),
     Dependency("ARM networks", ARM.format("GET") + r"/providers/microsoft\.network/(?!privatednszones)",
                "net-hub-spoke-healthy", permission=r"Microsoft\.Network/",
-               names=r"virtual network|subnet|network|peering|route|firewall|load balancer|NAT|address"),
+               names=r"virtual network|subnet|network|peering|route|firewall|load balancer|NAT|address|endpoint"),
     Dependency("ARM private DNS", ARM.format("GET") + r"/providers/microsoft\.network/privatednszones",
                "net-hub-spoke-healthy", permission=r"privateDnsZones", names=r"privatelink|DNS|zone"),
     Dependency("AKS run command", ARM.format("POST") + r"/runCommand$", "net-private-cluster",
@@ -408,3 +408,30 @@ def test_entra_id_answering_500_once_is_absorbed(scenario):
     assert result.rc == 0 and "Traceback" not in result.stderr, result
     assert fault.hits == 1
     assert by_check(result.json()) == before
+
+
+@pytest.mark.parametrize("name", ["Entra ID", "ARM role assignments", "Microsoft Graph", "Kubernetes API",
+                                  "registry data plane"])
+def test_a_connection_reset_once_is_absorbed(scenario, name):
+    """A connection dropped once without an answer (a reset on the way) is retried: every verdict is the one of the
+    run without it."""
+    dep = dependency(name)
+    if dep.scenario not in SCENARIOS:
+        pytest.skip("scenario {} does not exist yet".format(dep.scenario))
+    base, matching = baseline(scenario, dep)
+    if not matching:
+        pytest.skip("no check reads {} in scenario {} yet".format(dep.name, dep.scenario))
+    sc = scenario(dep.scenario)
+    fault = Fault(dep.pattern, status=RESET, times=1, sent=dep.sent)
+    if dep.fresh_tokens:
+        drop_tokens(sc.env)
+    sc.sim.faults = [fault]
+    try:
+        result = sc.az("aks", "diagnose-pull", "run", *CLUSTER, *dep.args, "--timeout", str(TIMEOUT), "-o", "json")
+    finally:
+        sc.sim.faults = []
+        if dep.fresh_tokens:
+            drop_tokens(sc.env)
+    assert fault.hits == 1
+    assert result.rc == 0 and "Traceback" not in result.stderr, result
+    assert by_check(result.json()) == base, "a reset was not absorbed by a retry"

@@ -23,6 +23,9 @@ LOGIN = "login.microsoftonline.com"
 GRAPH = "graph.microsoft.com"
 
 
+RESET = -1   # Fault.status: drop the connection without answering
+
+
 @dataclass
 class Fault:
     """Answer requests whose 'METHOD host/path' matches ``pattern`` with ``status`` (or delay them)."""
@@ -174,6 +177,16 @@ class _Handler(BaseHTTPRequestHandler):
         fault = sim.take_fault(line, unquote(body.decode("utf-8", "replace").replace("+", " ")) if body else "")
         if fault and fault.delay:
             time.sleep(fault.delay)
+        if fault and fault.status == RESET:
+            # The connection drops without an answer (a reset on the way): the client cannot tell whether it was
+            # served. Logged with status 0.
+            sim.record({"method": self.command, "host": host, "path": path, "query": query, "status": 0,
+                        "write": self.command in ("PUT", "PATCH", "DELETE"), "unknown": False,
+                        "ms": int((time.time() - started) * 1000), "time": started, "fault": True,
+                        "scope": req.form().get("scope") if host == LOGIN and self.command == "POST" else None},
+                       generation)
+            self.close_connection = True
+            return
         if fault and (fault.status or fault.raw is not None):
             reply = Reply(fault.status or 200, fault.body, fault.headers, raw=fault.raw)
             # A write answered by a fault was refused: flag it, but do not let it change the world.

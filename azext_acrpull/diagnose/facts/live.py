@@ -120,6 +120,8 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, Reachabili
 
     def _read(self, what, permission, call):
         """Run an SDK call; every way it can fail becomes a FactError whose reason says what to do."""
+        from json import JSONDecodeError
+
         from azure.core.exceptions import (
             DecodeError,
             DeserializationError,
@@ -135,7 +137,7 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, Reachabili
                 return call()
             except FactError:
                 raise
-            except (DecodeError, DeserializationError):
+            except (DecodeError, DeserializationError, JSONDecodeError):   # the LRO poller parses JSON itself
                 raise FactError("Azure returned an unreadable answer (not valid JSON) for {}".format(what),
                                 fault=True) from None
             except (BadResponse, BadStatus) as err:   # a long-running operation's answers made no sense

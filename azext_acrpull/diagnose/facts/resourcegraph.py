@@ -303,7 +303,8 @@ class ResourceGraph:
                 raise FactError("the signed-in account may not query Azure Resource Graph for {} (HTTP {}): "
                                 "{}".format(what, status, message), status)
             raise FactError("Azure Resource Graph answered HTTP {} to the query for {}: {}".format(
-                status, what, message), status)
+                status, what, message if status != 200 else "an unreadable answer"), status,
+                fault=True if status == 200 else None)
         raise FactError("Azure Resource Graph kept throttling the query for {} after {} tries".format(what, RETRIES),
                         429)
 
