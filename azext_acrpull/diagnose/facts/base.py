@@ -109,9 +109,9 @@ class Facts:
         for outcome in outcomes:
             if outcome.error is not None:
                 raise outcome.error
-        return [o.value if o.done else FactError("timed out: the read did not finish {}".format(
-            self.deadline.words()), fault=True)
-                for o in outcomes]
+        waiting = "; ".join(self.pending_reads()[:3]) or "its data"
+        return [o.value if o.done else FactError("timed out reading {}: the read did not finish {}".format(
+            waiting, self.deadline.words()), fault=True) for o in outcomes]
 
     def prefetch(self, *reads):
         """Start independent reads now and return at once (e.g. the cluster and the registry, which
