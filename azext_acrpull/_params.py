@@ -48,6 +48,7 @@ def load_arguments(self, _):
         from azext_acrpull._validators import (
             fleet_check_id_completer,
             fleet_check_id_type,
+            fleet_timeout_type,
             management_group_type,
             subscription_type,
         )
@@ -62,7 +63,7 @@ def load_arguments(self, _):
                    completer=get_resource_name_completion_list("Microsoft.ContainerRegistry/registries"))
         c.argument("checks", nargs="+", type=fleet_check_id_type, completer=fleet_check_id_completer,
                    help="Run only these of the fleet checks (see `az aks diagnose-pull list-checks`).")
-        c.argument("timeout", type=timeout_type,
+        c.argument("timeout", type=fleet_timeout_type,
                    help="Bound the whole scan to this many seconds (default 600: fleet reads a whole tenant). A "
                    "bulk read that has not answered by "
                    "then is reported: the checks that needed it say Error, or the command stops with one error when "
