@@ -143,15 +143,16 @@ def _cluster_name(value):
     return value
 
 
-def _timeout(value, default=None, command="this command"):
+def _timeout(value, default=None, command=None):
     from azext_acrpull.diagnose.deadline import DEFAULT_TIMEOUT, MAX_TIMEOUT
     try:
         seconds = int(value)
     except (TypeError, ValueError):
         seconds = None
     if seconds is None or not 1 <= seconds <= MAX_TIMEOUT:
-        raise ValueError("{!r} is not a number of seconds between 1 and {} ({}'s default is {}).".format(
-            _short(str(value)), MAX_TIMEOUT, command, default or DEFAULT_TIMEOUT))
+        raise ValueError("{!r} is not a number of seconds between 1 and {} ({} default is {}).".format(
+            _short(str(value)), MAX_TIMEOUT, "{}'s".format(command) if command else "the",
+            default or DEFAULT_TIMEOUT))
     return seconds
 
 

@@ -136,22 +136,6 @@ def test_permission_table_matches_what_the_check_reads(scenario, check_id):
         check_id, sorted(unused), [n for n, _ in CASES[check_id]])
 
 
-def _example_tables():
-    """The README's example outputs: each ```text block that holds an az table (a header over a dash rule)."""
-    with open(README, encoding="utf-8") as f:
-        text = f.read()
-    blocks = re.findall(r"```text\n(.*?)```", text, re.DOTALL)
-    return [b for b in blocks if re.search(r"^-{4,}  -{4,}", b, re.MULTILINE)]
-
-
-def test_readme_example_tables_fit_120_columns():
-    tables = _example_tables()
-    assert tables, "the README shows no example table"
-    for block in tables:
-        lines = [line for line in block.splitlines() if not line.startswith(("$ ", "WARNING: ", "  "))]
-        assert max(len(line) for line in lines) <= WIDTH, block
-
-
 @pytest.mark.parametrize("name,command,args", [
     ("demo-broken", "run", ("-g", "rg1", "-n", "aks1", "--acr", "myacr")),
     ("image-pods", "check-image", ("-g", "rg1", "-n", "aks1", "--pod", "err-c2")),

@@ -51,3 +51,13 @@ def test_demo_scenarios_named_in_the_readme_exist():
     top = _read("README.md").split("## What it does", 1)[0]
     named = re.findall(r"`([a-z0-9]+(?:-[a-z0-9]+)+)`", top)
     assert named and [n for n in named if n not in SCENARIOS] == [], named
+
+
+def test_example_tables_fit_120_columns():
+    """Every az table the README shows (a header over a rule of dashes) fits a 120-column terminal; the summary
+    lines under it (WARNING: ...) are prose the terminal wraps."""
+    tables = [b for b in _blocks(_read("README.md"), "text") if re.search(r"^-{4,}  -{4,}", b, re.MULTILINE)]
+    assert len(tables) >= 4, "the README shows run, list-checks, fix and fleet tables"
+    for block in tables:
+        rows = [line for line in block.splitlines() if not line.startswith(("$ ", "WARNING: ", "  "))]
+        assert max(len(line) for line in rows) <= 120, block

@@ -10,7 +10,10 @@ from ..roles import (
     PULL_ACTION,
     REPOSITORY_CONTENT_READ,
     REPOSITORY_METADATA_READ,
+    any_group,
+    assignments_of,
     denial,
+    group_ids,
     pull_grants,
 )
 from .registry import registry_target
@@ -71,9 +74,10 @@ def raise_first(results):
 def registry_grants(facts, registry, assignments, principal_ids, repository=None, abac=None):
     """Pull grants among `assignments` (as listed at the registry) for these principals; `abac` overrides the
     registry's own mode (to tell what a role would grant in the other one)."""
+    wanted = {p.lower() for p in principal_ids}
+    assignments = assignments_of(assignments, wanted)   # through the list's index: a shared registry has thousands
     definition_ids = sorted({a["properties"]["roleDefinitionId"] for a in assignments
-                             if (a.get("properties", {}).get("principalId") or "").lower() in
-                             {p.lower() for p in principal_ids}})
+                             if (a.get("properties", {}).get("principalId") or "").lower() in wanted})
     fetched = raise_first(facts.parallel(facts.role_definition, definition_ids))
     definitions = dict(zip(definition_ids, fetched, strict=True))
     # The list at a registry holds only assignments that apply there, so a management group scope among them is
@@ -88,15 +92,10 @@ def registry_grants(facts, registry, assignments, principal_ids, repository=None
 def principals_of(facts, object_id, assignments):
     """The principal ids whose roles apply to `object_id` at the registry: its own, and the groups it belongs to
     when some group holds a role there (Graph is asked only then). Returns (ids, {group id: name})."""
-    if not any((a.get("properties", {}).get("principalType") or "") == "Group" for a in assignments):
+    if not any_group(assignments):
         return [object_id], {}
     groups = facts.member_groups(object_id)
     return [object_id] + sorted(groups), groups
-
-
-def assignments_of(assignments, principal_ids):
-    ids = {p.lower() for p in principal_ids}
-    return [a for a in assignments if (a.get("properties", {}).get("principalId") or "").lower() in ids]
 
 
 def held_roles_words(facts, registry, assignments, action=PULL_ACTION, data=False):
@@ -332,11 +331,10 @@ def _workload_identity_grant(facts, registry, assignments):
 
 def _other_groups(facts, registry, assignments, groups):
     """Groups that could pull but do not hold the identity: the case where membership was assumed."""
-    group_ids = sorted({(a.get("properties", {}).get("principalId") or "").lower() for a in assignments
-                        if (a.get("properties", {}).get("principalType") or "") == "Group"} - set(groups or {}) - {""})
-    if not group_ids:
+    others = sorted(group_ids(assignments) - set(groups or {}))
+    if not others:
         return ""
-    holders = sorted({g.principal_id for g in registry_grants(facts, registry, assignments, group_ids)})
+    holders = sorted({g.principal_id for g in registry_grants(facts, registry, assignments, others)})
     if not holders:
         return ""
     names = facts.directory_objects(holders)
