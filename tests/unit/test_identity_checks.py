@@ -1,9 +1,9 @@
 """B.armaud, B.tenant and B.drift on plain facts: what each verdict rests on."""
 import pytest
 
+from azext_acrpull.diagnose.catalog import catalog
 from azext_acrpull.diagnose.facts import FactError
 from azext_acrpull.diagnose.facts.arm import foreign_tenant
-from azext_acrpull.diagnose.findings import catalog
 from azext_acrpull.diagnose.request import DiagnoseRequest
 
 SUB, SUB2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
