@@ -303,3 +303,32 @@ def test_cluster_without_node_auto_provisioning_is_skipped_with_the_reason(scena
     f = one(sc, findings, "node-provisioning-identity")
     assert f["status"] == "Skipped" and "does not use node auto-provisioning" in f["message"], f
     assert not [e for e in sc.sim.log if "/api/v1/nodes" in e["path"]]
+
+
+# --- fleet: the same verdicts from Resource Graph's bulk facts --------------------------------------------------------
+
+def _fleet(sc, *args):
+    sc.sim.clear_log()
+    result = sc.az("aks", "diagnose-pull", "fleet", *args, "-o", "json")
+    assert result.rc == 0 and "Traceback" not in result.stderr, result
+    assert not sc.sim.writes() and not sc.sim.unknown()
+    return result.json()
+
+
+def test_fleet_finds_a_recreated_kubelet_identity_from_resource_graph(scenario):
+    sc = scenario("beyond-drift-recreated")
+    findings = _fleet(sc, "--checks", "kubelet-identity-vmss")
+    drift = [f for f in findings if f["target"] == "kubelet identity aks1-agentpool"]
+    assert len(drift) == 1 and drift[0]["status"] == "Fail" and "was recreated" in drift[0]["message"], findings
+    assert not [e for e in sc.sim.log if "/userassignedidentities/" in e["path"].lower()]   # no per-resource GET
+    live, _ = check_auth(sc, "--acr", "myacr", "--checks", "kubelet-identity-vmss")
+    assert sorted((f["target"], f["status"], f["message"]) for f in findings) == \
+        sorted((f["target"], f["status"], f["message"]) for f in live)
+
+
+def test_fleet_warns_on_a_registry_refusing_arm_audience_tokens(scenario):
+    sc = scenario("beyond-armaud-disabled")
+    findings = _fleet(sc, "--checks", "registry-arm-audience", "registry-tenant")
+    armaud = [f for f in findings if f["checkId"] == "registry-arm-audience"]
+    assert [f["status"] for f in armaud] == ["Warning"], findings     # no pod in fleet: no pull error to tie it to
+    assert [f["status"] for f in findings if f["checkId"] == "registry-tenant"] == ["Pass"]
