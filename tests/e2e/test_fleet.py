@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from azext_acrpull.diagnose.findings import CATALOG_ORDER
+from azext_acrpull.diagnose.catalog import CATALOG_ORDER
 from tests.simulator import resourcegraph
 from tests.simulator.scenarios import build
 from tests.simulator.scenarios.fleet import (
