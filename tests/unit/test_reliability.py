@@ -438,8 +438,8 @@ class _HealthFacts:
 
 @pytest.mark.parametrize("fault,status", [(True, "Error"), (False, "Fail")])
 def test_registry_health_judges_answers_not_faults(fault, status):
+    from azext_acrpull.diagnose.catalog import catalog
     from azext_acrpull.diagnose.checks import health
-    from azext_acrpull.diagnose.findings import catalog
     chk = next(c for c in catalog() if c.check_id == "registry-health")
     steps = [{"step": "dns", "ok": True, "detail": "10.0.0.4"},
              {"step": "challenge", "ok": True, "detail": "401 with a Bearer challenge"},
