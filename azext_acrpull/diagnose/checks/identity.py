@@ -249,7 +249,8 @@ def node_provisioning_identity(chk, facts):
 
 
 def _kubelet_may_pull(facts, registry):
-    from .auth import assignments_of, principals_of, registry_grants
+    from ..common.pull import principals_of, registry_grants
+    from ..roles import assignments_of
     identity = facts.pull_identity()
     if not identity.get("objectId"):
         return False
