@@ -63,6 +63,9 @@ DEPENDENCIES = [
                "mi-healthy", permission=r"roleDefinitions/read"),
     Dependency("ARM scale sets", ARM.format("GET") + r"/providers/microsoft\.compute/virtualmachinescalesets",
                "mi-healthy", permission=r"virtualMachineScaleSets/read"),
+    # A 404 on the kubelet identity is B.drift's own verdict: the identity was deleted.
+    Dependency("ARM managed identities", ARM.format("GET") + r"/providers/microsoft\.managedidentity/",
+               "mi-healthy", permission=r"userAssignedIdentities/read", verdicts=("kubelet-identity-vmss",)),
     Dependency("ARM networks", ARM.format("GET") + r"/providers/microsoft\.network/(?!privatednszones)",
                "net-hub-spoke-healthy", permission=r"Microsoft\.Network/"),
     Dependency("ARM private DNS", ARM.format("GET") + r"/providers/microsoft\.network/privatednszones",
