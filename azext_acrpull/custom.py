@@ -357,7 +357,7 @@ def _require_cluster_and_registry(facts, request):
         _raise_if_pods_unreadable(facts, request)
         if not request.pod and not request.images:   # the failing pods name none: the findings say so
             return
-        from azext_acrpull.diagnose.checks.registry import broader_scopes
+        from azext_acrpull.diagnose.common.registry import broader_scopes
         broader = broader_scopes(facts)
         raise RequiredArgumentMissingError(
             "No registry to diagnose: the cluster's pull identity holds no role on any registry{} and no --image or "

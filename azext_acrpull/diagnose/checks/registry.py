@@ -1,38 +1,6 @@
 """S0: the registry itself: does it exist, can it be read."""
+from ..common.registry import NOTHING_NAMES_A_REGISTRY, broader_scopes, closest_registries, registry_target
 from ..findings import FAIL, PASS, SKIPPED, check
-
-NOTHING_NAMES_A_REGISTRY = ("No registry to check: no failing pod names an image in Azure Container Registry, and the "
-                            "cluster's pull identity holds no role on a registry itself (pass --acr to check one).")
-
-
-def registry_target(registry_or_name):
-    name = registry_or_name.get("name") if isinstance(registry_or_name, dict) else registry_or_name
-    return "registry {}".format(name)
-
-
-def broader_scopes(facts):
-    """Scopes above registries (management group, subscription, resource group) where the pull identity holds a
-    role: an inherited AcrPull covers every registry there, so discovery by role cannot pick one."""
-    from ..facts import FactError
-    try:
-        oid = facts.pull_identity().get("objectId")
-        assignments = facts.principal_role_assignments(oid) if oid else []
-    except (FactError, NotImplementedError, AttributeError):
-        return []
-    scopes = [(a.get("properties") or {}).get("scope") or "" for a in assignments]
-    return list(dict.fromkeys(s for s in scopes if s and "/providers/microsoft.containerregistry/" not in s.lower()))
-
-
-def closest_registries(facts, name, limit=3):
-    """Names of the registries the signed-in account sees that are closest to ``name`` (a typo's likely meaning)."""
-    from ..facts import FactError
-    from ..reference import closest, edit_distance
-    try:
-        names = [r.get("name") for r in facts.registries_in_subscription()]
-    except (FactError, NotImplementedError, AttributeError):
-        return []
-    near = [n for n in closest(name, names, limit) if edit_distance(name.lower(), n.lower()) <= max(2, len(name) // 3)]
-    return near
 
 
 @check("registry-lookup", "S0", "The registry exists and can be read",
