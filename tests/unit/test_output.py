@@ -126,7 +126,8 @@ def test_remediations_the_table_left_out_follow_the_summary():
 
 def test_no_failure_names_the_first_warning():
     lines = summary_lines([_f("egress-path", WARNING, "subnet s", "Appliance. More.", "az look")])
-    assert lines[1] == "No check failed; first warning (egress-path, subnet s): Appliance. Fix: az look"
+    assert lines[1:] == ["No check failed; first warning (egress-path, subnet s): Appliance.",
+                         "First fix to try (egress-path, subnet s): az look"]
 
 
 @pytest.mark.parametrize("typed,meant", [("acr-role-asignment", "acr-role-assignment"), ("egress", "egress-path"),

@@ -114,7 +114,7 @@ class RunCommandFacts:
 
     def _run_command(self, command):
         from ..._client_factory import cf_container_service
-        from .live import rest
+        from .sdk import rest
         if PROBE_MARKER in command and not self.probe_enabled():
             raise FactError("AKS run command starts a pod in the cluster, so it runs only with --probe")
         if PROBE_MARKER not in command and not self.run_command_allowed():
