@@ -49,6 +49,9 @@ long-summary: |
     service-principal cluster its secret's end date and the principal the registry's roles point at are checked.
     Image pull secrets (of --pod and its service account, or of --namespace) are decoded and judged as the admin
     user, a service principal or an ACR token; the cluster's Kubernetes API is read with credentials from Azure.
+    Beyond the article: the kubelet identity itself (deleted or recreated), a registry that refuses ARM-audience
+    tokens or lives in another Microsoft Entra tenant, and nodes made by node auto-provisioning; with --pod, the
+    token its pull error says failed (none offered, or one refused) orders where to look first.
 examples:""" + _COMMON.format(cmd="check-auth") + """
     - name: Check the image pull secrets of a failing pod and the role on its image's repository.
       text: az aks diagnose-pull check-auth -g rg1 -n aks1 --pod web-7d9c --namespace shop --image myacr.azurecr.io/shop/web:2.3

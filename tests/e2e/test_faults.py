@@ -76,6 +76,10 @@ DEPENDENCIES = [
                "mi-healthy", permission=r"roleDefinitions/read", names=r"role definition"),
     Dependency("ARM scale sets", ARM.format("GET") + r"/providers/microsoft\.compute/virtualmachinescalesets",
                "mi-healthy", permission=r"virtualMachineScaleSets/read", names=r"scale set"),
+    # A 404 on the kubelet identity is B.drift's own verdict: the identity was deleted.
+    Dependency("ARM managed identities", ARM.format("GET") + r"/providers/microsoft\.managedidentity/",
+               "mi-healthy", permission=r"userAssignedIdentities/read", verdicts=("kubelet-identity-vmss",),
+               names=r"managed identity"),
     Dependency("ARM networks", ARM.format("GET") + r"/providers/microsoft\.network/(?!privatednszones)",
                "net-hub-spoke-healthy", permission=r"Microsoft\.Network/",
                names=r"virtual network|subnet|network|peering|route|firewall|load balancer|NAT|address|endpoint"),
