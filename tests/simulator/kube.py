@@ -2,7 +2,8 @@
 import re
 
 PLURALS = {"Pod": "pods", "Event": "events", "Secret": "secrets", "ServiceAccount": "serviceaccounts",
-           "Node": "nodes", "Namespace": "namespaces", "ConfigMap": "configmaps"}
+           "Node": "nodes", "Namespace": "namespaces", "ConfigMap": "configmaps", "ReplicaSet": "replicasets",
+           "Deployment": "deployments", "Job": "jobs", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}
 CLUSTER_SCOPED = {"Node", "Namespace"}
 BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -68,7 +69,9 @@ def _other_event_view(objects, path):
     other = _EVENT_APIS[1 - _EVENT_APIS.index(api)]
     prefix = other + path[len(api):]
     convert = as_events_v1 if api == _EVENT_APIS[1] else as_core_event
-    return [convert(o) for p, o in sorted(objects.items()) if p.rsplit("/", 1)[0] == prefix]
+    everywhere = re.compile(r"^{}/namespaces/[^/]+/events$".format(re.escape(other)))
+    return [convert(o) for p, o in sorted(objects.items()) if p.rsplit("/", 1)[0] == prefix
+            or (prefix == other + "/events" and everywhere.match(p.rsplit("/", 1)[0]))]
 
 
 def as_events_v1(event):
@@ -112,7 +115,10 @@ def route(req):
         return _reply(200, objects[path])
     m = re.match(r"^(/api/v1|/apis/[^/]+/[^/]+)(/namespaces/([^/]+))?/([a-z]+)$", path)
     if m and m.group(4) in PLURALS.values():
-        items = [o for p, o in sorted(objects.items()) if p.rsplit("/", 1)[0] == path
+        # a list without a namespace holds every namespace's objects of that kind, as the API server's does
+        items = [o for p, o in sorted(objects.items()) if (p.rsplit("/", 1)[0] == path or (
+                 not m.group(2) and re.match(r"^{}/namespaces/[^/]+/{}$".format(re.escape(m.group(1)), m.group(4)),
+                                             p.rsplit("/", 1)[0])))
                  and _selected(o, req.query.get("fieldSelector"), req.query.get("labelSelector"))]
         items += [o for o in _other_event_view(objects, path)
                   if _selected(o, req.query.get("fieldSelector"), req.query.get("labelSelector"))]

@@ -165,7 +165,14 @@ def _http_proxy(facts):
 def pod_pull_events(chk, facts):
     if not facts.request.pod:
         return _skipped_without_pod(chk, facts)
-    pod = facts.diagnosed_pod()
+    try:
+        pod = facts.diagnosed_pod()
+    except FactError as err:
+        if err.status_code != 404:
+            raise
+        return [chk.finding(pod_target(facts), SKIPPED, "No pod {}/{} exists, so no container waits on a pull; a "
+                            "workload of that name does: pod-admission reads why its pods were not created.".format(
+                                facts.request.namespace, facts.request.pod))]
     containers = facts.pod_containers()
     events = facts.pod_events(facts.request.namespace, facts.request.pod)
     entries = {c["name"]: e for e in facts.image_entries() for c in e["containers"]}
