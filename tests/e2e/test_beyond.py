@@ -81,3 +81,76 @@ def test_list_checks_shows_the_new_ids(azenv):
     assert articles["node-disk-pressure"] == "B.disk" and articles["pod-admission"] == "B.admission"
     ids = [c["checkId"] for c in listed]
     assert ids.index("pull-rate-limit") < ids.index("pod-admission") < ids.index("node-disk-pressure")
+
+
+# -- B.cache: artifact cache rules ------------------------------------------------------------------------------------
+def test_unhealthy_credential_set_of_the_rule_serving_the_pods_image_fails(scenario):
+    from tests.simulator.scenarios.beyond import CACHED
+    sc = scenario("cache-credentials-unhealthy")
+    findings, _ = check_image(sc, "--pod", "web", "--namespace", "default")
+    f = sc.status_of(findings, "artifact-cache-rule")
+    assert f["status"] == "Fail" and f["target"] == "image " + CACHED, f
+    assert "cache rule dockerhub-library" in f["message"] and "dockerhub is Unhealthy" in f["message"]
+    assert "KeyVaultSecretRetrievalFailed" in f["message"]
+    assert f["evidence"]["credentialState"] == "unhealthy" and f["evidence"]["identityPrincipalId"]
+    assert f["remediation"].startswith("Let credential set dockerhub's identity read its secrets: az role assignment "
+                                       "create --role \"Key Vault Secrets User\" --assignee-object-id ")
+    assert "az acr credential-set update -r myacr -n dockerhub" in f["remediation"]
+    pod = sc.status_of(findings, "pod-pull-events")
+    assert (pod["evidence"]["cause"], pod["evidence"]["lookAt"]) == ("B.cache", ["artifact-cache-rule"]), pod
+    paths = [e["path"].lower() for e in sc.sim.log if e["method"] == "GET"]
+    assert any(p.endswith("/registries/myacr/cacherules") for p in paths)
+    assert any(p.endswith("/registries/myacr/credentialsets") for p in paths)
+
+
+def test_docker_hub_rule_without_credential_set_warns_at_registry_level(scenario):
+    sc = scenario("cache-docker-hub-anonymous")
+    findings, _ = check_image(sc, "--acr", "myacr")
+    rules = {f["target"]: f for f in findings if f["checkId"] == "artifact-cache-rule"}
+    docker = rules["registry myacr (cache rule dockerhub-library)"]
+    assert docker["status"] == "Warning" and "Docker Hub rate-limits anonymous pulls" in docker["message"], docker
+    assert docker["remediation"].startswith("az acr credential-set create -r myacr -n docker-creds -l docker.io ")
+    assert docker["remediation"].endswith("az acr cache update -r myacr -n dockerhub-library -c docker-creds")
+    assert rules["registry myacr (cache rule mcr-dotnet)"]["status"] == "Pass"
+
+
+def test_healthy_credential_set_passes_and_an_image_no_rule_serves_is_skipped(scenario):
+    from tests.simulator.scenarios.beyond import CACHED
+    sc = scenario("cache-credentials-healthy")
+    findings, _ = check_image(sc, "--image", CACHED, "myacr.azurecr.io/app:1.0")
+    f = sc.status_of(findings, "artifact-cache-rule", "image " + CACHED)
+    assert f["status"] == "Pass" and "dockerhub is Healthy" in f["message"], f
+    other = sc.status_of(findings, "artifact-cache-rule", "image myacr.azurecr.io/app:1.0")
+    assert other["status"] == "Skipped" and "No cache rule of registry myacr serves repository app" in \
+        other["message"], other
+
+
+# -- B.purge: image-manifest HEADs the children the node pools need ---------------------------------------------
+def test_a_purged_child_manifest_fails_naming_digest_and_platform(scenario):
+    from tests.simulator.registry_content import index_children
+    from tests.simulator.scenarios.beyond import MULTI
+    sc = scenario("purge-child-missing")
+    registry = next(r for k, r in sc.world.arm.items() if k.endswith("/registries/myacr"))
+    child = index_children(sc.world, registry, "app", "2.0")["linux/arm64"]
+    findings, _ = check_image(sc, "--pod", "app-arm", "--namespace", "default")
+    f = sc.status_of(findings, "image-manifest")
+    assert f["status"] == "Fail" and f["evidence"]["missing"] == "child", f
+    assert "{} for linux/arm64 (needed by node pool armpool)".format(child) in f["message"], f["message"]
+    assert f["evidence"]["purgedChildren"] == [{"digest": child, "platform": "linux/arm64", "nodePools": ["armpool"]}]
+    assert f["remediation"].startswith("Push the image again (docker buildx build --platform linux/arm64 -t "
+                                       "myacr.azurecr.io/app:2.0 --push .)")
+    heads = [e["path"] for e in sc.sim.log if e["method"] == "HEAD" and "/manifests/" in e["path"]]
+    assert heads == ["/v2/app/manifests/" + child], heads    # only the child the pod's pool needs
+    pod = sc.status_of(findings, "pod-pull-events")
+    assert (pod["evidence"]["cause"], pod["evidence"]["lookAt"]) == ("B.purge", ["image-manifest"]), pod
+    assert MULTI in pod["message"]
+
+
+def test_an_index_with_its_children_passes(scenario):
+    from tests.simulator.scenarios.beyond import MULTI
+    sc = scenario("purge-children-intact")
+    findings, _ = check_image(sc, "--image", MULTI)
+    f = sc.status_of(findings, "image-manifest")
+    assert f["status"] == "Pass", f
+    heads = [e["path"] for e in sc.sim.log if e["method"] == "HEAD" and "/manifests/" in e["path"]]
+    assert len(heads) == 2, heads    # without a pod, both pools may run it: both children are checked

@@ -257,7 +257,8 @@ def test_pod_group_joins_every_command_only_with_a_pod():
         assert "pod-pull-events" not in [c.check_id for c in select_checks(group)]
     assert [c.check_id for c in select_checks("check-image")] == ["image-reference", "image-manifest",
                                                                   "image-platform", "pull-rate-limit",
-                                                                  "pod-admission", "node-disk-pressure"]
+                                                                  "artifact-cache-rule", "pod-admission",
+                                                                  "node-disk-pressure"]
     assert "pod-pull-events" in [c.check_id for c in select_checks("run")]
 
 

@@ -6,7 +6,15 @@ of facts so that ``pod-pull-events`` can use them to decide between the causes a
 from ..facts import FactError
 from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, Finding, check
 from ..placement import pool_placement
-from ..platform import MEDIA_TYPE_NAMES, WINDOWS_NAMES, WINDOWS_TAGS, Platform, describe_node, mismatch
+from ..platform import (
+    MEDIA_TYPE_NAMES,
+    WINDOWS_NAMES,
+    WINDOWS_TAGS,
+    Platform,
+    describe_node,
+    mismatch,
+    platforms_of_index,
+)
 from ..reference import (
     KNOWN_ACR_SUFFIXES,
     closest,
@@ -256,11 +264,55 @@ def _manifest_one(chk, facts, entry):
         return registry
     verdict = assess_manifest(facts, entry, registry)
     ref = entry["reference"]
+    if verdict["status"] == PASS:
+        verdict = _purged_children(facts, entry, registry) or verdict
     return chk.finding(
         image_target(entry), verdict["status"], verdict["message"], verdict.get("remediation", ""),
         image=entry["text"], registryId=registry["id"], repository=ref.repository, reference=ref.reference,
         missing=verdict["missing"], digest=verdict.get("digest"), mediaType=verdict.get("mediaType"),
-        closest=verdict.get("closest"))
+        closest=verdict.get("closest"), **({"purgedChildren": verdict["purged"]} if verdict.get("purged") else {}))
+
+
+def _purged_children(facts, entry, registry):
+    """B.purge: the index exists, but a child manifest a node pool the pod can land on needs is gone (a purge or
+    retention policy deleted it). HEAD each needed child; the verdict when one is missing, else None."""
+    ref = entry["reference"]
+    found = facts.registry_manifest(registry, ref.repository, ref.reference)
+    index = found.get("manifest") or {}
+    if not index.get("manifests"):
+        return None
+    pod = facts.diagnosed_pod()
+    pools = facts.node_pool_platforms()
+    spec = (pod or {}).get("spec") or {}
+    landing = [p for p in pools if pod is None or pool_placement(spec, p) is None]
+    missing = []
+    for child in index["manifests"]:
+        if ((child.get("annotations") or {}).get("vnd.docker.reference.type") == "attestation-manifest"
+                or not child.get("platform")):
+            continue
+        platforms = platforms_of_index({"manifests": [child]})
+        if not platforms:
+            continue
+        platform = platforms[0]
+        needed = [p["name"] for p in landing if mismatch([platform], p) is None]
+        if needed and not facts.registry_manifest_present(registry, ref.repository, child["digest"]):
+            missing.append((child["digest"], str(platform), needed))
+    if not missing:
+        return None
+    login = registry["properties"].get("loginServer")
+    words = "; ".join("{} for {} (needed by node pool {})".format(d, plat, ", ".join(pools_))
+                      for d, plat, pools_ in missing)
+    return {"status": FAIL, "missing": "child", "digest": found.get("digest"), "mediaType": found.get("mediaType"),
+            "closest": [],
+            "message": "The index {} of {} exists in registry {}, but its child manifest {} is missing: a purge or "
+                       "retention policy deleted it (B.purge), so nodes of that platform cannot pull the image."
+                       .format(found.get("digest"), entry["text"], registry["name"], words),
+            "remediation": "Push the image again (docker buildx build --platform {} -t {}/{} --push .), and run acr "
+                           "purge without --untagged on repository {} so that it keeps the children of the indexes it "
+                           "keeps".format(",".join(dict.fromkeys(p for _, p, _ in missing)), login,
+                                          "{}:{}".format(ref.repository, ref.tag or "latest") if not ref.digest else
+                                          ref.repository, ref.repository),
+            "purged": [{"digest": d, "platform": plat, "nodePools": pools_} for d, plat, pools_ in missing]}
 
 
 @check("image-platform", "C5.S1,X.arch", "A node pool the pod can land on runs the image's OS and architecture",

@@ -457,6 +457,25 @@ class FleetData:
             url = body.get("nextLink")
         return found
 
+    # -- a registry's artifact cache (not in Resource Graph): one listing per registry and kind -----------------
+    def registry_children(self, registry_id, child):
+        return self.once(("registry children", _low(registry_id), child),
+                         lambda: self._registry_children(registry_id, child))
+
+    def _registry_children(self, registry_id, child):
+        from .arm import REGISTRY_API
+        url = "{}{}/{}?api-version={}".format(self.rest.arm, registry_id, child, REGISTRY_API)
+        found = []
+        while url:
+            status, _, body = self.rest.send("GET", url, self.rest.arm_resource, kind="registry")
+            if status != 200 or not isinstance(body, dict):
+                from .live import explain
+                raise explain(_HttpStatus(status, body), "the {} of registry {}".format(child, id_name(registry_id)),
+                              "Microsoft.ContainerRegistry/registries/{}/read".format(child))
+            found.extend(body.get("value") or [])
+            url = body.get("nextLink")
+        return found
+
     def covered(self, subscription):
         """Did the bulk read of network resources cover this subscription?"""
         sub = (subscription or "").lower()
@@ -600,6 +619,10 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
     def registry_names_from_images(self):
         return []
 
+    def image_entries(self):
+        """A fleet scan names no image: image-level checks judge registries instead."""
+        return []
+
     def _lookup(self, spec):
         kind, value = spec
         if kind == "id":
@@ -608,6 +631,12 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
 
     def registries(self):
         return [lk["registry"] for lk in self.registry_lookups() if lk["registry"]]
+
+    def registry_cache_rules(self, registry):
+        return self.data.registry_children(registry["id"], "cacheRules")
+
+    def registry_credential_sets(self, registry):
+        return self.data.registry_children(registry["id"], "credentialSets")
 
     def registry_replications(self, registry):
         if ((registry.get("sku") or {}).get("name") or "").lower() != "premium":

@@ -4,6 +4,7 @@ from knack.log import get_logger
 from ..ids import parse_resource_id
 from .arm import REGISTRY_API, ROLE_ASSIGNMENTS_API, ROLE_DEFINITIONS_API, VMSS_API, ArmFacts
 from .base import FactError, Facts
+from .cache import CacheFacts
 from .credentials import CredentialFacts
 from .graph import GraphFacts
 from .images import ImageFacts
@@ -53,7 +54,7 @@ def _error_code(text):
     return m.group(1) if m else None
 
 
-class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, ReachabilityFacts, RunCommandFacts,
+class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts, ReachabilityFacts, RunCommandFacts,
                 ImageFacts, RegistryDataFacts, ArmFacts, Facts):
     """Reads each fact from Azure the first time a check asks for it."""
 

@@ -1,7 +1,8 @@
 """Causes beyond the article on the node and before the pull: a node short of disk (B.disk), and workloads whose
 pods an admission webhook refuses (B.admission)."""
 from ..pods import node_condition, node_name, node_taint, nodes, object_event, pod, pull_failure, workload
-from ..world import World
+from ..registry_content import cache_rule, credential_set, delete_manifest, index_children, push, signed_in_caller
+from ..world import SUBSCRIPTION, World
 from . import scenario
 from .foundation import kubelet_object_id
 
@@ -85,3 +86,81 @@ def admission_allowed():
     pod(w, cluster, "api-5c7d9f8b6a-q2w3e", [{"name": "api", "image": "myacr.azurecr.io/api:2.0"}],
         namespace="shop", node=node_name(w, cluster, "nodepool1"))
     return w
+
+
+# -- B.cache: artifact cache rules ----------------------------------------------------------------------------------
+CACHED = "myacr.azurecr.io/docker.io/library/nginx:1.27"
+CACHE_AUTH = ('rpc error: code = Unknown desc = failed to pull and unpack image "{0}": failed to resolve reference '
+              '"{0}": unexpected status from HEAD request to https://myacr.azurecr.io/v2/docker.io/library/nginx/'
+              "manifests/1.27: 401 Unauthorized - Server message: unauthorized: authentication required with source "
+              "registry for cache rule".format(CACHED))
+
+
+def _cache_world(name, health=None, with_set=True):
+    w, cluster = _world(name)
+    registry = next(r for k, r in w.arm.items() if k.endswith("/registries/myacr"))
+    set_id = None
+    if with_set:
+        set_id = credential_set(w, registry, "dockerhub", "docker.io", health=health[0] if health else "Healthy",
+                                error=health[1] if health else None)["id"]
+    cache_rule(w, registry, "dockerhub-library", "docker.io/library/*", "docker.io/library/*", set_id)
+    cache_rule(w, registry, "mcr-dotnet", "mcr.microsoft.com/dotnet/*", "dotnet/*")
+    app = pod(w, cluster, "web", [{"name": "web", "image": CACHED}], node=node_name(w, cluster, "nodepool1"))
+    if health and health[0] == "Unhealthy":
+        pull_failure(w, cluster, app, "web", CACHE_AUTH)
+    return w
+
+
+@scenario("cache-credentials-unhealthy", "Pods pull Docker Hub's nginx through an artifact cache rule whose credential "
+                                         "set cannot read its Key Vault secrets (Unhealthy): 'authentication required "
+                                         "with source registry for cache rule' (B.cache).")
+def cache_credentials_unhealthy():
+    return _cache_world("cache-credentials-unhealthy", health=("Unhealthy", (
+        "KeyVaultSecretRetrievalFailed", "The credential set identity does not have get permission on the secret.")))
+
+
+@scenario("cache-docker-hub-anonymous", "A cache rule for Docker Hub without a credential set: anonymous upstream "
+                                        "pulls are rate limited (B.cache, Warning).")
+def cache_docker_hub_anonymous():
+    return _cache_world("cache-docker-hub-anonymous", with_set=False)
+
+
+@scenario("cache-credentials-healthy", "A cache rule for Docker Hub with a Healthy credential set.")
+def cache_credentials_healthy():
+    return _cache_world("cache-credentials-healthy")
+
+
+# -- B.purge: a child manifest of an index deleted ----------------------------------------------------------------
+MULTI = "myacr.azurecr.io/app:2.0"
+POOLS = [{"name": "nodepool1", "mode": "System", "vmSize": "Standard_D4ds_v5"},
+         {"name": "armpool", "mode": "User", "vmSize": "Standard_D4ps_v5"}]
+
+
+def _purge_world(name, purge):
+    w = World(name)
+    cluster = w.cluster("aks1", "rg1", pools=POOLS)
+    registry = w.registry("myacr", "rg1")
+    w.assign(registry["id"], "AcrPull", kubelet_object_id(w, cluster))
+    signed_in_caller(w, "/subscriptions/" + SUBSCRIPTION)
+    nodes(w, cluster)
+    push(w, registry, "app", "2.0", ["linux/amd64", "linux/arm64"])
+    child = index_children(w, registry, "app", "2.0")["linux/arm64"]
+    app = pod(w, cluster, "app-arm", [{"name": "app", "image": MULTI}], node=node_name(w, cluster, "armpool"),
+              node_selector={"kubernetes.io/arch": "arm64"})
+    if purge:
+        delete_manifest(w, registry, "app", child)
+        pull_failure(w, cluster, app, "app", 'rpc error: code = NotFound desc = failed to pull and unpack image "{}": '
+                     "failed to copy: httpReadSeeker: failed open: could not fetch content descriptor {} "
+                     "(application/vnd.oci.image.manifest.v1+json) from remote: not found".format(MULTI, child))
+    return w
+
+
+@scenario("purge-child-missing", "A retention purge deleted the arm64 child manifest of app:2.0's index: pods on the "
+                                 "arm64 pool cannot pull it (B.purge).")
+def purge_child_missing():
+    return _purge_world("purge-child-missing", purge=True)
+
+
+@scenario("purge-children-intact", "The same multi-architecture index with every child manifest in place.")
+def purge_children_intact():
+    return _purge_world("purge-children-intact", purge=False)
