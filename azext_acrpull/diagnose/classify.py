@@ -379,6 +379,24 @@ def classify_pull_error(text: str) -> Classification:
     return Classification("unknown", "the text matches no known image pull failure")
 
 
+TOKENS = ("anonymous", "oauth", "none")
+
+
+def failed_token(text: str) -> str:
+    """Which credential path a pull error says failed (B.token), whatever the wrapping.
+
+    ``oauth``: the node offered a credential and the registry refused it (an oauth-token 401, often next to an
+    anonymous attempt in a multi-error: the refusal is the story). ``anonymous``: only the anonymous-token request
+    was refused with 401, so the node offered no credential for this host. ``none``: neither, e.g. a 403, a
+    timeout, or a 401 that does not say which token was asked for."""
+    failed = _failed_tokens(normalise(text))
+    if ("oauth", "401") in failed:
+        return "oauth"
+    if ("anonymous", "401") in failed:
+        return "anonymous"
+    return "none"
+
+
 def classify_waiting(reason: str, message: str) -> Classification:
     """The cause for a container waiting in ``reason``; the reason decides when the message cannot."""
     reason = (reason or "").strip()
