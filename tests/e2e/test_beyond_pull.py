@@ -154,3 +154,17 @@ def test_an_index_with_its_children_passes(scenario):
     assert f["status"] == "Pass", f
     heads = [e["path"] for e in sc.sim.log if e["method"] == "HEAD" and "/manifests/" in e["path"]]
     assert len(heads) == 2, heads    # without a pod, both pools may run it: both children are checked
+
+
+def test_fleet_judges_cache_rules_from_resource_graph(scenario):
+    sc = scenario("cache-docker-hub-anonymous")
+    sc.sim.clear_log()
+    result = sc.az("aks", "diagnose-pull", "fleet", "--checks", "artifact-cache-rule", "-o", "json")
+    assert result.rc == 0, result
+    rules = {f["target"]: f for f in result.json() if f["checkId"] == "artifact-cache-rule"}
+    docker = rules["registry myacr (cache rule dockerhub-library)"]
+    assert docker["status"] == "Warning" and docker["cluster"].endswith("/managedClusters/aks1"), docker
+    assert rules["registry myacr (cache rule mcr-dotnet)"]["status"] == "Pass"
+    # from the bulk read: no per-registry ARM read of cache rules or credential sets
+    assert not [e for e in sc.sim.log if "/cacherules" in e["path"].lower() or "/credentialsets" in
+                e["path"].lower()], sc.sim.log

@@ -31,6 +31,8 @@ logger = get_logger(__name__)
 CLUSTER = "microsoft.containerservice/managedclusters"
 REGISTRY = "microsoft.containerregistry/registries"
 REPLICATION = "microsoft.containerregistry/registries/replications"
+CACHE_RULE = "microsoft.containerregistry/registries/cacherules"
+CREDENTIAL_SET = "microsoft.containerregistry/registries/credentialsets"
 VMSS = "microsoft.compute/virtualmachinescalesets"
 IDENTITY = "microsoft.managedidentity/userassignedidentities"
 ZONE = "microsoft.network/privatednszones"
@@ -44,8 +46,8 @@ QUERIES = {
     "clusters": "resources\n| where type =~ '{}'\n| project {}\n| order by id asc".format(CLUSTER, _COLUMNS),
     "subscriptions": "resourcecontainers\n| where type =~ 'microsoft.resources/subscriptions'\n"
                      "| project id, name, subscriptionId, properties\n| order by id asc",
-    "registries": "resources\n| where type in~ ('{}', '{}')\n| project {}\n| order by id asc".format(
-        REGISTRY, REPLICATION, _COLUMNS),
+    "registries": "resources\n| where type in~ ('{}', '{}', '{}', '{}')\n| project {}\n| order by id asc".format(
+        REGISTRY, REPLICATION, CACHE_RULE, CREDENTIAL_SET, _COLUMNS),
     "role definitions": "authorizationresources\n| where type =~ 'microsoft.authorization/roledefinitions'\n"
                         "| project id, name, type, properties\n| order by id asc",
     # Only scopes that can hold a registry matter: the root, management groups, subscriptions, resource groups,
@@ -134,6 +136,7 @@ class FleetData:
         self.registries = {}             # id (lower) -> row
         self.registries_by_name = {}     # name (lower) -> [rows]
         self.replications = {}           # registry id (lower) -> [rows]
+        self.registry_children = {}      # (registry id (lower), "cacherules" | "credentialsets") -> [rows]
         self.definitions = {}            # role definition guid (lower) -> row
         self.assignments = []
         self.assignments_by_scope = {}   # scope (lower) -> [rows]
@@ -238,8 +241,13 @@ class FleetData:
 
     def _index_registries(self, rows):
         for row in rows:
-            if (row.get("type") or "").lower() == REPLICATION:
+            kind = (row.get("type") or "").lower()
+            if kind == REPLICATION:
                 self.replications.setdefault(_low(row["id"].split("/replications/")[0]), []).append(row)
+            elif kind in (CACHE_RULE, CREDENTIAL_SET):
+                child = kind.rsplit("/", 1)[1]
+                parent = row["id"][:row["id"].lower().index("/" + child + "/")]
+                self.registry_children.setdefault((_low(parent), child), []).append(row)
             else:
                 self.registries[_low(row["id"])] = row
                 self.registries_by_name.setdefault(row["name"].lower(), []).append(row)
@@ -464,25 +472,6 @@ class FleetData:
             url = body.get("nextLink")
         return found
 
-    # -- a registry's artifact cache (not in Resource Graph): one listing per registry and kind -----------------
-    def registry_children(self, registry_id, child):
-        return self.once(("registry children", _low(registry_id), child),
-                         lambda: self._registry_children(registry_id, child))
-
-    def _registry_children(self, registry_id, child):
-        from .arm import REGISTRY_API
-        url = "{}{}/{}?api-version={}".format(self.rest.arm, registry_id, child, REGISTRY_API)
-        found = []
-        while url:
-            status, _, body = self.rest.send("GET", url, self.rest.arm_resource, kind="registry")
-            if status != 200 or not isinstance(body, dict):
-                from .live import explain
-                raise explain(_HttpStatus(status, body), "the {} of registry {}".format(child, id_name(registry_id)),
-                              "Microsoft.ContainerRegistry/registries/{}/read".format(child))
-            found.extend(body.get("value") or [])
-            url = body.get("nextLink")
-        return found
-
     def covered(self, subscription):
         """Did the bulk read of network resources cover this subscription?"""
         sub = (subscription or "").lower()
@@ -653,10 +642,11 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
         return [lk["registry"] for lk in self.registry_lookups() if lk["registry"]]
 
     def registry_cache_rules(self, registry):
-        return self.data.registry_children(registry["id"], "cacheRules")
+        """The registry's cache rules as Resource Graph lists them (rows of their own, like replications)."""
+        return list(self.data.registry_children.get((_low(registry["id"]), "cacherules"), []))
 
     def registry_credential_sets(self, registry):
-        return self.data.registry_children(registry["id"], "credentialSets")
+        return list(self.data.registry_children.get((_low(registry["id"]), "credentialsets"), []))
 
     def registry_replications(self, registry):
         if ((registry.get("sku") or {}).get("name") or "").lower() != "premium":
