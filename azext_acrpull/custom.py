@@ -256,7 +256,7 @@ def _require_cluster_and_registry(facts, request):
     except FactError as err:
         _raise_if_sign_in_refused(err)
         return
-    if request.registry is not None and lookups and lookups[0]["registry"] is None:
+    if request.registry is not None and lookups and lookups[0]["registry"] is None and not lookups[0].get("tenant"):
         if request.registry[0] == "id":
             raise ResourceNotFoundError(
                 "The registry '{}' was not found, or the signed-in account cannot see its subscription. Check the "

@@ -529,8 +529,10 @@ def kubelet_identity_vmss(chk, facts):
         return [chk.finding("cluster {}".format(cluster), SKIPPED,
                             "The cluster pulls with its service principal, not a kubelet identity; nodes read it "
                             "from their configuration, not from the scale set's identities.")]
-    drift = _drift(chk, facts, identity, pools)
+    if identity.get("resourceId"):   # read alongside the scale sets; a scale set that cannot be read says why first
+        facts.prefetch(lambda: facts.user_assigned_identity(identity["resourceId"]))
     scale_sets = facts.node_vmss() if any(_is_vmss(p) for p in pools) else []
+    drift = _drift(chk, facts, identity, pools)
     lockdown = ((facts.cluster().get("properties", {}).get("nodeResourceGroupProfile") or {})
                 .get("restrictionLevel") or "Unrestricted")
     findings = [drift] if drift else []

@@ -45,7 +45,7 @@ _COLUMNS = "id, name, type, location, resourceGroup, subscriptionId, tags, sku, 
 QUERIES = {
     "clusters": "resources\n| where type =~ '{}'\n| project {}\n| order by id asc".format(CLUSTER, _COLUMNS),
     "subscriptions": "resourcecontainers\n| where type =~ 'microsoft.resources/subscriptions'\n"
-                     "| project id, name, subscriptionId, properties\n| order by id asc",
+                     "| project id, name, subscriptionId, tenantId, properties\n| order by id asc",
     "registries": "resources\n| where type in~ ('{}', '{}', '{}', '{}')\n| project {}\n| order by id asc".format(
         REGISTRY, REPLICATION, CACHE_RULE, CREDENTIAL_SET, _COLUMNS),
     "role definitions": "authorizationresources\n| where type =~ 'microsoft.authorization/roledefinitions'\n"
@@ -567,6 +567,13 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
                             "resource group of that name in subscription {}".format(
                                 node_rg, self.cluster_subscription()), 403)
         return rows
+
+    def subscription_tenant(self, subscription_id):
+        row = self.data.subscriptions.get((subscription_id or "").lower())
+        if row is None or not row.get("tenantId"):
+            raise FactError("subscription {} is not among those Azure Resource Graph shows the signed-in account, so "
+                            "its Microsoft Entra tenant is not known".format(subscription_id))
+        return row["tenantId"].lower()
 
     def user_assigned_identity(self, resource_id):
         """The identity's row, or None when Resource Graph shows its resource group but not the identity (gone)."""
