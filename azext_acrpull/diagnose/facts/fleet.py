@@ -711,9 +711,9 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
                             "no subscription {}".format(words, rid.namespace, rid.type, rid.subscription), 403)
         raise FactError("{} was not found: Azure Resource Graph does not show it".format(words), 404)
 
-    def firewall_rule_collection_groups(self, policy_id):
-        raise FactError("a firewall policy's rule collection groups are not read in a fleet scan; run az aks "
-                        "diagnose-pull check-network on the cluster to judge its firewall rules")
+    def firewall_rules(self, firewall):
+        raise FactError("an Azure Firewall's rules (its policy's rule collection groups) are not read in a fleet "
+                        "scan; run az aks diagnose-pull check-network on the cluster to judge them")
 
     def resources_of_type(self, subscription, resource_type, resource_group=None, name=None):
         low_type = resource_type.lower()
