@@ -712,8 +712,12 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
         raise FactError("{} was not found: Azure Resource Graph does not show it".format(words), 404)
 
     def firewall_rules(self, firewall):
-        raise FactError("an Azure Firewall's rules (its policy's rule collection groups) are not read in a fleet "
-                        "scan; run az aks diagnose-pull check-network on the cluster to judge them")
+        """Classic rules come with the firewall in the bulk read; a firewall policy's rule collection groups do not."""
+        if firewall.get("policy"):
+            raise FactError("the rules of firewall policy {} (its rule collection groups) are not read in a fleet "
+                            "scan; run az aks diagnose-pull check-network on the cluster to judge them".format(
+                                id_name(firewall["policy"])))
+        return super().firewall_rules(firewall)
 
     def resources_of_type(self, subscription, resource_type, resource_group=None, name=None):
         low_type = resource_type.lower()
