@@ -222,32 +222,53 @@ def _profile_subscriptions(cli_ctx):
     return [s["id"] for s in cached if s.get("state", "Enabled") == "Enabled" and s.get("tenantId") == tenant]
 
 
-def summary(result):
-    """The stderr summary: clusters scanned and failing, what failed most, what fleet did not run."""
+def summary_lines(result, remediations_below=False):
+    """The stderr summary: clusters scanned and failing; per failing check (most clusters first) the cause in one
+    sentence and the first fix; what fleet did not run; with a table that had no room for them, the remediations."""
+    from .summary import cause_line, first_fix_line
     failing = result.failing()
     text = "Scanned {} cluster(s) in {} subscription(s): {} failing".format(
         len(result.clusters), result.subscriptions, len(failing))
-    counts = {}
+    by_check = {}
     for cluster, finding in result.findings:
         if finding.status == FAIL:
-            counts.setdefault(finding.check_id, set()).add(cluster)
-    if counts:
-        text += " ({})".format(", ".join("{} on {}".format(c, len(v)) for c, v in sorted(
-            counts.items(), key=lambda p: (-len(p[1]), p[0]))))
+            by_check.setdefault(finding.check_id, []).append((cluster, finding))
+    ranked = sorted(by_check.items(), key=lambda p: (-len({c for c, _ in p[1]}), p[0]))
+    if ranked:
+        text += " ({})".format(", ".join("{} on {}".format(c, len({x for x, _ in v})) for c, v in ranked))
     erring = result.erring()
     if erring:
         text += "; {} with checks that could not reach a verdict".format(len(erring))
-    text += "."
+    lines = [text + "."]
+    for n, (_, found) in enumerate(ranked[:5]):
+        cluster, finding = found[0]
+        clusters = len({c for c, _ in found})
+        label = "{} in cluster {}{}".format("Top cause" if n == 0 else "Cause", id_name(cluster),
+                                           " and {} more".format(clusters - 1) if clusters > 1 else "")
+        lines.append(cause_line(label, finding, fix=n > 0))
+        if n == 0 and finding.remediation:
+            lines.append(first_fix_line(finding))
+    if not ranked:
+        first = sorted(((c, f) for c, f in result.findings if f.remediation),
+                       key=lambda p: (STATUS_ORDER[p[1].status], p[0].lower()))
+        if first:
+            lines.append(cause_line("No check failed; first warning in cluster {}".format(id_name(first[0][0])),
+                               first[0][1]))
     if result.not_run:
-        text += " Not run in fleet mode (they need the cluster's Kubernetes API, an image or the registry's data " \
-                "plane; use `az aks diagnose-pull run` on one cluster): {}.".format(", ".join(result.not_run))
-    first = sorted(((c, f) for c, f in result.findings if f.remediation),
-                   key=lambda p: (STATUS_ORDER[p[1].status], p[0].lower()))
-    if first:
-        cluster, finding = first[0]
-        text += " First fix to try ({}, {}, {}): {}".format(id_name(cluster), finding.check_id, finding.target,
-                                                           finding.remediation)
-    return text
+        lines.append("Not run in fleet mode (they need the cluster's Kubernetes API, an image or the registry's data "
+                     "plane; use `az aks diagnose-pull run` on one cluster): {}.".format(", ".join(result.not_run)))
+    if remediations_below:
+        listed = sorted(((c, f) for c, f in result.findings if f.remediation),
+                        key=lambda p: (STATUS_ORDER[p[1].status], p[0].lower()))
+        if listed:
+            lines.append("Remediation of each finding in the table above:\n" + "\n".join(
+                "  {} {} ({}): {}".format(id_name(c), f.check_id, f.target, f.remediation) for c, f in listed))
+    return lines
+
+
+def summary(result):
+    """The stderr summary as one text."""
+    return " ".join(summary_lines(result))
 
 
 def unreadable_text(result):

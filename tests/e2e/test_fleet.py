@@ -289,7 +289,12 @@ def test_table_and_bad_arguments(fleet_env):
     bad = env.run("aks", "diagnose-pull", "fleet", "--checks", "pod-pull-events")
     assert bad.rc == 2 and "fleet does not run it" in bad.stderr, bad
     both = env.run("aks", "diagnose-pull", "fleet", "--subscriptions", STAGING, "--management-group", "contoso")
-    assert both.rc != 0 and "not both" in both.stderr, both
+    # Exclusive arguments are a usage error: exit 2 and one line, before any request (issue 22).
+    assert both.rc == 2 and "not both" in both.stderr, both
+    assert [line for line in both.stderr.splitlines() if line.startswith("ERROR:")] == \
+        [line for line in both.stderr.splitlines() if not line.startswith("WARNING:")], both
+    timeout = env.run("aks", "diagnose-pull", "fleet", "--timeout", "0")
+    assert timeout.rc == 2 and "fleet's default is 600" in timeout.stderr, timeout
     missing = env.run("aks", "diagnose-pull", "fleet", "--acr", "nosuchregistry1")
     assert missing.rc == 3 and "was not found" in missing.stderr, missing
     assert "Traceback" not in bad.stderr + both.stderr + missing.stderr

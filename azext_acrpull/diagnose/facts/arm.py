@@ -63,10 +63,24 @@ class ArmFacts:
 
         from ..._client_factory import cf_container_service
         client = self._client(cf_container_service, subscription_id)
-        response = client.send_request(HttpRequest("GET", url, params=params))
+        response = pipeline_send(client, HttpRequest("GET", url, params=params))
         if response.status_code >= 400:
             raise HttpResponseError(response=response, error_format=ARMErrorFormat)
         try:
             return response.json()
         except ValueError:
             raise DecodeError("not JSON", response=response) from None
+
+
+def pipeline_send(client, request):
+    """Send ``request`` through a generated SDK client's pipeline (its policies, credential and retries).
+
+    Single-API clients have ``send_request``; the multi-API clients of older azure-cli releases
+    (azure-mgmt-containerservice 37.0.0 in azure-cli 2.75) do not, but every generated client keeps its pipeline in
+    ``_client`` (an azure-core ``PipelineClient``), which is what ``send_request`` itself calls."""
+    send = getattr(client, "send_request", None)
+    if send is not None:
+        return send(request)
+    pipeline = client._client  # pylint: disable=protected-access
+    request.url = pipeline.format_url(request.url)
+    return pipeline.send_request(request)
