@@ -35,7 +35,7 @@ def diagnose_check_image(cmd, resource_group_name, name, acr=None, image=None, p
 
 
 def list_checks(cmd):  # pylint: disable=unused-argument
-    from azext_acrpull.diagnose.findings import catalog
+    from azext_acrpull.diagnose.catalog import catalog
     from azext_acrpull.diagnose.runner import commands_running
     return [dict(c.catalog_entry(), commands=commands_running(c.check_id), fleet=c.fleet) for c in catalog()]
 
@@ -54,7 +54,8 @@ def diagnose_fix(cmd, resource_group_name, name, acr=None, image=None, pod=None,
     facts = LiveFacts(cmd.cli_ctx, request)
     try:
         findings = _findings(cmd, facts, select_checks("run", checks, pod=bool(pod)))
-        ctx = fix.FixContext(cmd.cli_ctx, facts, show_progress=sys.stderr.isatty() and not cmd.cli_ctx.only_show_errors)
+        ctx = fix.FixContext(cmd.cli_ctx, facts, show_progress=sys.stderr.isatty() and not cmd.cli_ctx.only_show_errors,
+                             yes=yes)
         items = fix.plan(findings, ctx)
     finally:
         facts.close()
@@ -100,6 +101,7 @@ def diagnose_fleet(cmd, subscriptions=None, management_group=None, acr=None, che
     from azext_acrpull.diagnose.facts import FactError
 
     ids, unresolved = fleet.resolve_subscriptions(cmd.cli_ctx, subscriptions)
+    stream = _json_stream(cmd)
     progress, controller = None, None
     if sys.stderr.isatty() and not cmd.cli_ctx.only_show_errors:
         controller = cmd.cli_ctx.get_progress_controller(det=True)
@@ -115,7 +117,8 @@ def diagnose_fleet(cmd, subscriptions=None, management_group=None, acr=None, che
         else:
             result = fleet.run_fleet(cmd.cli_ctx, acr=acr, subscriptions=ids, management_group=management_group,
                                      check_ids=checks, acr_suffix=acr_suffix(cmd.cli_ctx), unresolved=unresolved,
-                                     progress=progress, timeout=timeout or FLEET_DEFAULT_TIMEOUT)
+                                     progress=progress, timeout=timeout or FLEET_DEFAULT_TIMEOUT,
+                                     emit=stream.write if stream else None)
     except FactError as err:
         raise AzureResponseError("Cannot read the fleet: {}".format(err.reason)) from None
     finally:
@@ -124,10 +127,45 @@ def diagnose_fleet(cmd, subscriptions=None, management_group=None, acr=None, che
     unreadable = fleet.unreadable_text(result)
     if unreadable:
         logger.warning(unreadable)
+    if stream:
+        stream.close()
+        _after_output(cmd, fleet.summary_lines(result))
+        return None
     records = result.to_list()
     below = _table_output(cmd) and not remediation_in_table(records)
     _after_output(cmd, fleet.summary_lines(result, remediations_below=below))
     return records
+
+
+class _JsonStream:
+    """`-o json` without --query: findings are written as each cluster is done (one line each, in a JSON array),
+    rather than held, copied by az's output step and formatted at the end; a thousand clusters' findings are
+    tens of thousands of objects."""
+
+    def __init__(self, out):
+        self.out, self.started = out, False
+
+    def write(self, cluster, finding):
+        import json
+
+        from azext_acrpull.diagnose.fleet import record
+        self.out.write(",\n" if self.started else "[\n")
+        self.started = True
+        self.out.write(json.dumps(record(cluster, finding), ensure_ascii=False, sort_keys=True))
+
+    def close(self):
+        self.out.write("\n]\n" if self.started else "[]\n")
+        self.out.flush()
+
+
+def _json_stream(cmd):
+    """A stream for the findings when az would print them as plain JSON, else None (tables, tsv, yaml, --query and
+    colour go through az's output step)."""
+    import sys
+    data = getattr(getattr(cmd.cli_ctx, "invocation", None), "data", None) or {}
+    if data.get("output") != "json" or data.get("query_active"):
+        return None
+    return _JsonStream(sys.stdout)
 
 
 def _confirm_fix(plan_text, count, yes):

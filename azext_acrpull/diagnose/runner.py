@@ -11,8 +11,9 @@ import functools
 from knack.log import get_logger
 
 from . import sources
+from .catalog import catalog
 from .facts import FactError
-from .findings import ERROR, catalog
+from .findings import ERROR
 from .threads import call_all
 
 logger = get_logger(__name__)

@@ -4,7 +4,7 @@ import collections
 
 import pytest
 
-from azext_acrpull.diagnose.findings import CATALOG_ORDER
+from azext_acrpull.diagnose.catalog import CATALOG_ORDER
 from tests.simulator import resourcegraph
 from tests.simulator.scenarios import build
 from tests.simulator.scenarios.fleet import (

@@ -10,7 +10,10 @@ from ..roles import (
     PULL_ACTION,
     REPOSITORY_CONTENT_READ,
     REPOSITORY_METADATA_READ,
+    any_group,
+    assignments_of,
     denial,
+    group_ids,
     pull_grants,
 )
 from .registry import registry_target
@@ -71,9 +74,10 @@ def raise_first(results):
 def registry_grants(facts, registry, assignments, principal_ids, repository=None, abac=None):
     """Pull grants among `assignments` (as listed at the registry) for these principals; `abac` overrides the
     registry's own mode (to tell what a role would grant in the other one)."""
+    wanted = {p.lower() for p in principal_ids}
+    assignments = assignments_of(assignments, wanted)   # through the list's index: a shared registry has thousands
     definition_ids = sorted({a["properties"]["roleDefinitionId"] for a in assignments
-                             if (a.get("properties", {}).get("principalId") or "").lower() in
-                             {p.lower() for p in principal_ids}})
+                             if (a.get("properties", {}).get("principalId") or "").lower() in wanted})
     fetched = raise_first(facts.parallel(facts.role_definition, definition_ids))
     definitions = dict(zip(definition_ids, fetched, strict=True))
     # The list at a registry holds only assignments that apply there, so a management group scope among them is
@@ -88,15 +92,10 @@ def registry_grants(facts, registry, assignments, principal_ids, repository=None
 def principals_of(facts, object_id, assignments):
     """The principal ids whose roles apply to `object_id` at the registry: its own, and the groups it belongs to
     when some group holds a role there (Graph is asked only then). Returns (ids, {group id: name})."""
-    if not any((a.get("properties", {}).get("principalType") or "") == "Group" for a in assignments):
+    if not any_group(assignments):
         return [object_id], {}
     groups = facts.member_groups(object_id)
     return [object_id] + sorted(groups), groups
-
-
-def assignments_of(assignments, principal_ids):
-    ids = {p.lower() for p in principal_ids}
-    return [a for a in assignments if (a.get("properties", {}).get("principalId") or "").lower() in ids]
 
 
 def held_roles_words(facts, registry, assignments, action=PULL_ACTION, data=False):
@@ -224,6 +223,14 @@ def _role_finding(chk, facts, identity, registry):
         why = "The {} holds no role that grants {} on {}".format(who, PULL_ACTION, registry["name"])
         held = held_roles_words(facts, registry, mine)
         why += ": it holds {}.".format(held) if held else " (no role assignment of this identity applies there)."
+        workload = _workload_identity_grant(facts, registry, assignments) if identity["kind"] == "kubeletIdentity" \
+            else None
+        if workload:
+            evidence["workloadIdentity"] = workload
+            why += (" The pull role is held instead by the workload identity {} (client id {}) that service account "
+                    "{} names in azure.workload.identity/client-id: the kubelet pulls images with the node's kubelet "
+                    "identity, never with a pod's workload identity, which only gives the pod's own code its "
+                    "tokens.".format(workload["name"], workload["clientId"], workload["serviceAccount"]))
         why += _other_groups(facts, registry, assignments, groups)
         return chk.finding(target, FAIL, why, "az aks update -n {} -g {} --attach-acr {}".format(
             cluster, rg, registry["id"]), **evidence)
@@ -294,13 +301,40 @@ def _grant_evidence(grants, groups=None):
     return out
 
 
+WORKLOAD_CLIENT_ID = "azure.workload.identity/client-id"
+
+
+def _workload_identity_grant(facts, registry, assignments):
+    """B.wi: the --pod's service account names a workload identity (azure.workload.identity/client-id) that holds a
+    pull role on the registry. Returns what the finding says about it, or None."""
+    request = facts.request
+    if not getattr(request, "pod", None) or not hasattr(facts, "service_account"):
+        return None
+    try:
+        pod = facts.diagnosed_pod() or {}
+        account = (pod.get("spec") or {}).get("serviceAccountName") or "default"
+        obj = facts.service_account(request.namespace, account) or {}
+        client_id = ((obj.get("metadata") or {}).get("annotations") or {}).get(WORKLOAD_CLIENT_ID)
+        principal = facts.service_principal(client_id) if client_id else None
+        if not principal:
+            return None
+        ids, groups = principals_of(facts, principal["id"], assignments)
+        grants = registry_grants(facts, registry, assignments_of(assignments, ids), ids)
+    except FactError:
+        return None
+    if not grants:
+        return None
+    return {"serviceAccount": "{}/{}".format(request.namespace, account), "clientId": client_id,
+            "principalId": principal["id"], "name": principal.get("displayName") or client_id,
+            "roles": sorted({"{} at {}{}".format(g.role_name, g.scope, _through(g, groups)) for g in grants})}
+
+
 def _other_groups(facts, registry, assignments, groups):
     """Groups that could pull but do not hold the identity: the case where membership was assumed."""
-    group_ids = sorted({(a.get("properties", {}).get("principalId") or "").lower() for a in assignments
-                        if (a.get("properties", {}).get("principalType") or "") == "Group"} - set(groups or {}) - {""})
-    if not group_ids:
+    others = sorted(group_ids(assignments) - set(groups or {}))
+    if not others:
         return ""
-    holders = sorted({g.principal_id for g in registry_grants(facts, registry, assignments, group_ids)})
+    holders = sorted({g.principal_id for g in registry_grants(facts, registry, assignments, others)})
     if not holders:
         return ""
     names = facts.directory_objects(holders)
@@ -562,7 +596,7 @@ def kubelet_identity_vmss(chk, facts):
                 findings.append(chk.finding(target, FAIL, "Scale set {} carries the kubelet identity's resource id "
                                             "{}, but that identity {} (see the kubelet identity finding).".format(
                                                 vmss["name"], identity["name"], drift.evidence["drift"]),
-                                            drift.remediation, **evidence))
+                                            drift.remediation, drift=drift.evidence["drift"], **evidence))
                 continue
             findings.append(chk.finding(target, PASS, "Scale set {} carries the kubelet identity {}.".format(
                 vmss["name"], identity["name"]), **evidence))

@@ -22,6 +22,7 @@ from knack.log import get_logger
 
 from ..ids import id_name, parse_resource_id
 from ..netpath import privatelink_zone
+from ..roles import AssignmentList
 from .base import FactError, Facts
 from .graph import GraphFacts
 from .network import NETWORK_TYPES, NetworkFacts
@@ -337,12 +338,13 @@ class FleetData:
 
     def assignments_for_scope(self, scope):
         """Role assignments at, above and below ``scope``, as ``role_assignments.list_for_scope`` returns them
-        (worked out once per scope: every cluster that pulls from a registry asks for the same list)."""
+        (worked out once per scope: every cluster that pulls from a registry asks for the same list, and gets that
+        very list, indexed by principal on first use; readers do not change it)."""
         low = _low(scope)
         found = self._for_scope.get(low)
         if found is None:
-            found = self._for_scope[low] = self._assignments_for_scope(low)
-        return list(found)
+            found = self._for_scope[low] = AssignmentList(self._assignments_for_scope(low))
+        return found
 
     def _assignments_for_scope(self, low):
         parts = low.split("/")
@@ -449,8 +451,7 @@ class FleetData:
 
     def group_assignments_at(self, registry_id):
         """Does a group hold a role that applies at this registry?"""
-        return any((a.get("properties") or {}).get("principalType") == "Group"
-                   for a in self.assignments_for_scope(registry_id))
+        return self.assignments_for_scope(registry_id).any_group()
 
     # -- private DNS record sets, once per zone and type ------------------------------------------------
     def record_sets(self, zone_id, record_type):
