@@ -5,11 +5,12 @@ Docker Hub throttles anonymous pulls, so a rule for it needs a credential set; a
 secrets cannot be read reports ``authCredentials[].credentialHealth.status`` Unhealthy. A health the API does not
 report is unknown, never fine.
 """
+from ..common.images import acr_image, image_target, per_image
+from ..common.images import image_error as _error
+from ..common.registry import registry_target
 from ..facts import FactError
 from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import id_name
-from .image import _error, _per_image, acr_image, image_target
-from .registry import registry_target
 
 # Upstreams that limit anonymous pulls (Docker Hub serves docker.io, registry-1.docker.io and index.docker.io).
 RATE_LIMITED_UPSTREAMS = ("docker.io", "registry-1.docker.io", "index.docker.io")
@@ -129,7 +130,7 @@ def judge_rule(registry, rule, credential_sets, served=None):
        "every rule of the registry is judged at Warning level.", groups=("image",), fleet=True)
 def artifact_cache_rule(chk, facts):
     if facts.image_entries():
-        return _per_image(chk, facts, _cache_one)
+        return per_image(chk, facts, _cache_one)
     registries = facts.registries()
     if not registries:
         return [chk.finding("images", SKIPPED, "No image and no registry to check: pass --image, --pod or --acr.")]

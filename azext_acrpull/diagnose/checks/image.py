@@ -3,8 +3,11 @@
 Each check reports once per image of ``--image`` and of the ``--pod``. The assessments below are plain functions
 of facts so that ``pod-pull-events`` can use them to decide between the causes an ambiguous error text allows.
 """
+from ..common.images import acr_image, image_target
+from ..common.images import per_image as _per_image
+from ..common.registry import closest_registries
 from ..facts import FactError
-from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, Finding, check
+from ..findings import FAIL, PASS, SKIPPED, WARNING, Finding, check
 from ..placement import pool_placement
 from ..platform import (
     MEDIA_TYPE_NAMES,
@@ -24,23 +27,9 @@ from ..reference import (
     registry_name_from_host,
 )
 from ..workload import patch_pod_spec_command, set_image_command
-from .registry import closest_registries
 
 CLOUD_OF_SUFFIX = {".azurecr.io": "AzureCloud", ".azurecr.cn": "AzureChinaCloud", ".azurecr.us": "AzureUSGovernment"}
 MULTI_ARCH_BUILD = "docker buildx build --platform linux/amd64,linux/arm64 -t {} --push ."
-
-
-def image_target(entry):
-    return "image {}".format(entry["text"])
-
-
-def _no_images(chk):
-    return [chk.finding("images", SKIPPED, "No image to check: pass --image <reference> or --pod <name>.")]
-
-
-def _error(chk, entry, err):
-    return chk.finding(image_target(entry), ERROR, "Could not reach a verdict: {}.".format(err.reason.rstrip(".")),
-                       reason=err.reason, image=entry["text"])
 
 
 def _containers(entry):
@@ -135,20 +124,6 @@ def _reference_verdict(facts, entry):
             "message": "'{}' is well formed and names registry {} (login server {}), repository '{}', {}.".format(
                 text, registry["name"], registry["properties"].get("loginServer"), reference.repository,
                 "digest " + reference.digest if reference.digest else "tag '{}'".format(reference.tag or "latest"))}
-
-
-def acr_image(facts, entry):
-    """(registry resource, None) for an image in an existing ACR of this cloud, else (None, why the ACR checks
-    skip it)."""
-    if entry["problem"]:
-        return None, "the reference is malformed (see image-reference)"
-    name, registry = facts.image_registry(entry["reference"])
-    if name is None:
-        return None, "{} is not an Azure Container Registry of this cloud; the ACR checks skip images of other " \
-                     "registries".format(entry["reference"].registry)
-    if registry is None:
-        return None, "registry {} does not exist (see registry-lookup and image-reference)".format(name)
-    return registry, None
 
 
 def assess_manifest(facts, entry, registry):
@@ -338,21 +313,6 @@ def _platform_one(chk, facts, entry):
     verdict = platform_verdict(facts, entry, state, pod)
     return chk.finding(image_target(entry), verdict["status"], verdict["message"], verdict["remediation"],
                        **verdict["evidence"])
-
-
-def _per_image(chk, facts, judge):
-    """One finding per image of --image and of the pod: ``judge(chk, facts, entry)``; a fact it could not read
-    makes that image's finding Error, and the other images are still judged."""
-    entries = facts.image_entries()
-    if not entries:
-        return _no_images(chk)
-    findings = []
-    for entry in entries:
-        try:
-            findings.append(judge(chk, facts, entry))
-        except FactError as err:
-            findings.append(_error(chk, entry, err))
-    return findings
 
 
 def _acr_or_skip(chk, facts, entry):

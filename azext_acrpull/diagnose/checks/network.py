@@ -2,6 +2,8 @@
 the path out of the node subnet, judged from Azure's own network facts; and, with --probe, one
 look from inside the cluster."""
 from ..classify import classify_pull_error
+from ..common import firewall as firewall_judge
+from ..common.registry import registry_target
 from ..facts import FactError
 from ..findings import FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import id_name, parse_resource_id, same_id
@@ -22,8 +24,6 @@ from ..netpath import (
     route_for_internet,
     uncovered,
 )
-from . import firewall as firewall_judge
-from .registry import registry_target
 
 APPROVED = "approved"
 # IP rules named in a finding (evidence and words): a registry shared by a fleet may allow hundreds of addresses.
@@ -866,8 +866,9 @@ def _routes_in_use(facts, view, table, private, region):
         pe_subnet = {}
         try:
             pe_subnet = _props(facts.subnet(endpoint["subnetId"]))
-        except FactError:
-            pass
+        except FactError as err:
+            if err.fault:   # a refusal leaves Azure's default (policies Disabled); a failed read decides nothing
+                raise
         direct = _directly_routed(facts, endpoint)
         policies = (pe_subnet.get("privateEndpointNetworkPolicies") or "Disabled")
         for ip in sorted({ip for ips in endpoint["addresses"].values() for ip in ips}):

@@ -22,45 +22,12 @@ from .network import NetworkFacts
 from .reachability import ReachabilityFacts
 from .registry_data import RegistryDataFacts
 from .runcommand import RunCommandFacts
-from .transport import BoundedHttp, TokenGuard, first_line, sdk_client_kwargs
+from .sdk import explain, rest
+from .transport import CONNECT_TIMEOUT, READ_TIMEOUT, BoundedHttp, TokenGuard, first_line, sdk_client_kwargs
 
 logger = get_logger(__name__)
 
 ACR_PROVIDER = "/providers/microsoft.containerregistry/registries/"
-
-
-def rest(model):
-    """SDK model -> the REST JSON shape (camelCase), the one shape checks and bulk reads share."""
-    if model is None or isinstance(model, dict):
-        return model
-    if hasattr(model, "serialize"):
-        return model.serialize(keep_readonly=True)
-    return model.as_dict()
-
-
-def explain(err, what, permission=None):
-    """Turn an SDK/HTTP error into a FactError whose reason says what to do."""
-    status = getattr(err, "status_code", None)
-    message = getattr(err, "message", None) or str(err)
-    message = message.strip().splitlines()[0] if message.strip() else type(err).__name__
-    code = getattr(getattr(err, "error", None), "code", None) or _error_code(str(err))
-    if status == 403:
-        need = " (needs {})".format(permission) if permission else ""
-        reason = "the signed-in account may not read {}{}: {}".format(what, need, message)
-    elif status == 404:
-        reason = "{} was not found: {}".format(what, message)
-    elif status:
-        reason = "reading {} failed with HTTP {}: {}".format(what, status, message)
-    else:
-        reason = "reading {} failed: {}".format(what, message)
-    return FactError(reason, status, code)
-
-
-def _error_code(text):
-    """ARM's error code from an SDK error's text: '(ResourceGroupNotFound) ...' or 'Code: ResourceGroupNotFound'."""
-    import re
-    m = re.match(r"^\((\w+)\)", text or "") or re.search(r"^Code: (\w+)$", text or "", re.MULTILINE)
-    return m.group(1) if m else None
 
 
 class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts, ReachabilityFacts, RunCommandFacts,
@@ -70,7 +37,7 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts
     def __init__(self, cli_ctx, request, max_workers=8):
         super().__init__(request, max_workers)
         self.cli_ctx = cli_ctx
-        self._tokens = TokenGuard(self.deadline)
+        self._tokens = TokenGuard(self.deadline, self.reading)
         self.http = BoundedHttp(self.deadline)   # plain HTTPS (registry data plane) with the run's bounds
 
     def _client(self, factory, subscription_id=None):
@@ -130,12 +97,16 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts
 
     def _read(self, what, permission, call):
         """Run an SDK call; every way it can fail becomes a FactError whose reason says what to do."""
+        from json import JSONDecodeError
+
         from azure.core.exceptions import (
             DecodeError,
             DeserializationError,
             HttpResponseError,
             ServiceRequestError,
+            ServiceRequestTimeoutError,
             ServiceResponseError,
+            ServiceResponseTimeoutError,
         )
         from azure.core.polling.base_polling import BadResponse, BadStatus
         with self.reading(what):
@@ -143,16 +114,24 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts
                 return call()
             except FactError:
                 raise
-            except (DecodeError, DeserializationError):
-                raise FactError("Azure returned an unreadable answer (not valid JSON) for {}".format(what)) from None
+            except (DecodeError, DeserializationError, JSONDecodeError):   # the LRO poller parses JSON itself
+                raise FactError("Azure returned an unreadable answer (not valid JSON) for {}".format(what),
+                                fault=True) from None
             except (BadResponse, BadStatus) as err:   # a long-running operation's answers made no sense
-                raise FactError("Azure returned an unusable answer for {} ({})".format(what, first_line(err))) from None
+                raise FactError("Azure returned an unusable answer for {} ({})".format(what, first_line(err)),
+                                fault=True) from None
             except HttpResponseError as err:
                 raise explain(err, what, permission) from None
             except (ServiceRequestError, ServiceResponseError) as err:
                 if self.deadline.expired:
-                    raise FactError("{} did not arrive {}".format(what, self.deadline.words())) from None
-                raise FactError("could not reach Azure while reading {}: {}".format(what, first_line(err))) from None
+                    raise FactError("timed out reading {}: it did not arrive {}".format(
+                        what, self.deadline.words()), fault=True) from None
+                if isinstance(err, (ServiceRequestTimeoutError, ServiceResponseTimeoutError)):
+                    raise FactError("timed out reading {}: Azure did not answer within {:g} s".format(
+                        what, CONNECT_TIMEOUT if isinstance(err, ServiceRequestTimeoutError) else READ_TIMEOUT),
+                        fault=True) from None
+                raise FactError("could not reach Azure while reading {}: {}".format(what, first_line(err)),
+                                fault=True) from None
 
     # -- cluster --------------------------------------------------------------------------------
     def cluster(self):
