@@ -276,6 +276,42 @@ def auth_mi_moved_from_sp():
     return w
 
 
+@scenario("auth-sp-aks-made-principal", "Service-principal cluster moved to a new service principal; AcrPull still "
+                                        "points at the one `az aks create` made for it (its identifier URI carries "
+                                        "the cluster's DNS prefix), since renamed (C1.S3).")
+def auth_sp_aks_made_principal():
+    w, _, cluster, registry = _sp("auth-sp-aks-made-principal", NOW + timedelta(days=300))
+    uri = "https://3f9a1c.{}.eastus.cloudapp.azure.com".format(cluster["properties"]["dnsPrefix"])
+    old = w.service_principal("k8s-runtime-identity", password_end=[NOW + timedelta(days=900)],
+                              identifier_uris=[uri], homepage=uri)
+    w.assign(registry["id"], "AcrPull", old["objectId"])
+    return w
+
+
+def recreate_kubelet_identity(w, cluster):
+    """The kubelet identity deleted and recreated under the same name: a new principal (the old one's service
+    principal is gone with it); the cluster's profile names the new one, the scale sets still record the old."""
+    profile = cluster["properties"]["identityProfile"]["kubeletidentity"]
+    rid, old = profile["resourceId"], profile["objectId"]
+    new, client = guid("recreated/" + rid.lower()), guid("recreated-client/" + rid.lower())
+    w.arm[rid.lower()]["properties"].update(principalId=new, clientId=client)
+    for sp in w.graph["servicePrincipals"]:
+        if sp["id"] == old:
+            sp.update(id=new, appId=client, servicePrincipalNames=[client] + sp["servicePrincipalNames"][1:])
+    profile.update(objectId=new, clientId=client)
+    return old
+
+
+@scenario("auth-mi-kubelet-recreated", "Managed-identity cluster whose kubelet identity was deleted and recreated; "
+                                       "AcrPull still points at the old (deleted) principal, which the node pools' "
+                                       "scale sets still record for the identity (C1.S3).")
+def auth_mi_kubelet_recreated():
+    w, cluster, registry = _mi("auth-mi-kubelet-recreated")
+    old = recreate_kubelet_identity(w, cluster)
+    w.assign(registry["id"], "AcrPull", old)
+    return w
+
+
 # --- kubelet identity on the scale sets (C1.S4) ----------------------------------------------------------------
 
 
