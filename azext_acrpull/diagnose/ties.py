@@ -60,7 +60,7 @@ def name_tie(display_name, cluster_name):
     if not name or not cluster:
         return False
     suffixes = "|".join(re.escape(s) for s in SP_SUFFIXES)
-    pattern = r"{}(?:{}+(?:{}))?(?:{}*{})*".format(re.escape(cluster), SEPARATOR, suffixes, SEPARATOR, VERSION_PARTS)
+    pattern = r"{}(?:{}+(?:{}))?(?:{}+{})*".format(re.escape(cluster), SEPARATOR, suffixes, SEPARATOR, VERSION_PARTS)
     return re.fullmatch(pattern, name, flags=re.IGNORECASE) is not None
 
 

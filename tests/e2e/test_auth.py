@@ -266,6 +266,22 @@ def test_the_tenants_other_principals_are_not_this_clusters(scenario, name):
         assert "role assignment delete" not in finding["message"] + finding["remediation"], finding
 
 
+def test_a_namesake_clusters_service_principal_is_its_own(scenario):
+    """A service principal named after a cluster called aks1 is not this aks1's when another cluster runs as it:
+    the clusters are listed to find out, and its assignment is never offered for removal."""
+    sc = scenario("auth-sp-namesake-cluster")
+    findings, _ = check_auth(sc, "--acr", "myacr", "--checks", "sp-role-principal")
+    f = one(sc, findings, "sp-role-principal")
+    assert f["status"] == "Pass" and f["evidence"]["stalePrincipals"] == [] and f["remediation"] == ""
+    (namesake,) = f["evidence"]["otherClusterPrincipals"]
+    assert [t["kind"] for t in namesake["ties"]] == ["displayName"]
+    assert [c.split("/")[4] for c in namesake["usedByClusters"]] == ["rg-west"]
+    assert "role assignment delete" not in f["message"]
+    listed = [e for e in sc.sim.log if e["path"].lower().endswith("/providers/microsoft.containerservice/"
+                                                                      "managedclusters")]
+    assert listed and all(e["method"] == "GET" for e in listed)
+
+
 def test_recreated_kubelet_identity_names_the_scale_set_record(scenario):
     sc = scenario("auth-mi-kubelet-recreated")
     findings, _ = check_auth(sc, "--acr", "myacr", "--checks", "sp-role-principal")

@@ -404,8 +404,9 @@ def sp_credential_expiry(chk, facts):
 
 
 @check("sp-role-principal", "C1.S3", "Registry pull roles point at the cluster's current identity",
-       "Compares the principals of the registry's pull roles with the cluster's current service principal (or "
-       "kubelet identity), to catch roles left with an earlier or deleted service principal.", groups=("auth",),
+       "Looks among the principals of the registry's pull roles for one this cluster used before, on evidence that "
+       "ties it to the cluster (az aks create's name and identifier URI, replaced credentials, a recreated kubelet "
+       "identity's former principal); the tenant's other principals are never called stale.", groups=("auth",),
        fleet=True)
 def sp_role_principal(chk, facts):
     identity = facts.pull_identity()
@@ -434,11 +435,11 @@ def _principal_finding(chk, facts, identity, registry):
     tied, unsure = _tied_holders(facts, identity, index)
     evidence = {"currentPrincipal": current, "registryId": registry["id"], "stalePrincipals": tied}
     evidence.update(unsure)
-    others = [e for pid, e in sorted(index["holders"].items(), key=lambda p: _nearness(facts, p[1]))
-              if pid != oid and pid not in {t["principalId"].lower() for t in tied}]
-    orphaned = [e for e in others if not e["exists"]]
-    evidence["otherPrincipals"] = others[:OTHERS_SHOWN]
-    evidence["otherPrincipalCount"] = len(others)
+    skip = {oid} | {t["principalId"].lower() for t in tied}
+    others = _others(facts, index, skip)
+    orphaned = [index["holders"][pid] for pid in index["orphaned"][:OTHERS_SHOWN + len(skip)] if pid not in skip]
+    evidence["otherPrincipals"] = others
+    evidence["otherPrincipalCount"] = len(index["holders"]) - len(skip & set(index["holders"]))
     evidence["orphanedAssignments"] = [{"principalId": e["principalId"], "roleAssignmentIds": e["roleAssignmentIds"]}
                                        for e in orphaned[:OTHERS_SHOWN]]
     if not tied:
@@ -506,13 +507,19 @@ def _broad(grant, registry):
     return not same_id(grant.scope, registry["id"]) and any(p in grant.via for p in BROAD_PATTERNS)
 
 
-def _nearness(facts, entry):
-    """Principals in the cluster's own resource groups first, then by name."""
-    rid = (entry.get("resourceId") or "").lower()
-    groups = {"/resourcegroups/{}/".format(g.lower()) for g in (facts.cluster_resource_group,
-                                                                 facts.node_resource_group()) if g}
-    return (0 if any(g in rid for g in groups) else 1, (entry.get("displayName") or "~").lower(),
-            entry["principalId"].lower())
+def _others(facts, index, skip):
+    """Up to OTHERS_SHOWN holders not tied to the cluster: those in the cluster's own resource groups first, then by
+    name. Looked up in the registry's index, so a cluster's work does not grow with the holders."""
+    near = []
+    for group in (facts.cluster_resource_group, facts.node_resource_group()):
+        near += [pid for pid in index["byGroup"].get((group or "").lower(), []) if pid not in near]
+    chosen = [pid for pid in near if pid not in skip]
+    for pid in index["ordered"][:OTHERS_SHOWN + len(skip) + len(near)]:
+        if len(chosen) >= OTHERS_SHOWN:
+            break
+        if pid not in skip and pid not in chosen:
+            chosen.append(pid)
+    return [index["holders"][pid] for pid in chosen[:OTHERS_SHOWN]]
 
 
 def _shared_once(facts, key, fetch):
@@ -558,7 +565,16 @@ def _index_holders(facts, registry, assignments):
         entry["roles"].append("{} at {}".format(g.role_name, g.scope))
         entry["roleAssignmentIds"].append(g.assignment_id)
         entry["broadOnly"] = entry["broadOnly"] and broad
-    return {"holders": holders, "objects": objects, "byName": by_name, "byUri": by_uri, "byResourceId": by_rid}
+    by_group = {}
+    for pid, entry in holders.items():
+        rid = parse_resource_id(entry["resourceId"]) if entry["resourceId"] else None
+        if rid and rid.resource_group:
+            by_group.setdefault(rid.resource_group.lower(), []).append(pid)
+    ordered = sorted(holders, key=lambda p: ((holders[p]["displayName"] or "~").lower(), p))
+    position = {p: i for i, p in enumerate(ordered)}
+    return {"holders": holders, "objects": objects, "byName": by_name, "byUri": by_uri, "byResourceId": by_rid,
+            "byGroup": {g: sorted(p, key=position.get) for g, p in by_group.items()}, "ordered": ordered,
+            "orphaned": [p for p in ordered if not holders[p]["exists"]]}
 
 
 def _tied_holders(facts, identity, index):

@@ -288,6 +288,17 @@ def auth_sp_aks_made_principal():
     return w
 
 
+@scenario("auth-sp-namesake-cluster", "Service-principal cluster aks1 without a pull role; AcrPull is held by the "
+                                      "service principal `az aks create` named after another cluster called aks1, "
+                                      "in another resource group, which still runs as it (passes C1.S3).")
+def auth_sp_namesake_cluster():
+    w, _, _, registry = _sp("auth-sp-namesake-cluster", NOW + timedelta(days=300))
+    other = w.service_principal("aks1", password_end=[NOW + timedelta(days=900)])
+    w.cluster("aks1", "rg-west", identity="sp", sp=other)
+    w.assign(registry["id"], "AcrPull", other["objectId"])
+    return w
+
+
 def recreate_kubelet_identity(w, cluster):
     """The kubelet identity deleted and recreated under the same name: a new principal (the old one's service
     principal is gone with it); the cluster's profile names the new one, the scale sets still record the old."""
