@@ -12,11 +12,17 @@ kubelet tried and only one of them is the real story:
 2. The platform: ``exec format error``, or ``no match for platform`` next to a 401 (X.arch, the
    article's Cause 1b); ``no match for platform`` otherwise (C5). A registry that serves the
    manifest but no matching platform has shown that the image exists and access works.
-3. Definitive registry answers: not found (C2), 403 / firewall / storage AuthorizationFailure (C3),
-   credentials rejected, i.e. an oauth-token 401 or ``requested access to the resource is denied``
-   (C1), throttling (unknown, see below).
-4. Transport failures: TLS (X.tls), then DNS, timeouts, EOF, refused connections (C4). They come
-   after registry answers because an answer proves the path works for at least one attempt.
+   The node's own disk (``no space left on device``, B.disk) and an admission webhook's refusal
+   (B.admission) come here too: neither is a registry answer.
+3. Definitive registry answers: an artifact cache rule's upstream refusing or throttling (B.cache),
+   a child manifest of an index that is gone (B.purge), not found (C2), 403 / firewall / storage
+   AuthorizationFailure (C3), credentials rejected, i.e. an oauth-token 401 or ``requested access to
+   the resource is denied`` (C1), throttling (B.throttle).
+4. Transport failures: TLS (X.tls), then DNS, the data path (a blob or data-endpoint host that
+   cuts or times out the layer download after the token succeeded: B.fqdn), timeouts, EOF, refused
+   connections (C4), and a pull that containerd gave up on (``context canceled``,
+   ``DeadlineExceeded``, no progress: B.slow). They come after registry answers because an answer
+   proves the path works for at least one attempt.
 5. The weak signals: ``pull access denied, repository does not exist`` (C2, ambiguous), the
    anonymous-token 401 and other 401s that do not say whether credentials were sent (C1,
    ambiguous), a pull secret kubelet could not read (C1, ambiguous), a bare gRPC NotFound (C2).
@@ -26,8 +32,13 @@ Decisions where the error text alone is not enough:
 - ``no such host`` for a host written wrongly as an ACR login server (``azureacr.io``, a doubled
   ``.azurecr.us.azurecr.io``, the privatelink alias) is C2: the name is wrong, not the network.
   A correct login server, a data endpoint or a blob host that does not resolve is C4 (DNS).
-- A registry 429 (``toomanyrequests``) is "unknown" with a reason naming registry throttling:
-  X.qps is kubelet's own ``registryPullQPS`` limit, whose fix (``imagePullPolicy``) differs.
+- A registry 429 (``toomanyrequests``) is B.throttle: X.qps is kubelet's own ``registryPullQPS``
+  limit, whose fix (``imagePullPolicy``) differs. A 429 that names a cache rule is B.cache.
+- ``x509: certificate signed by unknown authority`` is X.tls; with an HTTP proxy on the cluster
+  (a fact, not text) ``pod-pull-events`` makes it B.proxy.
+- A missing manifest fetched by digest while the reference was resolved (a child of an index,
+  ``could not fetch content descriptor ... (application/vnd...manifest...)``) is B.purge; a missing
+  layer stays C2.
 - ``x509: certificate is valid for *.azurecr.io, not <x>.privatelink.azurecr.io`` is C2: the
   reference uses the privatelink name. Other certificate errors are X.tls.
 """
@@ -36,7 +47,8 @@ from dataclasses import dataclass
 
 from .reference import KNOWN_ACR_SUFFIXES, login_server_problem
 
-CAUSES = ("C1", "C2", "C3", "C4", "C5", "X.arch", "X.qps", "X.tls", "unknown")
+CAUSES = ("C1", "C2", "C3", "C4", "C5", "X.arch", "X.qps", "X.tls", "B.cache", "B.throttle", "B.slow", "B.disk",
+          "B.purge", "B.fqdn", "B.proxy", "B.admission", "unknown")
 WAITING_REASONS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
                    "RegistryUnavailable", "ImageInspectError")
 
@@ -87,6 +99,13 @@ _DNS = re.compile(r"no such host|server misbehaving", re.I)
 _TIMEOUT = re.compile(r"(?:dial tcp (?P<addr>\S+?): )?(?P<what>i/o timeout|Client\.Timeout exceeded"
                       r"|connection refused|connection reset by peer|no route to host|network is unreachable)", re.I)
 _EOF = re.compile(r'\b(?:Head|Get|Post|Put)\s+"?(?P<url>https?://[^\s"]+?)"?:\s*(?:unexpected )?EOF\b', re.I)
+_MEDIA_MANIFEST = re.compile(r"manifest|image\.index", re.I)
+# containerd: "could not fetch content descriptor <digest> (<media type>) from remote: not found"; a manifest's media
+# type means a child manifest of the index that was resolved.
+_DESCRIPTOR_MISSING = re.compile(r"could not fetch content descriptor (?P<digest>\S+) \((?P<media>[^)]*)\) "
+                                 r"from remote: not found", re.I)
+_CHILD_URL_MISSING = re.compile(r"content at \S*/manifests/(?P<digest>sha256:[0-9a-f]{64})\S* not found"
+                                r"|(?P<digest2>sha256:[0-9a-f]{64}): not found: manifest unknown", re.I)
 _BLOB_MISSING = re.compile(r"could not fetch content descriptor (?P<digest>\S+)[^,\]]*? from remote: not found", re.I)
 _MANIFEST_MISSING = re.compile(r"manifest for (?P<ref>\S+) not found|manifest unknown|MANIFEST_UNKNOWN|NAME_UNKNOWN"
                                r"|repository name not known to registry", re.I)
@@ -96,6 +115,15 @@ _CREDS_DENIED = re.compile(r"requested access to the resource is denied", re.I)
 _THROTTLED = re.compile(r"toomanyrequests|\b429 Too Many Requests\b", re.I)
 _REPO_DENIED = re.compile(r"pull access denied|repository does not exist|does not exist or no pull access", re.I)
 _AUTH_REQUIRED = re.compile(r"authentication required|insufficient_scope|\bunauthorized\b", re.I)
+_CACHE_RULE = re.compile(r"for cache rule(?: '(?P<rule>[^']+)')?", re.I)
+_UPSTREAM_THROTTLED = re.compile(r"too many requests|toomanyrequests|\b429\b", re.I)
+_DISK = re.compile(r"no space left on device", re.I)
+_ADMISSION = re.compile(r'admission webhook "(?P<hook>[^"]+)" denied the request', re.I)
+_DATA_HOST = re.compile(r'(?P<url>https?://(?P<host>[\w-]+\.(?:blob\.core\.windows\.net|blob\.core\.[\w.]+'
+                        r"|[\w-]+\.data\.azurecr\.[a-z.]+))[^\s\"]*)\"?:\s*(?:dial tcp (?P<addr>\S+?): )?"
+                        r"(?P<what>(?:unexpected )?EOF|i/o timeout|connection reset by peer|connection refused"
+                        r"|no route to host|network is unreachable)", re.I)
+_SLOW = re.compile(r"because of no progress|code = DeadlineExceeded|context deadline exceeded|context canceled", re.I)
 _SECRET_MISSING = re.compile(r"Unable to retrieve some image pull secrets \((?P<names>[^)]*)\)", re.I)
 _GRPC_NOT_FOUND = re.compile(r"rpc error: code = NotFound\b")
 
@@ -178,6 +206,17 @@ def _kubelet_refusal(text):
     return None
 
 
+def _node_or_admission(text):
+    hook = _ADMISSION.search(text)
+    if hook:
+        return Classification("B.admission", "the admission webhook {} refused the pod before any pull (an "
+                                             "allowed-images policy or signature verification)".format(hook["hook"]))
+    if _DISK.search(text):
+        return Classification("B.disk", "the node ran out of disk space while storing the image (no space left on "
+                                        "device): the registry answered, the node could not keep the layers")
+    return None
+
+
 def _platform(text):
     if _EXEC_FORMAT.search(text):
         return Classification("X.arch", "a program of the image cannot run on the node's CPU (exec format error), "
@@ -192,7 +231,39 @@ def _platform(text):
     return None
 
 
+def _cache_rule(text):
+    rule = _CACHE_RULE.search(text)
+    if not rule:
+        return None
+    name = " {}".format(rule["rule"]) if rule["rule"] else ""
+    if _UPSTREAM_THROTTLED.search(text):
+        return Classification("B.cache", "the upstream registry of the artifact cache rule{} throttled the registry "
+                                         "(too many requests to the source registry): an anonymous upstream such as "
+                                         "Docker Hub needs a credential set".format(name))
+    return Classification("B.cache", "the upstream registry of the artifact cache rule{} refused the registry's "
+                                     "credentials (authentication with the source registry failed): the rule's "
+                                     "credential set is missing, unhealthy or cannot read its Key Vault "
+                                     "secrets".format(name))
+
+
+def _purged_child(text):
+    found = _DESCRIPTOR_MISSING.search(text)
+    if found and _MEDIA_MANIFEST.search(found["media"]):
+        digest = found["digest"]
+    else:
+        found = _CHILD_URL_MISSING.search(text)
+        if not found:
+            return None
+        digest = found["digest"] or found["digest2"]
+    return Classification("B.purge", "the image's index was found but its child manifest {} is missing from the "
+                                     "registry: a purge or retention policy deleted it".format(digest))
+
+
 def _registry_answer(text):
+    for stage in (_cache_rule, _purged_child):
+        found = stage(text)
+        if found:
+            return found
     if _BLOB_MISSING.search(text):
         return Classification("C2", "a layer ({}) listed in the image's manifest is missing from the registry, so "
                                     "the image is incomplete".format(_BLOB_MISSING.search(text)["digest"]))
@@ -225,8 +296,8 @@ def _registry_answer(text):
         return Classification("C1", "the registry denied pull access to the credentials presented (requested access "
                                     "to the resource is denied)")
     if _THROTTLED.search(text):
-        return Classification("unknown", "the registry throttled the requests (429 toomanyrequests), a registry SKU "
-                                         "limit and not kubelet's pull QPS")
+        return Classification("B.throttle", "the registry throttled the requests (429 toomanyrequests), a registry SKU "
+                                            "request-rate limit and not kubelet's pull QPS")
     return None
 
 
@@ -249,6 +320,12 @@ def _transport(text):
     if _DNS.search(text):
         return Classification("C4", "a registry name does not resolve from the node (no such host): DNS does not know "
                                     "it")
+    data = _DATA_HOST.search(text)
+    if data:
+        where = "dial tcp {}: {}".format(data["addr"], data["what"]) if data["addr"] else data["what"]
+        return Classification("B.fqdn", "the layer download from the data host {} failed ({}) after the registry "
+                                        "answered: an egress firewall that allows the login server but not the data "
+                                        "path".format(data["host"], where))
     timeout = _TIMEOUT.search(text)
     if timeout:
         detail = "dial tcp {}: {}".format(timeout["addr"], timeout["what"]) if timeout["addr"] else timeout["what"]
@@ -258,6 +335,9 @@ def _transport(text):
     if eof:
         return Classification("C4", "the connection to {} closed before any answer (EOF): something on the network "
                                     "path cut it".format(eof["url"]))
+    if _SLOW.search(text):
+        return Classification("B.slow", "containerd gave up on the pull before it finished (context canceled, deadline "
+                                        "exceeded or no progress): a very large image over a slow download")
     return None
 
 
@@ -292,11 +372,29 @@ def classify_pull_error(text: str) -> Classification:
         return Classification("unknown", "there is no error text to classify")
     if text in _WAITING_DEFAULTS:
         return _WAITING_DEFAULTS[text]
-    for stage in (_kubelet_refusal, _platform, _registry_answer, _transport, _weak):
+    for stage in (_kubelet_refusal, _node_or_admission, _platform, _registry_answer, _transport, _weak):
         found = stage(text)
         if found:
             return found
     return Classification("unknown", "the text matches no known image pull failure")
+
+
+TOKENS = ("anonymous", "oauth", "none")
+
+
+def failed_token(text: str) -> str:
+    """Which credential path a pull error says failed (B.token), whatever the wrapping.
+
+    ``oauth``: the node offered a credential and the registry refused it (an oauth-token 401, often next to an
+    anonymous attempt in a multi-error: the refusal is the story). ``anonymous``: only the anonymous-token request
+    was refused with 401, so the node offered no credential for this host. ``none``: neither, e.g. a 403, a
+    timeout, or a 401 that does not say which token was asked for."""
+    failed = _failed_tokens(normalise(text))
+    if ("oauth", "401") in failed:
+        return "oauth"
+    if ("anonymous", "401") in failed:
+        return "anonymous"
+    return "none"
 
 
 def classify_waiting(reason: str, message: str) -> Classification:

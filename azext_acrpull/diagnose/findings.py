@@ -97,7 +97,8 @@ CATALOG_ORDER = (
     "pod-pull-events", "registry-lookup", "registry-health", "cluster-pull-probe", "acr-role-assignment",
     "sp-credential-expiry", "sp-role-principal", "kubelet-identity-vmss", "pull-secret-sp", "pull-secret-admin",
     "image-reference", "image-manifest", "image-platform", "private-dns-link", "acr-network-rules", "vnet-peering",
-    "egress-path", "pull-rate-limit",
+    "egress-path", "pull-rate-limit", "node-provisioning-identity", "registry-arm-audience", "registry-tenant",
+    "artifact-cache-rule", "pod-admission", "node-disk-pressure",
 )
 
 _REGISTRY = {}

@@ -136,7 +136,27 @@ def summary(findings):
     if errors:
         text += ", {} could not reach a verdict".format(len(errors))
     text += " ({} findings: {}).".format(len(findings), parts)
-    first = sorted((f for f in findings if f.remediation), key=lambda f: STATUS_ORDER[f.status])
+    first, token = _steered(findings)
+    first = first or next(iter(sorted((f for f in findings if f.remediation), key=lambda f: STATUS_ORDER[f.status])),
+                          None)
     if first:
-        text += " First fix to try ({}, {}): {}".format(first[0].check_id, first[0].target, first[0].remediation)
+        why = ", as the pod's error says {}".format(_TOKEN_WORDS[token]) if token else ""
+        text += " First fix to try ({}, {}{}): {}".format(first.check_id, first.target, why, first.remediation)
     return text
+
+
+_TOKEN_WORDS = {"anonymous": "no credential was offered", "oauth": "the credential offered was refused"}
+
+
+def _steered(findings):
+    """B.token: when a pod's 401 says which token failed, the first fix is the first failed check in the order that
+    token points at (evidence.lookAt of pod-pull-events), not the first in catalog order."""
+    for pod in findings:
+        token = pod.evidence.get("token") if pod.status == FAIL else None
+        if pod.check_id != "pod-pull-events" or token not in _TOKEN_WORDS:
+            continue
+        for check_id in pod.evidence.get("lookAt") or ():
+            hit = next((f for f in findings if f.check_id == check_id and f.status == FAIL and f.remediation), None)
+            if hit:
+                return hit, token
+    return None, None

@@ -21,7 +21,8 @@ from tests.simulator.server import Fault
 from tests.simulator.world import SUBSCRIPTION, World
 
 FLEET_CHECKS = ("registry-lookup", "acr-role-assignment", "sp-credential-expiry", "sp-role-principal",
-                "kubelet-identity-vmss", "acr-network-rules", "private-dns-link", "vnet-peering", "egress-path")
+                "kubelet-identity-vmss", "acr-network-rules", "private-dns-link", "vnet-peering", "egress-path",
+                "registry-arm-audience")
 KEYS = ("checkId", "target", "status", "message", "remediation")
 ARG_PATH = "/providers/Microsoft.ResourceGraph/resources"
 

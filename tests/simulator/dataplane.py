@@ -190,7 +190,8 @@ def _exchange(req, world, registry, login):
     arm_policy = ((registry["properties"].get("policies") or {}).get("azureADAuthenticationAsArmPolicy") or {})
     if (arm_policy.get("status") or "enabled").lower() == "enabled":
         audiences += ARM_AUDIENCES
-    if claims.get("tid") != world.tenant_id or claims.get("aud") not in audiences or claims.get("exp", 0) < time.time():
+    if claims.get("tid") != world.tenant_of_subscription(registry["id"].split("/")[2]) or \
+            claims.get("aud") not in audiences or claims.get("exp", 0) < time.time():
         return _errors(401, "UNAUTHORIZED", "The access token is not valid for this registry (audience {!r}).".format(
             claims.get("aud")))
     now = int(time.time())

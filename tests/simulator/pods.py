@@ -217,3 +217,76 @@ def pull_failure(world, cluster, pod_obj, container, error, count=4, backoff_wit
                           state={"waiting": {"reason": "ImagePullBackOff", "message": message}})
     pod_obj["status"]["phase"] = "Pending"
     return pod_obj
+
+
+# -- what a node's kubelet gets when it pulls ------------------------------------------------------------------
+# The credential provider on an AKS node (acr-credential-provider) gets a token for the node's kubelet identity from
+# IMDS, with the audience of Azure Resource Manager, and exchanges it at the registry's /oauth2/exchange; the refresh
+# token becomes containerd's password. When any step fails kubelet has no credential for the host and containerd
+# asks for an anonymous token; with a credential, a registry that grants nothing refuses the oauth token.
+NODE_TOKEN_AUDIENCE = "https://management.azure.com/"
+
+
+def _node_of(world, cluster, node_name):
+    objects = world.kube[cluster["properties"]["fqdn"].lower()]["objects"]
+    return next((o for o in objects.values() if o.get("kind") == "Node" and o["metadata"]["name"] == node_name), None)
+
+
+def node_identity(world, cluster, node_name):
+    """The kubelet identity IMDS gives a token for on this node: (principal id, tenant), or None when the node has
+    no VMSS carrying a user-assigned identity that still exists with the principal the scale set recorded."""
+    node = _node_of(world, cluster, node_name)
+    provider = ((node or {}).get("spec") or {}).get("providerID") or ""
+    if "/virtualmachinescalesets/" not in provider.lower():
+        return None   # a standalone VM made by node auto-provisioning carries no kubelet identity
+    vmss = world.arm.get(provider[len("azure://"):].lower().split("/virtualmachines/")[0])
+    kubelet = ((cluster["properties"].get("identityProfile") or {}).get("kubeletidentity") or {})
+    if vmss is None or not kubelet.get("resourceId"):
+        return None
+    assigned = {k.lower(): v for k, v in ((vmss.get("identity") or {}).get("userAssignedIdentities") or {}).items()}
+    entry = assigned.get(kubelet["resourceId"].lower())
+    identity = world.arm.get(kubelet["resourceId"].lower())
+    if entry is None or identity is None or identity["properties"]["principalId"] != entry.get("principalId"):
+        return None   # removed from the scale set, deleted, or recreated with a new principal
+    return identity["properties"]["principalId"], identity["properties"]["tenantId"]
+
+
+def kubelet_pull_error(world, cluster, node_name, image):
+    """The error kubelet records pulling ``image`` on ``node_name``, from the world's state; None when it pulls."""
+    from . import dataplane
+    host, _, rest = image.partition("/")
+    repo = rest.split("@")[0].rsplit(":", 1)[0] if ":" in rest.split("/")[-1] or "@" in rest else rest
+    registry_id = world.registry_for_host(host)
+    registry = world.arm.get((registry_id or "").lower())
+    if registry is None:
+        return None
+    resolve = 'failed to pull and unpack image "{0}": failed to resolve reference "{0}": failed to authorize: '.format(
+        image)
+    anonymous = resolve + ("failed to fetch anonymous token: unexpected status from GET request to https://{0}/oauth2/"
+                           "token?scope=repository%3A{1}%3Apull&service={0}: 401 Unauthorized".format(
+                               host, repo.replace("/", "%2F")))
+    oauth = resolve + ("failed to fetch oauth token: unexpected status from POST request to https://{}/oauth2/token: "
+                       "401 Unauthorized".format(host))
+    if registry["properties"].get("anonymousPullEnabled"):
+        return None
+    identity = node_identity(world, cluster, node_name)
+    if identity is None:
+        return anonymous
+    principal, tenant = identity
+    policy = ((registry["properties"].get("policies") or {}).get("azureADAuthenticationAsArmPolicy") or {})
+    registry_tenant = world.tenant_of_subscription(registry["id"].split("/")[2])
+    if (policy.get("status") or "enabled").lower() != "enabled" or tenant != registry_tenant:
+        return anonymous   # the exchange refused the node's token: the credential provider returns no credential
+    if not dataplane.caller_may(world, registry, principal, dataplane.PULL):
+        return oauth
+    return None
+
+
+def failing_pod(world, cluster, name, image, node, namespace="default", service_account="default"):
+    """A pod on ``node`` stuck pulling ``image`` with the error the world gives its kubelet."""
+    error = kubelet_pull_error(world, cluster, node, image)
+    assert error, "the world lets node {} pull {}".format(node, image)
+    obj = pod(world, cluster, name, [{"name": "app", "image": image}], namespace=namespace, node=node,
+              deployment=name)
+    obj["spec"]["serviceAccountName"] = obj["spec"]["serviceAccount"] = service_account
+    return pull_failure(world, cluster, obj, "app", error)

@@ -66,6 +66,11 @@ def guid(seed):
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "acrpull-sim/" + seed))
 
 
+def parse_id_parts(resource_id):
+    parts = resource_id.split("/")
+    return {"sub": parts[2], "rg": parts[4], "name": parts[-1]}
+
+
 def _under(child, parent):
     child, parent = child.lower().rstrip("/"), parent.lower().rstrip("/")
     return parent in ("", "/") or child == parent or child.startswith(parent + "/")
@@ -76,6 +81,7 @@ class World:
         self.name = name
         self.tenant_id = TENANT
         self.subs = {SUBSCRIPTION: SUBSCRIPTION_NAME}
+        self.sub_tenants = {}                 # subscription id (lower) -> its Entra tenant, when not tenant_id
         self.management_groups = {}           # subscription id -> [mg names, nearest first]
         self.login_apps = {LOGIN_APP_ID: LOGIN_SECRET}
         self.login_object_ids = {LOGIN_APP_ID: LOGIN_OBJECT_ID}
@@ -99,9 +105,12 @@ class World:
     def now_iso():
         return iso(datetime.now(timezone.utc))
 
+    def tenant_of_subscription(self, subscription):
+        return (getattr(self, "sub_tenants", None) or {}).get(subscription.lower(), self.tenant_id)
+
     def subscriptions(self):
         return [{"id": "/subscriptions/" + s, "authorizationSource": "RoleBased", "managedByTenants": [],
-                 "subscriptionId": s, "tenantId": self.tenant_id, "displayName": n, "state": "Enabled",
+                 "subscriptionId": s, "tenantId": self.tenant_of_subscription(s), "displayName": n, "state": "Enabled",
                  "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01",
                                           "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"}}
                 for s, n in self.subs.items()]
@@ -288,6 +297,28 @@ class World:
             "passwordCredentials": [], "keyCredentials": [], "tags": []})
         return identity
 
+    def recreate_identity(self, resource_id):
+        """Delete a user-assigned identity and create it again with the same name: Entra ID gives the new one a new
+        principal and client id; whatever recorded the old ones (scale sets, role assignments) keeps them."""
+        old = self.arm[resource_id.lower()]
+        self.graph["servicePrincipals"] = [sp for sp in self.graph["servicePrincipals"]
+                                           if sp["id"] != old["properties"]["principalId"]]
+        generation = getattr(self, "identity_generations", {}).get(resource_id.lower(), 0) + 1
+        self.identity_generations = dict(getattr(self, "identity_generations", {}), **{resource_id.lower(): generation})
+        rid = parse_id_parts(old["id"])
+        new = self.user_assigned_identity(rid["rg"], rid["name"], old["location"], rid["sub"])
+        props = new["properties"]
+        for sp in self.graph["servicePrincipals"]:
+            if sp["id"] == props["principalId"]:
+                props["principalId"] = sp["id"] = guid("uami-oid/{}/{}".format(resource_id.lower(), generation))
+                props["clientId"] = sp["appId"] = guid("uami-cid/{}/{}".format(resource_id.lower(), generation))
+        return new
+
+    def delete_identity(self, resource_id):
+        old = self.arm.pop(resource_id.lower())
+        self.graph["servicePrincipals"] = [sp for sp in self.graph["servicePrincipals"]
+                                           if sp["id"] != old["properties"]["principalId"]]
+
     def cluster(self, name="aks1", rg="rg1", location="eastus", identity="managed", sp=None, pools=None,
                 kubernetes_version="1.33.2", subscription=SUBSCRIPTION):
         """An AKS cluster with its node resource group, kubelet identity and one VMSS per pool.
@@ -406,7 +437,9 @@ class World:
             "policies": {"quarantinePolicy": {"status": "disabled"},
                          "trustPolicy": {"type": "Notary", "status": "disabled"},
                          "retentionPolicy": {"days": 7, "status": "disabled"},
-                         "exportPolicy": {"status": "enabled"}},
+                         "exportPolicy": {"status": "enabled"},
+                         "azureADAuthenticationAsArmPolicy": {"status": "enabled"},
+                         "softDeletePolicy": {"retentionDays": 7, "status": "disabled"}},
             "encryption": {"status": "disabled"}, "dataEndpointEnabled": False, "dataEndpointHostNames": [],
             "privateEndpointConnections": [], "publicNetworkAccess": "Enabled",
             "networkRuleBypassOptions": "AzureServices", "zoneRedundancy": "Disabled",

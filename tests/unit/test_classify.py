@@ -14,6 +14,76 @@ def case(name, text, cause, token=None, ambiguous=False, says=()):
     return pytest.param(text, cause, token, ambiguous, says, id=name)
 
 
+CHILD = "sha256:" + "c" * 64
+BLOB = "sha256:" + "b" * 64
+DOCKERHUB = "myacr.azurecr.io/docker.io/library/nginx:1.27"
+# (name, the text after containerd's "failed to pull and unpack image" wrapping, cause, words the reason must say)
+BEYOND = [
+    ("cache-auth-required",
+     'failed to resolve reference "{0}": unexpected status from HEAD request to '
+     'https://myacr.azurecr.io/v2/docker.io/library/nginx/manifests/1.27: 401 Unauthorized - Server message: '
+     "unauthorized: authentication required with source registry for cache rule".format(DOCKERHUB), "B.cache",
+     ("credential set",)),
+    ("cache-too-many-requests",
+     'failed to resolve reference "{0}": unexpected status from HEAD request to '
+     "https://myacr.azurecr.io/v2/docker.io/library/nginx/manifests/1.27: 429 Too Many Requests - Server message: "
+     "toomanyrequests: too many requests to source registry for cache rule".format(DOCKERHUB), "B.cache",
+     ("throttled", "credential set")),
+    ("cache-source-denied",
+     "Error response from daemon: pull access denied for myacr.azurecr.io/docker.io/pulumi/pulumi-dotnet, repository "
+     "does not exist or may require 'docker login': denied: requested access to pull from source "
+     "'docker.io/library/pulumi/pulumi-dotnet' for cache rule 'docker-io-rule' has been denied.", "B.cache",
+     ("docker-io-rule",)),
+    ("throttle-toomanyrequests",
+     "failed to copy: httpReadSeeker: failed open: unexpected status code "
+     "https://myacr.azurecr.io/v2/app/blobs/sha256:abc: 429 Too Many Requests - Server message: toomanyrequests: "
+     "Too many requests. Please visit https://aka.ms/acr/skus#sku-feature-matrix to view limits of all service "
+     "tiers.", "B.throttle", ("throttled",)),
+    ("slow-context-canceled",
+     'failed to pull and unpack image "{0}": failed to copy: httpReadSeeker: failed open: failed to do request: '
+     'Get "https://myacr.azurecr.io/v2/app/blobs/{1}": context canceled'.format(IMG, BLOB), "B.slow", ("gave up",)),
+    ("slow-deadline-exceeded", "rpc error: code = DeadlineExceeded desc = context deadline exceeded", "B.slow",
+     ("gave up",)),
+    ("slow-no-progress",
+     'cancel pulling image "{}" because of no progress in 1m0s: context canceled'.format(IMG), "B.slow",
+     ("no progress",)),
+    ("disk-no-space",
+     'failed to pull and unpack image "{0}": failed to extract layer {1}: write '
+     "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/42/fs/usr/lib/libx.so: no space left on "
+     "device: unknown".format(IMG, BLOB), "B.disk", ("no space left on device",)),
+    ("purge-child-descriptor",
+     'failed to pull and unpack image "{0}": failed to copy: httpReadSeeker: failed open: could not fetch content '
+     "descriptor {1} (application/vnd.oci.image.manifest.v1+json) from remote: not found".format(IMG, CHILD),
+     "B.purge", (CHILD,)),
+    ("purge-child-docker-media-type",
+     'failed to pull and unpack image "{0}": failed to copy: httpReadSeeker: failed open: could not fetch content '
+     "descriptor {1} (application/vnd.docker.distribution.manifest.v2+json) from remote: not found".format(IMG, CHILD),
+     "B.purge", (CHILD,)),
+    ("purge-child-content-at",
+     'failed to pull and unpack image "{0}": failed to copy: httpReadSeeker: failed open: content at '
+     "https://myacr.azurecr.io/v2/app/manifests/{1} not found: not found".format(IMG, CHILD), "B.purge", (CHILD,)),
+    ("fqdn-blob-eof",
+     'failed to pull and unpack image "{0}": failed to copy: httpReadSeeker: failed open: failed to do request: Get '
+     '"https://ab12cdweu.blob.core.windows.net/ab12-0123/docker/registry/v2/blobs/sha256/ab/x/data?se=1&sig=s": EOF'
+     .format(IMG), "B.fqdn", ("ab12cdweu.blob.core.windows.net",)),
+    ("fqdn-data-endpoint-timeout",
+     'failed to pull and unpack image "{0}": failed to copy: httpReadSeeker: failed open: failed to do request: Get '
+     '"https://myacr.westeurope.data.azurecr.io/ab12-0123/docker/registry/v2/blobs/sha256/ab/x/data": dial tcp '
+     "20.50.1.2:443: i/o timeout".format(IMG), "B.fqdn", ("myacr.westeurope.data.azurecr.io", "20.50.1.2:443")),
+    ("x509-unknown-authority-proxy",
+     'failed to resolve reference "{0}": failed to do request: Head "https://myacr.azurecr.io/v2/app/manifests/v1": '
+     "tls: failed to verify certificate: x509: certificate signed by unknown authority".format(IMG), "X.tls",
+     ("certificate signed by unknown authority",)),
+    ("admission-gatekeeper",
+     'admission webhook "validation.gatekeeper.sh" denied the request: '
+     "[azurepolicy-k8sazurev2containerallowedimages-0c4a2d] Container image myacr.azurecr.io/app:v1 for container "
+     "app has not been allowed.", "B.admission", ("validation.gatekeeper.sh",)),
+    ("admission-ratify",
+     'admission webhook "validation.gatekeeper.sh" denied the request: [ratify-constraint] Subject failed '
+     "verification: myacr.azurecr.io/app@{}".format(CHILD), "B.admission", ("validation.gatekeeper.sh",)),
+]
+
+
 CASES = [
     # Wrapping and kubelet's own messages.
     case("pulling-normal-event", 'Pulling image "{}"'.format(IMG), "unknown"),
@@ -114,7 +184,8 @@ CASES = [
          "C4", says=("EOF",)),
     case("blob-get-eof",
          'failed to pull and unpack image "{}": failed to copy: httpReadSeeker: failed open: failed to do request: Get '
-         '"https://mystorage.blob.core.windows.net/abc/def?sig=xyz": EOF'.format(IMG), "C4"),
+         '"https://mystorage.blob.core.windows.net/abc/def?sig=xyz": EOF'.format(IMG), "B.fqdn",
+         says=("mystorage.blob.core.windows.net",)),
     case("client-timeout",
          "failed to receive challenge: error reaching registry endpoint https://myacr.azurecr.io/v2/: Get "
          '"https://myacr.azurecr.io/v2/": net/http: request canceled while waiting for connection '
@@ -162,8 +233,8 @@ CASES = [
          "copy: httpReadSeeker: failed open: unexpected status code https://myacr.azurecr.io/v2/app/blobs/sha256:abc: "
          "429 Too Many Requests - Server message: toomanyrequests: Too many requests. Please visit "
          "https://aka.ms/acr/skus#sku-feature-matrix to view limits of all service tiers.".format(IMG, IMG),
-         "unknown", says=("throttled",)),
-    case("http-429", "unexpected status code 429 Too Many Requests", "unknown", says=("throttled",)),
+         "B.throttle", says=("throttled",)),
+    case("http-429", "unexpected status code 429 Too Many Requests", "B.throttle", says=("throttled",)),
     # Docker era.
     case("docker-auth-required",
          "Error response from daemon: Get https://myacr.azurecr.io/v2/app/manifests/v1: unauthorized: authentication "
@@ -172,6 +243,8 @@ CASES = [
          "unauthorized: authentication required, visit https://aka.ms/acr/authorization for more information.",
          "C1", ambiguous=True),
     case("docker-access-denied", "denied: requested access to the resource is denied", "C1"),
+    # Beyond the article (beyond-the-article.md): every text it quotes.
+    *[case(name, text, cause, says=says) for name, text, cause, says in BEYOND],
     # Nothing known.
     case("unrelated", "something else went wrong", "unknown", says=("no known",)),
     case("empty", "", "unknown"),
@@ -314,6 +387,39 @@ def test_order_inside_a_multi_error_does_not_change_the_cause(errors, rnd):
     first = classify_pull_error("[" + ", ".join(errors) + "]")
     second = classify_pull_error("[" + ", ".join(shuffled) + "]")
     assert (first.cause, first.token, first.ambiguous) == (second.cause, second.token, second.ambiguous)
+
+
+# --- properties: every beyond-the-article text in every kubelet/containerd wrapping -------------------
+
+_BEYOND = {name: (text, cause) for name, text, cause, _ in BEYOND}
+# A second attempt kubelet makes with another credential: weaker evidence than any beyond-the-article text.
+_WEAKER_COMPANIONS = [ANON_401, "pull access denied, repository does not exist or may require authorization: server "
+                      "message: insufficient_scope: authorization failed"]
+
+
+def _containerd_form(text, img, newer):
+    """The error as containerd writes it: newer versions add the resolve wrapping and "unexpected status from"."""
+    body = text if text.startswith(("failed to pull and unpack", "admission", "rpc error", "Error response",
+                                    "cancel pulling")) else 'failed to pull and unpack image "{}": {}'.format(img, text)
+    if newer:
+        return body
+    return body.replace(" from HEAD request to https://myacr.azurecr.io/v2/docker.io/library/nginx/manifests/1.27", "")
+
+
+@given(st.sampled_from(sorted(_BEYOND)), st.booleans(), st.booleans(), st.booleans(),
+       st.sampled_from(_WEAKER_COMPANIONS), st.booleans(), st.lists(_wrapper(), max_size=3))
+def test_every_beyond_the_article_text_in_every_wrapping(name, newer, rpc, bracket, companion, first, wrappers):
+    text, cause = _BEYOND[name]
+    error = _containerd_form(text, IMG, newer)
+    if rpc:
+        error = "rpc error: code = Unknown desc = " + error
+    if bracket:
+        parts = [error, "rpc error: code = Unknown desc = " + companion]
+        error = "[" + ", ".join(parts if first else parts[::-1]) + "]"
+    wrapped = 'Failed to pull image "{}": {}'.format(IMG, error)
+    for wrap in wrappers:
+        wrapped = wrap(wrapped)
+    assert classify_pull_error(wrapped).cause == cause, (name, wrapped)
 
 
 @given(st.text(max_size=300))

@@ -258,3 +258,46 @@ def test_pod_group_joins_every_command_only_with_a_pod():
     assert [c.check_id for c in select_checks("check-image")] == ["image-reference", "image-manifest",
                                                                   "image-platform", "pull-rate-limit"]
     assert "pod-pull-events" in [c.check_id for c in select_checks("run")]
+
+
+# --- beyond the article: where each cause points, and the proxy that re-signs TLS ------------------------------------
+
+def test_every_cause_points_at_checks_of_the_catalog():
+    from azext_acrpull.diagnose.checks.pod import CAUSE_CHECKS, GROUP_OF_CAUSE
+    from azext_acrpull.diagnose.classify import CAUSES
+    from azext_acrpull.diagnose.findings import CATALOG_ORDER
+    assert set(CAUSE_CHECKS) == set(CAUSES)
+    assert {c for checks in CAUSE_CHECKS.values() for c in checks} <= set(CATALOG_ORDER)
+    assert all(GROUP_OF_CAUSE.get(cause) for cause, checks in CAUSE_CHECKS.items() if checks)
+    assert CAUSE_CHECKS["B.cache"] == ("artifact-cache-rule",) and CAUSE_CHECKS["B.disk"] == ("node-disk-pressure",)
+    assert CAUSE_CHECKS["B.admission"] == ("pod-admission",) and "egress-path" in CAUSE_CHECKS["B.fqdn"]
+
+
+class ProxyFacts(PlainFacts):
+    def __init__(self, pod, proxy):
+        super().__init__(pod, [], {}, [])
+        self._proxy = proxy
+
+    def cluster(self):
+        cluster = super().cluster()
+        if self._proxy is not None:
+            cluster["properties"]["httpProxyConfig"] = self._proxy
+        return cluster
+
+
+X509 = ('failed to pull and unpack image "{0}": failed to resolve reference "{0}": failed to do request: Head '
+        '"https://myacr.azurecr.io/v2/app/manifests/v1": tls: failed to verify certificate: x509: certificate signed '
+        "by unknown authority".format(IMG))
+
+
+@pytest.mark.parametrize("proxy, cause, says", [
+    ({"httpsProxy": "http://10.0.0.4:3128", "noProxy": ["localhost"]}, "B.proxy", "no trustedCa"),
+    ({"httpsProxy": "http://10.0.0.4:3128", "trustedCa": "LS0t"}, "B.proxy", "10.0.0.4:3128"),
+    ({"noProxy": ["localhost"]}, "X.tls", "unknown authority"),
+    (None, "X.tls", "unknown authority"),
+])
+def test_an_unknown_authority_behind_the_cluster_proxy_is_the_proxy(proxy, cause, says):
+    [finding] = _run("pod-pull-events", ProxyFacts(_pod(IMG, message=X509), proxy))
+    assert (finding.status, finding.evidence["cause"], finding.evidence["textCause"]) == ("Fail", cause, "X.tls")
+    assert says in finding.message
+    assert "egress-path" in finding.message

@@ -697,9 +697,11 @@ def _principal_words(entry):
 # --- C1.S4 -----------------------------------------------------------------------------------------------------
 
 
-@check("kubelet-identity-vmss", "C1.S4", "Every node pool's scale set carries the kubelet identity",
-       "Reads each node pool's VMSS in the node resource group and checks that the kubelet identity is among its "
-       "user-assigned identities (someone may have removed it through IaaS APIs).", groups=("auth",), fleet=True)
+@check("kubelet-identity-vmss", "C1.S4,B.drift", "Every node pool's scale set carries the kubelet identity",
+       "Reads the kubelet identity's resource (deleted, or recreated with the same name and a new principal: "
+       "B.drift) and each node pool's VMSS in the node resource group, and checks that the kubelet identity is "
+       "among its user-assigned identities (someone may have removed it through IaaS APIs).", groups=("auth",),
+       fleet=True)
 def kubelet_identity_vmss(chk, facts):
     identity = facts.pull_identity()
     cluster, rg = facts.cluster_name, facts.cluster_resource_group
@@ -708,10 +710,11 @@ def kubelet_identity_vmss(chk, facts):
         return [chk.finding("cluster {}".format(cluster), SKIPPED,
                             "The cluster pulls with its service principal, not a kubelet identity; nodes read it "
                             "from their configuration, not from the scale set's identities.")]
+    drift = _drift(chk, facts, identity, pools)
     scale_sets = facts.node_vmss() if any(_is_vmss(p) for p in pools) else []
     lockdown = ((facts.cluster().get("properties", {}).get("nodeResourceGroupProfile") or {})
                 .get("restrictionLevel") or "Unrestricted")
-    findings = []
+    findings = [drift] if drift else []
     for pool in pools:
         name = pool.get("name")
         if not _is_vmss(pool):
@@ -734,6 +737,12 @@ def kubelet_identity_vmss(chk, facts):
         evidence = {"vmssId": vmss["id"], "kubeletIdentity": identity["resourceId"],
                     "userAssignedIdentities": assigned, "nodeResourceGroupRestrictionLevel": lockdown}
         if any(same_id(a, identity["resourceId"]) for a in assigned):
+            if drift:
+                findings.append(chk.finding(target, FAIL, "Scale set {} carries the kubelet identity's resource id "
+                                            "{}, but that identity {} (see the kubelet identity finding).".format(
+                                                vmss["name"], identity["name"], drift.evidence["drift"]),
+                                            drift.remediation, **evidence))
+                continue
             findings.append(chk.finding(target, PASS, "Scale set {} carries the kubelet identity {}.".format(
                 vmss["name"], identity["name"]), **evidence))
             continue
@@ -750,6 +759,62 @@ def kubelet_identity_vmss(chk, facts):
                                                                              guard),
             "az aks update -g {} -n {}".format(rg, cluster), **evidence))
     return findings
+
+
+def _drift(chk, facts, identity, pools):
+    """B.drift: the kubelet identity's resource is gone, or holds another principal or client id than the cluster's
+    profile (deleted and recreated with the same name). The scale sets and the pull role still point at the old
+    principal, so nodes get no token. Returns a Fail finding, or None when the resource matches the profile."""
+    resource_id = identity.get("resourceId")
+    if not resource_id:
+        return None
+    found = facts.user_assigned_identity(resource_id)
+    props = (found or {}).get("properties") or {}
+    profile = {"principalId": identity.get("objectId"), "clientId": identity.get("clientId")}
+    current = {"principalId": props.get("principalId"), "clientId": props.get("clientId")}
+    evidence = {"kubeletIdentity": resource_id, "profile": profile, "resource": current if found else None}
+    if found is not None and all((profile[k] or "").lower() == (current[k] or "").lower() for k in profile):
+        return None
+    cluster, rg = facts.cluster_name, facts.cluster_resource_group
+    name = identity["name"]
+    if found is None:
+        evidence["drift"] = "no longer exists"
+        words = ("The cluster's kubelet identity {} (principal {}, client id {}) no longer exists: GET {} answers "
+                 "404. Nodes cannot get a token for it, so every pull goes out without a credential "
+                 "(anonymous-token 401).".format(name, profile["principalId"], profile["clientId"], resource_id))
+        rid = parse_resource_id(resource_id)
+        create = "az identity create -g {} -n {}{} && ".format(
+            rid.resource_group, rid.name, "" if rid.subscription.lower() == (facts.cluster_subscription() or "")
+            .lower() else " --subscription {}".format(rid.subscription))
+    else:
+        evidence["drift"] = "was recreated with a new principal"
+        words = ("The cluster's kubelet identity {} was recreated: the cluster's profile holds principal {} and "
+                 "client id {}, the identity resource now has principal {} and client id {}. The scale sets and the "
+                 "pull role still point at the old principal, so nodes get no token for the new one.".format(
+                     name, profile["principalId"], profile["clientId"], current["principalId"], current["clientId"]))
+        create = ""
+    control = facts.cluster().get("identity") or {}
+    plane = next(iter((control.get("userAssignedIdentities") or {}).keys()), None)
+    assign = ("az aks update -g {} -n {} --enable-managed-identity --assign-identity {} "
+              "--assign-kubelet-identity {}").format(
+                  rg, cluster, plane or "<user-assigned control plane identity resource id>", resource_id)
+    upgrades = " && ".join("az aks nodepool upgrade -g {} --cluster-name {} -n {} --node-image-only".format(
+        rg, cluster, p.get("name")) for p in pools)
+    registries = _registry_ids(facts)
+    attach = " && ".join("az aks update -g {} -n {} --attach-acr {}".format(rg, cluster, r) for r in registries) or \
+        "az aks update -g {} -n {} --attach-acr <registry>".format(rg, cluster)
+    words += (" Fix in three steps: assign the identity to the cluster again{}, upgrade each node pool's node image "
+              "so the nodes take it, then attach the registry again so the new principal holds the pull role.".format(
+                  "" if plane else " (this needs a user-assigned control plane identity, --assign-identity)"))
+    return chk.finding("kubelet identity {}".format(name), FAIL, words,
+                       " && ".join(filter(None, [create + assign, upgrades, attach])), **evidence)
+
+
+def _registry_ids(facts):
+    try:
+        return [r["id"] for r in facts.registries()]
+    except FactError:
+        return []
 
 
 def _is_vmss(pool):

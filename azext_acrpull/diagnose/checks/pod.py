@@ -4,9 +4,9 @@
 command selects it when ``--pod`` is given (see ``runner.select_checks``), and ``run`` without ``--pod`` reports it
 ``Skipped``. Its finding names the checks of the cause it found, which the same run reports below it.
 """
-from ..classify import WAITING_REASONS, classify_pull_error, classify_waiting
+from ..classify import WAITING_REASONS, classify_pull_error, classify_waiting, failed_token
 from ..facts import FactError
-from ..findings import FAIL, PASS, SKIPPED, WARNING, check
+from ..findings import FAIL, PASS, SKIPPED, WARNING, catalog, check
 from ..platform import mismatch
 from ..workload import patch_pod_spec_command
 from .image import acr_image, assess_manifest, assess_platform, assess_reference, platform_verdict
@@ -14,7 +14,8 @@ from .image import acr_image, assess_manifest, assess_platform, assess_reference
 # Where to look for each cause: the checks that decide it (contract check ids).
 CAUSE_CHECKS = {
     "C1": ("acr-role-assignment", "sp-credential-expiry", "sp-role-principal", "kubelet-identity-vmss",
-           "pull-secret-sp", "pull-secret-admin"),
+           "pull-secret-sp", "pull-secret-admin", "registry-arm-audience", "registry-tenant",
+           "node-provisioning-identity"),
     "C2": ("image-reference", "image-manifest"),
     "C3": ("acr-network-rules", "private-dns-link"),
     "C4": ("private-dns-link", "vnet-peering", "egress-path", "cluster-pull-probe"),
@@ -22,10 +23,43 @@ CAUSE_CHECKS = {
     "X.arch": ("image-platform",),
     "X.qps": ("pull-rate-limit",),
     "X.tls": ("egress-path", "registry-health"),
+    "B.cache": ("artifact-cache-rule",),
+    "B.throttle": ("artifact-cache-rule",),
+    "B.slow": (),
+    "B.disk": ("node-disk-pressure",),
+    "B.purge": ("image-manifest",),
+    "B.fqdn": ("egress-path", "cluster-pull-probe"),
+    "B.proxy": ("egress-path",),
+    "B.admission": ("pod-admission",),
     "unknown": (),
 }
+# B.token: for a 401, which credential path failed decides where to look first, not the catalog order.
+TOKEN_CHECKS = {
+    # No credential offered: the node's identity path (its scale set, a node made by auto-provisioning, a host the
+    # credential provider does not match), then what would refuse one once offered.
+    "anonymous": ("kubelet-identity-vmss", "node-provisioning-identity", "image-reference", "registry-arm-audience",
+                  "acr-role-assignment", "pull-secret-sp", "pull-secret-admin"),
+    # A credential offered and refused: the role, ABAC mode, the registry's ARM-audience policy, its tenant.
+    "oauth": ("acr-role-assignment", "registry-arm-audience", "registry-tenant", "sp-credential-expiry",
+              "sp-role-principal", "kubelet-identity-vmss", "pull-secret-sp", "pull-secret-admin"),
+}
+TOKEN_WORDS = {
+    "anonymous": "The node offered no credential for this registry (anonymous-token 401): its identity path comes "
+                 "first (the kubelet identity on the node's scale set, a node made by node auto-provisioning, an image "
+                 "host the credential provider does not match).",
+    "oauth": "The node offered a credential and the registry refused it (oauth-token 401): the pull role, ABAC mode, "
+             "the registry's ARM-audience policy and its tenant come first.",
+}
 GROUP_OF_CAUSE = {"C1": "check-auth", "C2": "check-image", "C3": "check-network", "C4": "check-network",
-                  "C5": "check-image", "X.arch": "check-image", "X.qps": "check-image", "X.tls": "check-network"}
+                  "C5": "check-image", "X.arch": "check-image", "X.qps": "check-image", "X.tls": "check-network",
+                  "B.cache": "check-image", "B.throttle": "check-image", "B.disk": "check-image",
+                  "B.purge": "check-image", "B.fqdn": "check-network", "B.proxy": "check-network",
+                  "B.admission": "check-image"}
+# Causes no check can decide further: the fix itself.
+_CAUSE_FIX = {
+    "B.slow": "Make the image smaller (fewer and smaller layers), enable artifact streaming on a Premium registry "
+              "(az acr artifact-streaming update), or pre-pull the image on the nodes",
+}
 _FIELD_PATHS = {"init container": "spec.initContainers{{{}}}", "container": "spec.containers{{{}}}",
                 "ephemeral container": "spec.ephemeralContainers{{{}}}"}
 _QPS = "pull QPS exceeded"
@@ -94,6 +128,14 @@ def decide(facts, found, entry, pod):
     pod's node cannot run (X.arch or C5), and for 'pull access denied' an image that exists (C1). A name that
     does not resolve is C4 only if the name is right, so the reference is checked for it too. Returns
     (cause, what decided it); facts that cannot be read leave the text's cause."""
+    if found.cause == "X.tls" and "unknown authority" in found.reason:
+        proxy = _http_proxy(facts)
+        if proxy:
+            return "B.proxy", "egress-path: the cluster sends its traffic through the HTTP proxy {}{}, which " \
+                "re-signs TLS with a certificate the node does not trust".format(
+                    proxy.get("httpsProxy") or proxy.get("httpProxy"),
+                    "" if proxy.get("trustedCa") else " and the cluster's httpProxyConfig has no trustedCa")
+        return found.cause, None
     unresolved = found.cause == "C4" and "resolve" in found.reason
     if entry is None or not (found.ambiguous or unresolved):
         return found.cause, None
@@ -123,7 +165,16 @@ def decide(facts, found, entry, pod):
     return found.cause, None
 
 
-@check("pod-pull-events", "S0", "The pod's containers are not stuck pulling their images",
+def _http_proxy(facts):
+    """The cluster's httpProxyConfig when it sends traffic through a proxy, else None."""
+    try:
+        config = (facts.cluster().get("properties") or {}).get("httpProxyConfig") or {}
+    except FactError:
+        return None
+    return config if (config.get("httpProxy") or config.get("httpsProxy")) else None
+
+
+@check("pod-pull-events", "S0,B.token", "The pod's containers are not stuck pulling their images",
        "Reads the pod (init, regular and ephemeral containers), its container statuses and its events (core v1 and "
        "events.k8s.io/v1), and classifies the pull error of every container waiting in ErrImagePull, "
        "ImagePullBackOff, InvalidImageName or ErrImageNeverPull into the article's causes; when the text allows "
@@ -177,26 +228,30 @@ def _pull_failure(chk, facts, pod, container, events, entry, node):
     found, text, source, event = classify_container(container, events)
     cause, decided_by = decide(facts, found, entry, pod)
     waiting = (container["status"].get("state") or {}).get("waiting") or {}
-    look_at = list(CAUSE_CHECKS.get(cause, ()))
+    token = failed_token(text)
+    look_at = _look_at(cause, token)
     message = "Container {} waits in {} pulling {}: {}.".format(
         container["name"], waiting.get("reason"), container["image"], found.reason)
     if decided_by:
         check_id, detail = decided_by.split(": ", 1)
         lead = "The text allows several causes; {} decides".format(check_id) if found.ambiguous else \
+            "The cluster's facts point further ({})".format(check_id) if cause == "B.proxy" else \
             "The name itself is wrong ({})".format(check_id)
         message += " {}: {}".format(lead, detail.rstrip(".") + ".")
     elif found.ambiguous:
         message += " The text allows several causes and no Azure fact singled one out (a first-pull race right " \
                    "after a role assignment or node start also gives it)."
+    if cause == "C1" and token in TOKEN_WORDS:
+        message += " " + TOKEN_WORDS[token]
     if look_at:
         message += " Cause {}: see {}.".format(cause, ", ".join(look_at))
     group = GROUP_OF_CAUSE.get(cause)
-    remediation = _image_fix(facts, cause, entry, pod, container) or (
+    remediation = _image_fix(facts, cause, entry, pod, container) or _CAUSE_FIX.get(cause) or (
         "See the failed {} finding(s); on their own: az aks diagnose-pull {} -g {} -n {} --pod {} --namespace "
         "{}".format(", ".join(look_at), group, facts.cluster_resource_group, facts.cluster_name, facts.request.pod,
                     facts.request.namespace) if group else
         "Read the full error with kubectl describe pod {} -n {}".format(facts.request.pod, facts.request.namespace))
-    evidence = {"cause": cause, "textCause": found.cause, "ambiguous": found.ambiguous, "token": found.token,
+    evidence = {"cause": cause, "textCause": found.cause, "ambiguous": found.ambiguous, "token": token,
                 "reason": found.reason, "decidedBy": decided_by, "waitingReason": waiting.get("reason"),
                 "container": container["name"], "containerKind": container["kind"], "image": container["image"],
                 "imagePullPolicy": container["imagePullPolicy"], "node": node, "source": source,
@@ -204,6 +259,14 @@ def _pull_failure(chk, facts, pod, container, events, entry, node):
     if event is not None:
         evidence.update(eventReason=event.get("reason"), eventCount=event.get("count"), lastSeen=_when(event))
     return chk.finding(pod_target(facts, container), FAIL, message, remediation, **evidence)
+
+
+def _look_at(cause, token):
+    """The checks that decide the cause, in the order to read them: for a 401, the failed token's order first."""
+    registered = {c.check_id for c in catalog()}
+    order = list(TOKEN_CHECKS.get(token, ())) if cause == "C1" else []
+    order += [c for c in CAUSE_CHECKS.get(cause, ()) if c not in order]
+    return [c for c in order if c in registered]
 
 
 def _image_fix(facts, cause, entry, pod, container):

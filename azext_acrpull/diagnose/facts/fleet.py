@@ -32,6 +32,7 @@ CLUSTER = "microsoft.containerservice/managedclusters"
 REGISTRY = "microsoft.containerregistry/registries"
 REPLICATION = "microsoft.containerregistry/registries/replications"
 VMSS = "microsoft.compute/virtualmachinescalesets"
+IDENTITY = "microsoft.managedidentity/userassignedidentities"
 ZONE = "microsoft.network/privatednszones"
 ZONE_LINK = "microsoft.network/privatednszones/virtualnetworklinks"
 ACR_PROVIDER = "/providers/microsoft.containerregistry/registries/"
@@ -55,7 +56,9 @@ QUERIES = {
                         "'/providers/microsoft.management/managementgroups/' or scope contains "
                         "'/providers/microsoft.containerregistry/registries/'\n"
                         "| project id, name, type, properties\n| order by id asc",
-    "scale sets": "resources\n| where type =~ '{}'\n| project {}\n| order by id asc".format(VMSS, _COLUMNS),
+    # The kubelet identities (B.drift) come with the scale sets: both live in the clusters' node resource groups.
+    "scale sets": "resources\n| where type in~ ('{}', '{}')\n| project {}\n| order by id asc".format(
+        VMSS, IDENTITY, _COLUMNS),
     "private DNS zones": "resources\n| where type in~ ('{}', '{}')\n| where tolower(id) contains "
                          "'/privatednszones/{{zone}}'\n| project {}\n| order by id asc".format(ZONE, ZONE_LINK,
                                                                                              _COLUMNS),
@@ -136,6 +139,7 @@ class FleetData:
         self.assignments_by_scope = {}   # scope (lower) -> [rows]
         self.assignments_by_principal = {}
         self.scale_sets = {}             # resource group key -> [rows]
+        self.identities = {}             # user-assigned identity id (lower) -> row
         self.network = {}                # id (lower) -> row
         self.network_subscriptions = set()   # read whole (every type) after the bulk read
         self.network_scope = []              # what the bulk read covered: subscriptions, or None for the tenant
@@ -199,7 +203,10 @@ class FleetData:
             for what, future in pending.items():
                 if what == "scale sets":
                     for row in future.result():
-                        self.scale_sets.setdefault(group_key(row["id"]), []).append(row)
+                        if (row.get("type") or "").lower() == IDENTITY:
+                            self.identities[_low(row["id"])] = row
+                        else:
+                            self.scale_sets.setdefault(group_key(row["id"]), []).append(row)
                 else:
                     self._index_network(future.result())
 
@@ -556,6 +563,19 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
                             "resource group of that name in subscription {}".format(
                                 node_rg, self.cluster_subscription()), 403)
         return rows
+
+    def user_assigned_identity(self, resource_id):
+        """The identity's row, or None when Resource Graph shows its resource group but not the identity (gone)."""
+        row = self.data.identities.get(_low(resource_id))
+        if row is not None:
+            return row
+        tenant = self.data.cluster_scope == (None, [])   # else the scale set query covered the clusters' subscriptions
+        covered = tenant or _sub_of(resource_id) in {_sub_of(c["id"]) for c in self.data.clusters}
+        if not self.data.want_scale_sets or not covered or not self.data.group_readable(resource_id):
+            raise FactError("managed identity {} is outside what this fleet scan read (its subscription or resource "
+                            "group); run `az aks diagnose-pull check-auth` on the cluster to read it".format(
+                                id_name(resource_id)))
+        return None
 
     # -- registries ---------------------------------------------------------------------------------
     def registries_in_subscription(self, subscription_id=None):

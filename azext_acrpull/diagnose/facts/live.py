@@ -2,7 +2,7 @@
 from knack.log import get_logger
 
 from ..ids import parse_resource_id
-from .arm import REGISTRY_API, ROLE_ASSIGNMENTS_API, ROLE_DEFINITIONS_API, VMSS_API, ArmFacts
+from .arm import IDENTITY_API, REGISTRY_API, ROLE_ASSIGNMENTS_API, ROLE_DEFINITIONS_API, VMSS_API, ArmFacts
 from .base import FactError, Facts
 from .credentials import CredentialFacts
 from .graph import GraphFacts
@@ -177,6 +177,22 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, Reachabili
                           "Microsoft.Compute/virtualMachineScaleSets/read",
                           lambda: self.arm_list("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/"
                                                 "virtualMachineScaleSets".format(sub, node_rg), VMSS_API, sub))
+
+    def user_assigned_identity(self, resource_id):
+        """A user-assigned managed identity's resource (its principalId and clientId), or None when it is gone."""
+        return self.once(("user_assigned_identity", resource_id.lower()), lambda: self._get_identity(resource_id))
+
+    def _get_identity(self, resource_id):
+        rid = parse_resource_id(resource_id)
+        try:   # plain GET: see arm.py
+            return self._read("managed identity {}".format(rid.name),
+                              "Microsoft.ManagedIdentity/userAssignedIdentities/read",
+                              lambda: self.arm_get(rid.id, IDENTITY_API, rid.subscription))
+        except FactError as err:
+            if err.status_code == 404 and (err.code or "").lower() in ("resourcenotfound", "resourcegroupnotfound",
+                                                                       "notfound"):
+                return None
+            raise
 
     # -- registries -----------------------------------------------------------------------------
     def registries_in_subscription(self, subscription_id=None):

@@ -1,0 +1,124 @@
+"""Beyond the article (B.*), end to end through the real az against the simulated Azure: which token failed
+(B.token), a registry refusing ARM-audience tokens (B.armaud)."""
+from tests.e2e.test_auth import check_auth, one
+
+REGISTRY_ID = "/subscriptions/{}/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/myacr"
+
+
+def _registry_reads(sc):
+    return [e for e in sc.sim.log if e["method"] == "GET" and
+            "/providers/microsoft.containerregistry/registries" in e["path"].lower() and
+            e["host"].startswith("management.")]
+
+
+# --- B.token ----------------------------------------------------------------------------------------------------
+
+def test_no_credential_offered_steers_to_the_node_identity_path(scenario):
+    sc = scenario("beyond-armaud-disabled")
+    findings, result = check_auth(sc, "--pod", "web")
+    pod = one(sc, findings, "pod-pull-events")
+    assert pod["status"] == "Fail" and pod["evidence"]["token"] == "anonymous", pod
+    assert pod["evidence"]["cause"] == "C1"
+    assert "offered no credential" in pod["message"]
+    assert pod["evidence"]["lookAt"][0] == "kubelet-identity-vmss"
+    assert pod["evidence"]["lookAt"].index("registry-arm-audience") < pod["evidence"]["lookAt"].index(
+        "acr-role-assignment")
+    # The first fix follows the token: the registry's policy, not pod-pull-events' pointer.
+    assert "First fix to try (registry-arm-audience, registry myacr, as the pod's error says no credential was " \
+           "offered): az acr config authentication-as-arm update -r myacr --status enabled" in result.stderr
+
+
+def test_a_refused_credential_steers_to_the_pull_role(scenario):
+    sc = scenario("beyond-armaud-role-missing")
+    findings, result = check_auth(sc, "--pod", "web")
+    pod = one(sc, findings, "pod-pull-events")
+    assert pod["status"] == "Fail" and pod["evidence"]["token"] == "oauth", pod
+    assert "refused it (oauth-token 401)" in pod["message"]
+    assert pod["evidence"]["lookAt"][:2] == ["acr-role-assignment", "registry-arm-audience"]
+    assert "First fix to try (acr-role-assignment, registry myacr, as the pod's error says the credential offered " \
+           "was refused): az aks update -n aks1 -g rg1 --attach-acr" in result.stderr
+    assert one(sc, findings, "registry-arm-audience")["status"] == "Pass"
+
+
+# --- B.armaud ---------------------------------------------------------------------------------------------------
+
+def test_arm_audience_disabled_fails_with_the_pods_token_error(scenario):
+    sc = scenario("beyond-armaud-disabled")
+    findings, _ = check_auth(sc, "--pod", "web", "--checks", "registry-arm-audience")
+    f = one(sc, findings, "registry-arm-audience", "registry myacr")
+    assert f["status"] == "Fail", f
+    assert f["article"] == "B.armaud"
+    assert "policies.azureADAuthenticationAsArmPolicy is disabled" in f["message"]
+    assert "container app of pod default/web" in f["message"] and "anonymous-token 401" in f["message"]
+    assert "Azure Policy" in f["message"]
+    assert f["remediation"] == "az acr config authentication-as-arm update -r myacr --status enabled"
+    assert f["evidence"]["azureADAuthenticationAsArmPolicy"] == "disabled"
+    assert f["evidence"]["failedPulls"] == [{"container": "app", "image": "myacr.azurecr.io/web:1.4",
+                                             "token": "anonymous"}]
+    assert len(_registry_reads(sc)) == 1
+
+
+def test_arm_audience_disabled_without_a_pull_error_is_a_warning(scenario):
+    sc = scenario("beyond-armaud-disabled")
+    findings, _ = check_auth(sc, "--acr", "myacr", "--checks", "registry-arm-audience")
+    f = one(sc, findings, "registry-arm-audience", "registry myacr")
+    assert f["status"] == "Warning", f
+    assert "no pull error read here" in f["message"]
+    assert f["remediation"] == "az acr config authentication-as-arm update -r myacr --status enabled"
+
+
+def test_arm_audience_enabled_passes(scenario):
+    sc = scenario("mi-healthy")
+    findings, _ = check_auth(sc, "--acr", "myacr", "--checks", "registry-arm-audience")
+    f = one(sc, findings, "registry-arm-audience", "registry myacr")
+    assert f["status"] == "Pass" and f["evidence"]["azureADAuthenticationAsArmPolicy"] == "enabled", f
+    assert f["remediation"] == ""
+
+
+# --- B.drift ----------------------------------------------------------------------------------------------------
+
+def _identity_reads(sc):
+    return [e for e in sc.sim.log if e["method"] == "GET" and
+            "/providers/microsoft.managedidentity/userassignedidentities/" in e["path"].lower()]
+
+
+def test_recreated_kubelet_identity_fails_naming_both_principals(scenario):
+    sc = scenario("beyond-drift-recreated")
+    identity = sc.world.arm[[k for k in sc.world.arm if "/userassignedidentities/" in k][0]]
+    profile = [c for c in sc.world.arm.values() if c.get("type") == "Microsoft.ContainerService/ManagedClusters"][0][
+        "properties"]["identityProfile"]["kubeletidentity"]
+    findings, _ = check_auth(sc, "--acr", "myacr", "--checks", "kubelet-identity-vmss")
+    f = one(sc, findings, "kubelet-identity-vmss", "kubelet identity aks1-agentpool")
+    assert f["status"] == "Fail" and f["article"] == "C1.S4,B.drift", f
+    assert "was recreated" in f["message"]
+    for value in (profile["objectId"], profile["clientId"], identity["properties"]["principalId"],
+                  identity["properties"]["clientId"]):
+        assert value in f["message"], value
+    assert profile["objectId"] != identity["properties"]["principalId"]
+    steps = f["remediation"].split(" && ")
+    assert steps[0].startswith("az aks update -g rg1 -n aks1 --enable-managed-identity --assign-identity ")
+    assert "--assign-kubelet-identity " + profile["resourceId"] in steps[0]
+    assert steps[1] == "az aks nodepool upgrade -g rg1 --cluster-name aks1 -n nodepool1 --node-image-only"
+    assert steps[2] == "az aks update -g rg1 -n aks1 --attach-acr " + REGISTRY_ID.format(
+        profile["resourceId"].split("/")[2])
+    assert f["evidence"]["resource"]["principalId"] == identity["properties"]["principalId"]
+    pool = one(sc, findings, "kubelet-identity-vmss", "node pool nodepool1")
+    assert pool["status"] == "Fail" and "was recreated with a new principal" in pool["message"]
+    assert len(_identity_reads(sc)) == 1
+
+
+def test_deleted_kubelet_identity_fails(scenario):
+    sc = scenario("beyond-drift-deleted")
+    findings, _ = check_auth(sc, "--acr", "myacr", "--checks", "kubelet-identity-vmss")
+    f = one(sc, findings, "kubelet-identity-vmss", "kubelet identity aks1-agentpool")
+    assert f["status"] == "Fail" and "no longer exists" in f["message"] and "404" in f["message"], f
+    assert f["remediation"].startswith("az identity create -g MC_rg1_aks1_eastus -n aks1-agentpool && ")
+    assert f["evidence"]["resource"] is None
+
+
+def test_kubelet_identity_that_matches_its_profile_passes(scenario):
+    sc = scenario("mi-healthy")
+    findings, _ = check_auth(sc, "--acr", "myacr", "--checks", "kubelet-identity-vmss")
+    assert not [f for f in findings if f["target"].startswith("kubelet identity")]
+    assert {f["status"] for f in findings} == {"Pass"}
+    assert len(_identity_reads(sc)) == 1

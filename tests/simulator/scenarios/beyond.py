@@ -1,0 +1,60 @@
+"""Beyond the article (B.*): identities, tokens and registry policy. Each pod's pull error is the one the world
+gives its node's kubelet (``pods.kubelet_pull_error``), never written by hand."""
+from ..pods import failing_pod, node_name, nodes
+from ..world import World
+from . import scenario
+from .foundation import kubelet_object_id
+
+IMAGE = "myacr.azurecr.io/web:1.4"
+
+
+def _mi(name):
+    w = World(name)
+    cluster = w.cluster("aks1", "rg1", pools=[{"name": "nodepool1", "mode": "System"}])
+    registry = w.registry("myacr", "rg1")
+    nodes(w, cluster)
+    return w, cluster, registry
+
+
+@scenario("beyond-armaud-disabled", "The registry refuses ARM-audience tokens (azureADAuthenticationAsArmPolicy "
+                                    "disabled, as an Azure Policy with effect Modify sets it); the kubelet identity "
+                                    "holds AcrPull, yet pod web cannot pull (B.armaud).")
+def armaud_disabled():
+    w, cluster, registry = _mi("beyond-armaud-disabled")
+    w.assign(registry["id"], "AcrPull", kubelet_object_id(w, cluster))
+    registry["properties"]["policies"]["azureADAuthenticationAsArmPolicy"]["status"] = "disabled"
+    failing_pod(w, cluster, "web", IMAGE, node_name(w, cluster, "nodepool1"))
+    return w
+
+
+@scenario("beyond-armaud-role-missing", "The registry accepts ARM-audience tokens but the kubelet identity holds no "
+                                        "pull role: pod web's pull is refused with an oauth-token 401.")
+def armaud_role_missing():
+    w, cluster, _ = _mi("beyond-armaud-role-missing")
+    failing_pod(w, cluster, "web", IMAGE, node_name(w, cluster, "nodepool1"))
+    return w
+
+
+def _kubelet_id(cluster):
+    return cluster["properties"]["identityProfile"]["kubeletidentity"]["resourceId"]
+
+
+@scenario("beyond-drift-recreated", "Someone deleted the kubelet identity and created it again with the same name: "
+                                    "the cluster's profile, the scale set and AcrPull keep the old principal "
+                                    "(B.drift).")
+def drift_recreated():
+    w, cluster, registry = _mi("beyond-drift-recreated")
+    w.assign(registry["id"], "AcrPull", kubelet_object_id(w, cluster))
+    w.recreate_identity(_kubelet_id(cluster))
+    failing_pod(w, cluster, "web", IMAGE, node_name(w, cluster, "nodepool1"))
+    return w
+
+
+@scenario("beyond-drift-deleted", "Someone deleted the kubelet identity; the cluster's profile still names it "
+                                  "(B.drift).")
+def drift_deleted():
+    w, cluster, registry = _mi("beyond-drift-deleted")
+    w.assign(registry["id"], "AcrPull", kubelet_object_id(w, cluster))
+    w.delete_identity(_kubelet_id(cluster))
+    failing_pod(w, cluster, "web", IMAGE, node_name(w, cluster, "nodepool1"))
+    return w
