@@ -8,7 +8,7 @@
 # - A VMSS records principalId and clientId for each user-assigned identity (identity.userAssignedIdentities).
 from datetime import datetime, timedelta, timezone
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from azext_acrpull.diagnose.ties import (
@@ -145,3 +145,120 @@ def test_a_tied_name_is_the_cluster_name_or_continues_it_after_a_separator(clust
         if name_tie(candidate, cluster) or begins_with_cluster(candidate, cluster):
             low = candidate.strip().lower()
             assert low == cluster or (low.startswith(cluster) and low[len(cluster)] in "-_. "), candidate
+
+
+# --- the check on plain facts: a noisy tenant never makes it Fail -------------------------------------------------
+
+from azext_acrpull.diagnose.facts import Facts  # noqa: E402
+from azext_acrpull.diagnose.findings import catalog  # noqa: E402
+from azext_acrpull.diagnose.request import DiagnoseRequest  # noqa: E402
+from azext_acrpull.diagnose.roles import BUILTIN_ROLE_DEFINITIONS  # noqa: E402
+
+SUB = "/subscriptions/00000000-0000-0000-0000-000000000001"
+REG = SUB + "/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/myacr"
+ROLE = {d["properties"]["roleName"]: d["id"] for d in BUILTIN_ROLE_DEFINITIONS.values()}
+
+
+class RoleFacts(Facts):
+    """One managed-identity (or service-principal) cluster aks1 and registry myacr, from dicts."""
+
+    def __init__(self, holders, managed=True, vmss=()):
+        super().__init__(DiagnoseRequest("rg1", "aks1"))
+        self.holders, self.managed, self.vmss = holders, managed, list(vmss)
+        self.asked = []
+
+    def cluster(self):
+        props = {"dnsPrefix": "aks1-dns", "nodeResourceGroup": "MC_rg1_aks1_eastus"}
+        if self.managed:
+            props["identityProfile"] = {"kubeletidentity": {"resourceId": KUBELET, "objectId": "new-oid",
+                                                            "clientId": "new-cid"}}
+        else:
+            props["servicePrincipalProfile"] = {"clientId": "app-current"}
+        return {"id": SUB + "/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/aks1",
+                "name": "aks1", "location": "eastus", "properties": props}
+
+    def registries(self):
+        return [{"id": REG, "name": "myacr", "properties": {"loginServer": "myacr.azurecr.io"}}]
+
+    def role_assignments(self, scope):
+        return [{"id": "{}/providers/Microsoft.Authorization/roleAssignments/ra-{}".format(h["scope"], i),
+                 "properties": {"principalId": h["id"], "principalType": h.get("type", "ServicePrincipal"),
+                                "roleDefinitionId": ROLE[h["role"]], "scope": h["scope"]}}
+                for i, h in enumerate(self.holders)]
+
+    def role_definition(self, role_definition_id):
+        return BUILTIN_ROLE_DEFINITIONS[role_definition_id.rsplit("/", 1)[-1]]
+
+    def directory_objects(self, object_ids):
+        self.asked.append(("directory_objects", len(object_ids)))
+        return {h["id"].lower(): h["object"] for h in self.holders if h.get("object")}
+
+    def member_groups(self, object_id):
+        return {}
+
+    def node_vmss(self):
+        return self.vmss
+
+    def service_principal(self, app_id):
+        return {"id": "current-oid", "appId": app_id, "displayName": "aks1-current", "passwordCredentials": []}
+
+    def application(self, app_id):
+        return {"appId": app_id, "passwordCredentials": [cred(T0 + timedelta(days=10))]}
+
+    def readable_subscriptions(self):
+        return [SUB.rsplit("/", 1)[-1]]
+
+    def clusters_in_subscription(self, subscription_id):
+        return []
+
+
+def sp_role_principal(facts):
+    chk = next(c for c in catalog() if c.check_id == "sp-role-principal")
+    (finding,) = chk.func(chk, facts)
+    return finding
+
+
+def holder(name, role="AcrPull", scope=REG, kind="Application", alternative=(), exists=True, principal_type=None):
+    obj = sp(name, kind=kind, alternative=alternative) if exists else None
+    return {"id": "oid-" + name, "role": role, "scope": scope, "object": obj,
+            "type": principal_type or "ServicePrincipal"}
+
+
+UNRELATED = st.sampled_from([
+    holder("platform-automation", "Owner", SUB), holder("contoso-ci-pipeline", "AcrPush"),
+    holder("id-orders-web", kind="ManagedIdentity", alternative=["isExplicit=True", SUB + "/resourcegroups/rg-web/"
+                                                                  "providers/Microsoft.ManagedIdentity/"
+                                                                  "userAssignedIdentities/id-orders-web"]),
+    holder("aks-payments-agentpool", kind="ManagedIdentity",
+           alternative=["isExplicit=True", KUBELET.replace("aks1", "aks-payments")]),
+    holder("deleted-1", exists=False), holder("aks10", "Reader", SUB + "/resourceGroups/rg1"),
+    holder("platform-engineers", "Contributor", SUB + "/resourceGroups/rg1", principal_type="Group"),
+    holder("my-aks1-sp"), holder("aks1-deployer-ci", "AcrPush")])
+
+
+@settings(deadline=None)   # the first example imports the checks
+@given(st.lists(UNRELATED, max_size=9, unique_by=lambda h: h["id"]), st.booleans())
+def test_unrelated_holders_never_fail_and_are_never_deleted(holders, managed):
+    f = sp_role_principal(RoleFacts(holders, managed))
+    assert f.status == ("Skipped" if managed else "Pass"), f.message
+    assert "role assignment delete" not in f.message + (f.remediation or "")
+    assert not f.evidence["stalePrincipals"]
+
+
+def test_tied_holders_fail_and_only_theirs_may_be_deleted():
+    old = holder("aks1-sp-2024")
+    f = sp_role_principal(RoleFacts([old, holder("contoso-ci-pipeline"), holder("deleted-1", exists=False)],
+                                    managed=False))
+    assert f.status == "Fail" and [t["kind"] for t in f.evidence["stalePrincipals"][0]["ties"]] == ["displayName"]
+    assert f.message.count("role assignment delete") == 1 and "/ra-0`" in f.message
+    assert "Housekeeping, not the cause" in f.message and f.remediation.startswith("az aks update -n aks1")
+    recorded = [{"id": "vmss1", "identity": {"userAssignedIdentities": {KUBELET: {"principalId": "oid-gone"}}}}]
+    f = sp_role_principal(RoleFacts([holder("gone", exists=False)], vmss=recorded))
+    assert f.status == "Fail" and "scale set vmss1 still records it" in f.message
+    f = sp_role_principal(RoleFacts([holder("gone", exists=False)], vmss=[]))
+    assert f.status == "Skipped" and "Housekeeping" in f.message
+
+
+def test_current_identity_holding_the_role_needs_no_graph():
+    facts = RoleFacts([{"id": "new-oid", "role": "AcrPull", "scope": REG, "object": None}])
+    assert sp_role_principal(facts).status == "Skipped" and facts.asked == []

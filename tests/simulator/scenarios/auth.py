@@ -300,16 +300,14 @@ def auth_sp_namesake_cluster():
 
 
 def recreate_kubelet_identity(w, cluster):
-    """The kubelet identity deleted and recreated under the same name: a new principal (the old one's service
-    principal is gone with it); the cluster's profile names the new one, the scale sets still record the old."""
+    """The kubelet identity deleted and recreated under the same name (its old service principal is gone with it),
+    then given to the cluster again (`az aks update --assign-kubelet-identity`): the cluster's profile names the new
+    principal; the scale sets, until the node images are upgraded, still record the old one. Returns the old
+    principal id."""
     profile = cluster["properties"]["identityProfile"]["kubeletidentity"]
-    rid, old = profile["resourceId"], profile["objectId"]
-    new, client = guid("recreated/" + rid.lower()), guid("recreated-client/" + rid.lower())
-    w.arm[rid.lower()]["properties"].update(principalId=new, clientId=client)
-    for sp in w.graph["servicePrincipals"]:
-        if sp["id"] == old:
-            sp.update(id=new, appId=client, servicePrincipalNames=[client] + sp["servicePrincipalNames"][1:])
-    profile.update(objectId=new, clientId=client)
+    old = profile["objectId"]
+    new = w.recreate_identity(profile["resourceId"])["properties"]
+    profile.update(objectId=new["principalId"], clientId=new["clientId"])
     return old
 
 
