@@ -47,6 +47,7 @@ def load_arguments(self, _):
         from azext_acrpull._validators import (
             fleet_check_id_completer,
             fleet_check_id_type,
+            fleet_timeout_type,
             management_group_type,
             subscription_type,
         )
@@ -61,7 +62,7 @@ def load_arguments(self, _):
                    completer=get_resource_name_completion_list("Microsoft.ContainerRegistry/registries"))
         c.argument("checks", nargs="+", type=fleet_check_id_type, completer=fleet_check_id_completer,
                    help="Run only these of the fleet checks (see `az aks diagnose-pull list-checks`).")
-        c.argument("timeout", type=timeout_type,
+        c.argument("timeout", type=fleet_timeout_type,
                    help="Stop waiting after this many seconds (default 600). A bulk read that has not answered by "
                    "then is reported: the checks that needed it say Error, or the command stops with one error when "
                    "the clusters themselves could not be read.")

@@ -94,11 +94,37 @@ def _pod(value):
 
 
 def _check_id(value):
-    from azext_acrpull.diagnose.findings import catalog
+    from azext_acrpull.diagnose.catalog import catalog
     known = [c.check_id for c in catalog()]
     if (value or "").lower() not in known:
-        raise ValueError("unknown check id {!r}; valid ids: {}.".format(_short(value or "", 40), ", ".join(known)))
+        near = suggest_check_id(value, known)
+        if near:
+            raise ValueError("unknown check id {!r}; did you mean {!r}? (`az aks diagnose-pull list-checks` lists them "
+                             "all)".format(_short(value or "", 40), near))
+        raise ValueError("unknown check id {!r}; valid ids: {} (`az aks diagnose-pull list-checks` describes "
+                         "them).".format(_short(value or "", 40), ", ".join(known)))
     return value.lower()
+
+
+def suggest_check_id(typed, known):
+    """The check id a misspelt one most likely meant, or None: the same words in another order, a part of one id
+    (at least three letters), or a few typos away."""
+    from azext_acrpull.diagnose.reference import closest, edit_distance
+    text = re.sub(r"[\s_]+", "-", (typed or "").strip().lower())
+    if not text or len(text) > 60:
+        return None
+    words = sorted(w for w in text.split("-") if w)
+    for candidate in known:
+        if words == sorted(candidate.split("-")):
+            return candidate
+    if len(text) >= 3:
+        parts = [c for c in known if c.startswith(text)] or [c for c in known if text in c]
+        if len(parts) == 1:
+            return parts[0]
+    best = closest(text, known, limit=1)
+    if best and edit_distance(text, best[0]) <= max(2, len(best[0]) // 4):
+        return best[0]
+    return None
 
 
 def _resource_group(value):
@@ -117,22 +143,29 @@ def _cluster_name(value):
     return value
 
 
-def _timeout(value):
-    from azext_acrpull.diagnose.deadline import MAX_TIMEOUT
+def _timeout(value, default=None, command=None):
+    from azext_acrpull.diagnose.deadline import DEFAULT_TIMEOUT, MAX_TIMEOUT
     try:
         seconds = int(value)
     except (TypeError, ValueError):
         seconds = None
     if seconds is None or not 1 <= seconds <= MAX_TIMEOUT:
-        raise ValueError("{!r} is not a number of seconds between 1 and {} (the default is 120).".format(
-            _short(str(value)), MAX_TIMEOUT))
+        raise ValueError("{!r} is not a number of seconds between 1 and {} ({} default is {}).".format(
+            _short(str(value)), MAX_TIMEOUT, "{}'s".format(command) if command else "the",
+            default or DEFAULT_TIMEOUT))
     return seconds
+
+
+def _fleet_timeout(value):
+    from azext_acrpull.diagnose.deadline import FLEET_DEFAULT_TIMEOUT
+    return _timeout(value, FLEET_DEFAULT_TIMEOUT, "fleet")
 
 
 image_type = _argument_type(_image, "image")
 resource_group_type = _argument_type(_resource_group, "resource group")
 cluster_name_type = _argument_type(_cluster_name, "cluster name")
 timeout_type = _argument_type(_timeout, "seconds")
+fleet_timeout_type = _argument_type(_fleet_timeout, "seconds")
 namespace_type = _argument_type(_namespace, "namespace")
 pod_type = _argument_type(_pod, "pod")
 check_id_type = _argument_type(_check_id, "check")
@@ -140,12 +173,12 @@ check_id_type = _argument_type(_check_id, "check")
 
 @Completer
 def check_id_completer(cmd, prefix, namespace, **kwargs):  # pylint: disable=unused-argument
-    from azext_acrpull.diagnose.findings import catalog
+    from azext_acrpull.diagnose.catalog import catalog
     return [c.check_id for c in catalog()]
 
 
 def _fleet_check_id(value):
-    from azext_acrpull.diagnose.findings import catalog
+    from azext_acrpull.diagnose.catalog import catalog
     check_id = _check_id(value)
     fleet = [c.check_id for c in catalog() if c.fleet]
     if check_id not in fleet:
@@ -178,5 +211,31 @@ management_group_type = _argument_type(_management_group, "management group")
 
 @Completer
 def fleet_check_id_completer(cmd, prefix, namespace, **kwargs):  # pylint: disable=unused-argument
-    from azext_acrpull.diagnose.findings import catalog
+    from azext_acrpull.diagnose.catalog import catalog
     return [c.check_id for c in catalog() if c.fleet]
+
+
+def validate_diagnose(cmd, namespace):
+    """Command-level checks of a diagnosing command: ``--checks`` must name checks this command runs.
+
+    A ValueError here is az's validation error: one line, exit 2, before any login or request."""
+    checks = getattr(namespace, "checks", None)
+    if not checks:
+        return
+    from azext_acrpull.diagnose.runner import select_checks
+    group = cmd.name.split()[-1]
+    group = "run" if group == "fix" else group
+    runs = [c.check_id for c in select_checks(group, pod=bool(getattr(namespace, "pod", None)))]
+    outside = [c for c in checks if c not in runs]
+    if outside:
+        from azext_acrpull.diagnose.runner import commands_running
+        where = "; ".join("{} is run by {}".format(c, ", ".join(commands_running(c)) or "no command") for c in outside)
+        raise ValueError("`az aks diagnose-pull {}` does not run {} ({}). It runs: {}.".format(
+            cmd.name.split()[-1], ", ".join(outside), where, ", ".join(runs)))
+
+
+def validate_fleet(cmd, namespace):  # pylint: disable=unused-argument
+    """--subscriptions and --management-group name the scope two ways: one of them, or neither (the tenant)."""
+    if getattr(namespace, "subscriptions", None) and getattr(namespace, "management_group", None):
+        raise ValueError("Give either --subscriptions or --management-group, not both: the subscriptions to scan, or "
+                         "the management group whose subscriptions to scan.")

@@ -3,12 +3,12 @@
 
 def load_command_table(self, _):
     from azext_acrpull._format import transform_catalog, transform_findings, transform_fix
+    from azext_acrpull._validators import validate_diagnose, validate_fleet
     with self.command_group("aks diagnose-pull", is_preview=True) as g:
-        g.custom_command("run", "diagnose_run", table_transformer=transform_findings)
-        g.custom_command("check-auth", "diagnose_check_auth", table_transformer=transform_findings)
-        g.custom_command("check-registry", "diagnose_check_registry", table_transformer=transform_findings)
-        g.custom_command("check-network", "diagnose_check_network", table_transformer=transform_findings)
-        g.custom_command("check-image", "diagnose_check_image", table_transformer=transform_findings)
+        for name, handler in (("run", "diagnose_run"), ("check-auth", "diagnose_check_auth"),
+                              ("check-registry", "diagnose_check_registry"),
+                              ("check-network", "diagnose_check_network"), ("check-image", "diagnose_check_image")):
+            g.custom_command(name, handler, table_transformer=transform_findings, validator=validate_diagnose)
         g.custom_command("list-checks", "list_checks", table_transformer=transform_catalog)
-        g.custom_command("fix", "diagnose_fix", table_transformer=transform_fix)
-        g.custom_command("fleet", "diagnose_fleet", table_transformer=transform_findings)
+        g.custom_command("fix", "diagnose_fix", table_transformer=transform_fix, validator=validate_diagnose)
+        g.custom_command("fleet", "diagnose_fleet", table_transformer=transform_findings, validator=validate_fleet)

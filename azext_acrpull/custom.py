@@ -35,8 +35,9 @@ def diagnose_check_image(cmd, resource_group_name, name, acr=None, image=None, p
 
 
 def list_checks(cmd):  # pylint: disable=unused-argument
-    from azext_acrpull.diagnose.findings import catalog
-    return [c.catalog_entry() for c in catalog()]
+    from azext_acrpull.diagnose.catalog import catalog
+    from azext_acrpull.diagnose.runner import commands_running
+    return [dict(c.catalog_entry(), commands=commands_running(c.check_id), fleet=c.fleet) for c in catalog()]
 
 
 def diagnose_fix(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace="default", checks=None,
@@ -44,6 +45,7 @@ def diagnose_fix(cmd, resource_group_name, name, acr=None, image=None, pod=None,
     """Diagnose, show the plan, apply it after confirmation, then run the affected checks again."""
     import sys
 
+    from azext_acrpull._format import command_in_table
     from azext_acrpull.diagnose import fix
     from azext_acrpull.diagnose.facts.live import LiveFacts
     from azext_acrpull.diagnose.runner import select_checks
@@ -57,9 +59,14 @@ def diagnose_fix(cmd, resource_group_name, name, acr=None, image=None, pod=None,
     finally:
         facts.close()
     if not fix.changes_of(items):
-        logger.warning("Nothing to apply: %s", "no check failed." if not items else
-                       "{} finding(s) need a step by hand (see `command`).".format(len(items)))
-        return [i.to_dict() for i in items]
+        result = [i.to_dict() for i in items]
+        lines = ["Nothing to apply: {}".format("no check failed." if not items else
+                                               "{} finding(s) need a step by hand (see `command`).".format(len(items)))]
+        if _table_output(cmd) and not command_in_table(result):
+            lines.append("Step of each item in the table above:\n" + "\n".join(
+                "  {} ({}): {}".format(i["checkId"], i["target"], i["command"]) for i in result if i["command"]))
+        _after_output(cmd, lines)
+        return result
     if not _confirm_fix(fix.plan_text(items), len(fix.changes_of(items)), yes):
         logger.warning("Nothing was changed.")
         return [i.to_dict() for i in fix.decline(items)]
@@ -74,7 +81,8 @@ def diagnose_fix(cmd, resource_group_name, name, acr=None, image=None, pod=None,
             logger.warning("The changes were made, but the checks could not run again: %s", err)
         finally:
             fresh.close()
-    logger.warning(fix.result_text(items))
+    # The plan above showed every command whole, so the summary under the table need not repeat them.
+    _after_output(cmd, [fix.result_text(items)])
     return [i.to_dict() for i in items]
 
 
@@ -83,16 +91,16 @@ def diagnose_fleet(cmd, subscriptions=None, management_group=None, acr=None, che
     Graph. Findings carry the cluster's resource ID; a summary with the failing clusters goes to stderr."""
     import sys
 
-    from azure.cli.core.azclierror import AzureResponseError, MutuallyExclusiveArgumentError
+    from azure.cli.core.azclierror import AzureResponseError
 
+    from azext_acrpull._format import remediation_in_table
     from azext_acrpull._validators import acr_suffix
     from azext_acrpull.diagnose import fleet
     from azext_acrpull.diagnose.deadline import FLEET_DEFAULT_TIMEOUT
     from azext_acrpull.diagnose.facts import FactError
 
-    if subscriptions and management_group:
-        raise MutuallyExclusiveArgumentError("Give either --subscriptions or --management-group, not both.")
     ids, unresolved = fleet.resolve_subscriptions(cmd.cli_ctx, subscriptions)
+    stream = _json_stream(cmd)
     progress, controller = None, None
     if sys.stderr.isatty() and not cmd.cli_ctx.only_show_errors:
         controller = cmd.cli_ctx.get_progress_controller(det=True)
@@ -108,7 +116,8 @@ def diagnose_fleet(cmd, subscriptions=None, management_group=None, acr=None, che
         else:
             result = fleet.run_fleet(cmd.cli_ctx, acr=acr, subscriptions=ids, management_group=management_group,
                                      check_ids=checks, acr_suffix=acr_suffix(cmd.cli_ctx), unresolved=unresolved,
-                                     progress=progress, timeout=timeout or FLEET_DEFAULT_TIMEOUT)
+                                     progress=progress, timeout=timeout or FLEET_DEFAULT_TIMEOUT,
+                                     emit=stream.write if stream else None)
     except FactError as err:
         raise AzureResponseError("Cannot read the fleet: {}".format(err.reason)) from None
     finally:
@@ -117,8 +126,45 @@ def diagnose_fleet(cmd, subscriptions=None, management_group=None, acr=None, che
     unreadable = fleet.unreadable_text(result)
     if unreadable:
         logger.warning(unreadable)
-    logger.warning(fleet.summary(result))
-    return result.to_list()
+    if stream:
+        stream.close()
+        _after_output(cmd, fleet.summary_lines(result))
+        return None
+    records = result.to_list()
+    below = _table_output(cmd) and not remediation_in_table(records)
+    _after_output(cmd, fleet.summary_lines(result, remediations_below=below))
+    return records
+
+
+class _JsonStream:
+    """`-o json` without --query: findings are written as each cluster is done (one line each, in a JSON array),
+    rather than held, copied by az's output step and formatted at the end; a thousand clusters' findings are
+    tens of thousands of objects."""
+
+    def __init__(self, out):
+        self.out, self.started = out, False
+
+    def write(self, cluster, finding):
+        import json
+
+        from azext_acrpull.diagnose.fleet import record
+        self.out.write(",\n" if self.started else "[\n")
+        self.started = True
+        self.out.write(json.dumps(record(cluster, finding), ensure_ascii=False, sort_keys=True))
+
+    def close(self):
+        self.out.write("\n]\n" if self.started else "[]\n")
+        self.out.flush()
+
+
+def _json_stream(cmd):
+    """A stream for the findings when az would print them as plain JSON, else None (tables, tsv, yaml, --query and
+    colour go through az's output step)."""
+    import sys
+    data = getattr(getattr(cmd.cli_ctx, "invocation", None), "data", None) or {}
+    if data.get("output") != "json" or data.get("query_active"):
+        return None
+    return _JsonStream(sys.stdout)
 
 
 def _confirm_fix(plan_text, count, yes):
@@ -139,8 +185,10 @@ def _confirm_fix(plan_text, count, yes):
 
 
 def _diagnose(cmd, group, resource_group_name, name, acr, image, pod, namespace, checks, probe=False, timeout=None):
+    from azext_acrpull._format import remediation_in_table
     from azext_acrpull.diagnose.facts.live import LiveFacts
-    from azext_acrpull.diagnose.runner import select_checks, summary
+    from azext_acrpull.diagnose.runner import select_checks
+    from azext_acrpull.diagnose.summary import summary_lines
 
     request = _request(cmd, group, resource_group_name, name, acr, image, pod, namespace, checks, probe=probe,
                        timeout=timeout)
@@ -150,8 +198,32 @@ def _diagnose(cmd, group, resource_group_name, name, acr, image, pod, namespace,
         findings = _findings(cmd, facts, select_checks(group, checks, pod=bool(pod)))
     finally:
         facts.close()
-    logger.warning(summary(findings))
-    return [f.to_dict() for f in findings]
+    result = [f.to_dict() for f in findings]
+    below = _table_output(cmd) and not remediation_in_table(result)
+    _after_output(cmd, summary_lines(findings, remediations_below=below))
+    return result
+
+
+def _table_output(cmd):
+    """Whether az prints this command's result through its table transformer (-o table without --query)."""
+    invocation = getattr(cmd.cli_ctx, "invocation", None)
+    data = getattr(invocation, "data", None) or {}
+    return data.get("output") == "table" and not (getattr(cmd.cli_ctx, "data", None) or {}).get("query_active")
+
+
+def _after_output(cmd, lines):
+    """Log ``lines`` on stderr once az has printed the result, so that a summary reads under its table; if the
+    result is never printed (an error), they are not logged."""
+    import sys
+
+    from knack.events import EVENT_CLI_SUCCESSFUL_EXECUTE
+
+    def emit(cli_ctx, **_):
+        cli_ctx.unregister_event(EVENT_CLI_SUCCESSFUL_EXECUTE, emit)
+        sys.stdout.flush()
+        for line in lines:
+            logger.warning(line)
+    cmd.cli_ctx.register_event(EVENT_CLI_SUCCESSFUL_EXECUTE, emit)
 
 
 def _request(cmd, group, resource_group_name, name, acr, image, pod, namespace, checks, probe=False, timeout=None):
@@ -254,7 +326,7 @@ def _require_cluster_and_registry(facts, request):
     except FactError as err:
         _raise_if_sign_in_refused(err)
         return
-    if request.registry is not None and lookups and lookups[0]["registry"] is None:
+    if request.registry is not None and lookups and lookups[0]["registry"] is None and not lookups[0].get("tenant"):
         if request.registry[0] == "id":
             raise ResourceNotFoundError(
                 "The registry '{}' was not found, or the signed-in account cannot see its subscription. Check the "

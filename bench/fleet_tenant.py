@@ -15,6 +15,7 @@ from tests.simulator import network_builders as nb
 from tests.simulator.world import SUBSCRIPTION, World, guid
 
 HUB = "10.0.0.0/16"
+SHARED_REGISTRY = "contosoplatform"
 
 
 def subscription_ids(count):
@@ -117,6 +118,57 @@ def generate(clusters=1000, registries=None, role_assignments=None, subscription
         made += 1
         k += 1
     return w
+
+
+def generate_shared(clusters=1000, subscriptions=20, name=None):
+    """One registry for every cluster: a platform team's shared registry in the shared-services subscription,
+    on selected networks (its IP rules allow each cluster's outbound IP, except one cluster in ten), with AcrPull
+    for each cluster's kubelet identity (except one in ten), and nine role assignments per cluster that have
+    nothing to do with the registry (groups and users on the cluster's resource group and subscription, on
+    storage accounts, and a few platform admins on the shared-services subscription)."""
+    w = World(name or "fleet-shared-{}".format(clusters))
+    subs = subscription_ids(subscriptions)
+    for i, sub in enumerate(subs):
+        w.subs[sub] = "Contoso Workloads {:02d}".format(i) if i else "Contoso Shared Services"
+        w.management_groups[sub] = ["contoso-platform" if i == 0 else "contoso-workloads", "contoso"]
+    shared = subs[0]
+    registry = w.registry(SHARED_REGISTRY, "rg-registry", subscription=shared,
+                          networkRuleSet={"defaultAction": "Deny", "ipRules": []})
+    rules = registry["properties"]["networkRuleSet"]["ipRules"]
+    pools = [{"name": "system", "mode": "System"}, {"name": "user", "mode": "User"}]
+    for c in range(clusters):
+        sub = subs[1 + c % (len(subs) - 1)] if len(subs) > 1 else shared
+        rg = "rg-app-{:04d}".format(c // 10)
+        name = "aks-{:05d}".format(c)
+        part = World(w.name)
+        part.tenant_id = w.tenant_id
+        part.subs = w.subs
+        cluster = part.cluster(name, rg, pools=[dict(p) for p in pools], subscription=sub)
+        _merge(w, part)
+        principal = cluster["properties"]["identityProfile"]["kubeletidentity"]["objectId"]
+        if c % 10 != 6:                            # one in ten lost its pull role
+            w.assign(registry["id"], "AcrPull", principal)
+        if c % 10 != 3:                            # one in ten is not among the registry's allowed IPs
+            ref = cluster["properties"]["networkProfile"]["loadBalancerProfile"]["effectiveOutboundIPs"][0]["id"]
+            rules.append({"action": "Allow", "value": w.arm[ref.lower()]["properties"]["ipAddress"]})
+        _noise(w, c, sub, shared, rg)
+    return w
+
+
+def _noise(w, c, sub, shared, rg):
+    """Nine role assignments that do not touch the cluster's registry."""
+    group = "/subscriptions/{}/resourceGroups/{}".format(sub, rg)
+    storage = group + "/providers/Microsoft.Storage/storageAccounts/stapp{:05d}{}"
+    who = [guid("bench-shared-principal/{}/{}".format(c, j)) for j in range(9)]
+    w.assign(group, "Reader", who[0], principal_type="Group", subscription=sub)
+    w.assign(group, "Contributor", who[1], principal_type="User", subscription=sub)
+    if c % 100 == 0:                               # a platform admin on the shared-services subscription
+        w.assign("/subscriptions/{}".format(shared), "Owner", who[2], principal_type="User", subscription=shared)
+    else:
+        w.assign("/subscriptions/{}".format(sub), "Reader", who[2], principal_type="User", subscription=sub)
+    for j in range(3, 9):
+        w.assign(storage.format(c, j % 3), ("Reader", "Contributor")[j % 2], who[j],
+                 principal_type="Group" if j % 2 else "ServicePrincipal", subscription=sub)
 
 
 def summary(world):

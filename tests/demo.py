@@ -8,9 +8,15 @@ from tests.simulator.scenarios import SCENARIOS, build
 
 def main():
     parser = argparse.ArgumentParser(prog="scripts/demo.sh")
-    parser.add_argument("--scenario", default="demo-broken", choices=sorted(SCENARIOS))
+    parser.add_argument("--scenario", default="demo-broken", choices=sorted(SCENARIOS), metavar="NAME",
+                        help="the scenario to diagnose (default demo-broken; --list shows them all)")
+    parser.add_argument("--list", action="store_true", help="list the scenarios with what each one breaks")
     parser.add_argument("az_args", nargs="*", help="extra arguments for az aks diagnose-pull run")
     args = parser.parse_args()
+    if args.list:
+        for name, (description, _) in sorted(SCENARIOS.items()):
+            print("{:32} {}".format(name, description))
+        return 0
     print("Installing the extension into a fresh az and starting the simulated Azure...", flush=True)
     env = Environment()
     try:

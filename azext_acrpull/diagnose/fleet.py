@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 
 from knack.log import get_logger
 
+from .catalog import catalog
 from .facts import FactError
-from .findings import ERROR, FAIL, SKIPPED, STATUS_ORDER, catalog
+from .findings import ERROR, FAIL, SKIPPED, STATUS_ORDER
 from .ids import id_name, parse_resource_id
 from .request import DiagnoseRequest
 from .runner import run_checks, select_checks
@@ -24,9 +25,31 @@ NETWORK_CHECKS = ("private-dns-link", "acr-network-rules", "vnet-peering", "egre
 SCALE_SET_CHECKS = ("kubelet-identity-vmss", "sp-role-principal")
 
 
+class Tally:
+    """What the stderr summary says about the findings, kept as they go by (they may be written out and dropped)."""
+
+    def __init__(self):
+        self.failing, self.erring = set(), set()
+        self.failed_checks = {}   # check id -> ((cluster, its first failing finding), clusters failing it)
+        self.first = None      # ((status order, cluster), cluster, finding): the first fix to try
+        self.count = 0
+
+    def add(self, cluster, finding):
+        self.count += 1
+        if finding.status == FAIL:
+            self.failing.add(cluster)
+            self.failed_checks.setdefault(finding.check_id, ((cluster, finding), set()))[1].add(cluster)
+        elif finding.status == ERROR:
+            self.erring.add(cluster)
+        if finding.remediation:
+            key = (STATUS_ORDER[finding.status], cluster.lower())
+            if self.first is None or key < self.first[0]:
+                self.first = (key, cluster, finding)
+
+
 @dataclass
 class FleetResult:
-    findings: list                      # (cluster id, Finding), sorted by cluster then catalog order
+    findings: list                      # (cluster id, Finding), sorted by cluster then catalog order (not when emitted)
     clusters: list                      # cluster ids scanned
     checks: list                        # check ids run
     not_run: list                       # catalog checks that fleet does not run
@@ -36,20 +59,29 @@ class FleetResult:
     pages: int = 0
     throttled: int = 0
     waited: float = 0.0
+    tally: Tally = None
+
+    def __post_init__(self):
+        if self.tally is None:
+            self.tally = Tally()
+            for cluster, finding in self.findings:
+                self.tally.add(cluster, finding)
 
     def failing(self):
-        return sorted({c for c, f in self.findings if f.status == FAIL}, key=str.lower)
+        return sorted(self.tally.failing, key=str.lower)
 
     def erring(self):
-        return sorted({c for c, f in self.findings if f.status == ERROR}, key=str.lower)
+        return sorted(self.tally.erring, key=str.lower)
 
     def to_list(self):
-        out = []
-        for cluster, finding in self.findings:
-            record = {"cluster": cluster}
-            record.update(finding.to_dict())
-            out.append(record)
-        return out
+        return [record(cluster, finding) for cluster, finding in self.findings]
+
+
+def record(cluster, finding):
+    """A finding as the contract prints it in fleet mode: with its cluster."""
+    out = {"cluster": cluster}
+    out.update(finding.to_dict())
+    return out
 
 
 def fleet_checks(check_ids=None):
@@ -61,10 +93,11 @@ def not_in_fleet():
 
 
 def run_fleet(cli_ctx, acr=None, subscriptions=None, management_group=None, check_ids=None, acr_suffix=".azurecr.io",
-              unresolved=(), progress=None, timeout=None):
+              unresolved=(), progress=None, timeout=None, emit=None):
     """Scan every cluster in scope. ``subscriptions`` are ids (names already resolved; ``unresolved`` are the
     names that could not be); neither it nor ``management_group``: every subscription the caller can read.
-    ``timeout`` (seconds) bounds every request and wait of the run."""
+    ``timeout`` (seconds) bounds every request and wait of the run. ``emit(cluster id, finding)``, when given,
+    receives each finding as soon as its cluster is done, and the result keeps only the summary's tally."""
     from .deadline import Deadline
     from .facts.fleet import FleetData
     from .facts.resourcegraph import AzureRest, GraphBatch, ResourceGraph
@@ -83,16 +116,23 @@ def run_fleet(cli_ctx, acr=None, subscriptions=None, management_group=None, chec
     if acr is not None:
         _require_registry(data, acr)
     clusters = sorted(data.clusters, key=lambda c: c["id"].lower())
-    findings = scan(data, checks, acr, check_ids, acr_suffix, progress)
+    tally, findings = Tally(), []
+    for cluster, finding in scan(data, checks, acr, check_ids, acr_suffix, progress):
+        tally.add(cluster, finding)
+        if emit is None:
+            findings.append((cluster, finding))
+        else:
+            emit(cluster, finding)
     return FleetResult(findings=findings, clusters=[c["id"] for c in clusters], checks=ids, not_run=not_in_fleet(),
                        unreadable=unreadable, subscriptions=len({parse_resource_id(c).subscription.lower()
                                                                 for c in (x["id"] for x in clusters)}),
                        requests=dict(rest.stats.requests), pages=arg.pages, throttled=arg.quota.throttled,
-                       waited=arg.quota.waited)
+                       waited=arg.quota.waited, tally=tally)
 
 
 def scan(data, checks, acr=None, check_ids=None, acr_suffix=".azurecr.io", progress=None):
-    """Every cluster's findings from the bulk data, as (cluster id, Finding), clusters in id order."""
+    """Every cluster's findings from the bulk data, as (cluster id, Finding), clusters in id order, yielded as each
+    cluster is done: a cluster's facts are let go before the next one's are worked out."""
     from .facts.fleet import FleetFacts
     clusters = sorted(data.clusters, key=lambda c: c["id"].lower())
     data.check_groups(_node_groups(data, clusters))
@@ -104,16 +144,18 @@ def scan(data, checks, acr=None, check_ids=None, acr_suffix=".azurecr.io", progr
                                   group="run", acr_suffix=acr_suffix)
         every.append(FleetFacts(data, cluster, request))
     _prefetch_memberships(data, every)
-    findings = []
-    for done, facts in enumerate(every, 1):
+    total = len(every)
+    for done in range(total):
+        facts, every[done] = every[done], None
         try:
-            for finding in _cluster_findings(checks, facts):
-                findings.append((facts.cluster()["id"], finding))
+            found = _cluster_findings(checks, facts)
         finally:
             facts.close()
+        cluster_id = facts.cluster()["id"]
+        for finding in found:
+            yield cluster_id, finding
         if progress:
-            progress(done, len(every), facts.cluster_name)
-    return findings
+            progress(done + 1, total, facts.cluster_name)
 
 
 def _prefetch_memberships(data, every):
@@ -224,32 +266,45 @@ def _profile_subscriptions(cli_ctx):
     return [s["id"] for s in cached if s.get("state", "Enabled") == "Enabled" and s.get("tenantId") == tenant]
 
 
-def summary(result):
-    """The stderr summary: clusters scanned and failing, what failed most, what fleet did not run."""
+def summary_lines(result, remediations_below=False):
+    """The stderr summary: clusters scanned and failing; per failing check (most clusters first) the cause in one
+    sentence and the first fix; what fleet did not run; with a table that had no room for them, the remediations."""
+    from .summary import cause_line, first_fix_line
     failing = result.failing()
     text = "Scanned {} cluster(s) in {} subscription(s): {} failing".format(
         len(result.clusters), result.subscriptions, len(failing))
-    counts = {}
-    for cluster, finding in result.findings:
-        if finding.status == FAIL:
-            counts.setdefault(finding.check_id, set()).add(cluster)
-    if counts:
-        text += " ({})".format(", ".join("{} on {}".format(c, len(v)) for c, v in sorted(
-            counts.items(), key=lambda p: (-len(p[1]), p[0]))))
+    ranked = sorted(result.tally.failed_checks.items(), key=lambda p: (-len(p[1][1]), p[0]))
+    if ranked:
+        text += " ({})".format(", ".join("{} on {}".format(c, len(v[1])) for c, v in ranked))
     erring = result.erring()
     if erring:
         text += "; {} with checks that could not reach a verdict".format(len(erring))
-    text += "."
+    lines = [text + "."]
+    for n, (_, ((cluster, finding), failing)) in enumerate(ranked[:5]):
+        clusters = len(failing)
+        label = "{} in cluster {}{}".format("Top cause" if n == 0 else "Cause", id_name(cluster),
+                                           " and {} more".format(clusters - 1) if clusters > 1 else "")
+        lines.append(cause_line(label, finding, fix=n > 0))
+        if n == 0 and finding.remediation:
+            lines.append(first_fix_line(finding))
+    if not ranked and result.tally.first:
+        _, cluster, finding = result.tally.first
+        lines.append(cause_line("No check failed; first warning in cluster {}".format(id_name(cluster)), finding))
     if result.not_run:
-        text += " Not run in fleet mode (they need the cluster's Kubernetes API, an image or the registry's data " \
-                "plane; use `az aks diagnose-pull run` on one cluster): {}.".format(", ".join(result.not_run))
-    first = sorted(((c, f) for c, f in result.findings if f.remediation),
-                   key=lambda p: (STATUS_ORDER[p[1].status], p[0].lower()))
-    if first:
-        cluster, finding = first[0]
-        text += " First fix to try ({}, {}, {}): {}".format(id_name(cluster), finding.check_id, finding.target,
-                                                           finding.remediation)
-    return text
+        lines.append("Not run in fleet mode (they need the cluster's Kubernetes API, an image or the registry's data "
+                     "plane; use `az aks diagnose-pull run` on one cluster): {}.".format(", ".join(result.not_run)))
+    if remediations_below:
+        listed = sorted(((c, f) for c, f in result.findings if f.remediation),
+                        key=lambda p: (STATUS_ORDER[p[1].status], p[0].lower()))
+        if listed:
+            lines.append("Remediation of each finding in the table above:\n" + "\n".join(
+                "  {} {} ({}): {}".format(id_name(c), f.check_id, f.target, f.remediation) for c, f in listed))
+    return lines
+
+
+def summary(result):
+    """The stderr summary as one text."""
+    return " ".join(summary_lines(result))
 
 
 def unreadable_text(result):

@@ -1,6 +1,7 @@
 """Pure network reasoning: prefixes, routes, NSG rules and registry DNS names. No I/O here, so the
 network checks can be tested on plain data and run unchanged on facts read in bulk."""
 import ipaddress
+from functools import lru_cache
 
 HTTPS = 443
 AZURE_DNS = "168.63.129.16"
@@ -22,8 +23,14 @@ DEFAULT_OUTBOUND_RULES = (
 # -- addresses ------------------------------------------------------------------------------------
 def network(text):
     """An ip_network for '10.0.0.0/16' or '10.0.0.4', or None for anything else (service tags, '*')."""
+    return _network(str(text).strip())
+
+
+@lru_cache(maxsize=65536)
+def _network(text):
+    # Parsed once per text: a fleet's clusters compare their egress with the same registry rules.
     try:
-        return ipaddress.ip_network(str(text).strip(), strict=False)
+        return ipaddress.ip_network(text, strict=False)
     except ValueError:
         return None
 
@@ -40,9 +47,33 @@ def contains(prefix, ip):
 
 def uncovered(addresses, allowed):
     """The egress addresses or prefixes that the allowed values (IPs or CIDRs) do not cover whole."""
-    nets = [n for n in (network(a) for a in allowed) if n]
-    return [a for a in addresses
-            if not any(network(a) and network(a).version == n.version and network(a).subnet_of(n) for n in nets)]
+    hosts, ranges = _allowed_index(tuple(allowed))
+    out = []
+    for a in addresses:
+        net = network(a)
+        if net is None:
+            out.append(a)
+        elif net.num_addresses == 1 and net in hosts:
+            continue
+        elif not any(net.version == n.version and net.subnet_of(n) for n in ranges):
+            out.append(a)
+    return out
+
+
+@lru_cache(maxsize=64)
+def _allowed_index(allowed):
+    """Single addresses as a set, ranges as a list: a registry may allow thousands of addresses, and a fleet asks
+    about each of its clusters."""
+    hosts, ranges = set(), []
+    for value in allowed:
+        net = network(value)
+        if net is None:
+            continue
+        if net.num_addresses == 1:
+            hosts.add(net)
+        else:
+            ranges.append(net)
+    return frozenset(hosts), tuple(ranges)
 
 
 # -- registry names -------------------------------------------------------------------------------

@@ -471,42 +471,115 @@ def _index_definitions(definitions_by_id):
     return index
 
 
+class AssignmentList(list):
+    """Role assignments as listed at one scope (a plain list to read), with indexes built on first use: by principal,
+    and whether a group holds any. A registry shared by a fleet's clusters has thousands of assignments, and each
+    cluster asks only about its own identity: the list is scanned once, not once per cluster."""
+
+    def _indexes(self):
+        index = self.__dict__.get("_index")
+        if index is None:
+            by_principal, groups = {}, set()
+            for position, assignment in enumerate(self):
+                props = _properties(assignment) if isinstance(assignment, dict) else {}
+                principal = (props.get("principalId") or "").lower()
+                by_principal.setdefault(principal, []).append(position)
+                if (props.get("principalType") or "") == "Group" and principal:
+                    groups.add(principal)
+            index = self.__dict__["_index"] = (by_principal, frozenset(groups))
+        return index
+
+    def of(self, principal_ids):
+        """The assignments held by these principals, in list order."""
+        by_principal = self._indexes()[0]
+        positions = sorted({i for p in {(p or "").lower() for p in principal_ids} for i in by_principal.get(p, ())})
+        return [self[i] for i in positions]
+
+    def any_group(self):
+        return bool(self._indexes()[1])
+
+    def group_ids(self):
+        """Ids (lower case) of the groups that hold one of the assignments."""
+        return self._indexes()[1]
+
+
+def assignments_of(assignments, principal_ids):
+    """The assignments among `assignments` held by these principals, in order (through the index when it has one)."""
+    if isinstance(assignments, AssignmentList):
+        return assignments.of(principal_ids)
+    ids = {(p or "").lower() for p in principal_ids}
+    return [a for a in assignments if (_properties(a).get("principalId") or "").lower() in ids]
+
+
+def group_ids(assignments):
+    """Ids (lower case) of the groups that hold one of these assignments."""
+    if isinstance(assignments, AssignmentList):
+        return assignments.group_ids()
+    return frozenset((_properties(a).get("principalId") or "").lower() for a in assignments
+                     if (_properties(a).get("principalType") or "") == "Group") - {""}
+
+
+def any_group(assignments):
+    """Does a group hold one of these assignments?"""
+    if isinstance(assignments, AssignmentList):
+        return assignments.any_group()
+    return any((_properties(a).get("principalType") or "") == "Group" for a in assignments)
+
+
+def _role_pattern(cache, guid, definition, abac):
+    """What a role definition grants toward a pull, worked out once per definition within a call."""
+    key = (guid, abac)
+    if key not in cache:
+        role = _properties(definition)
+        permissions = role.get("permissions") or []
+        if not abac:
+            cache[key] = _granting_pattern(permissions, PULL_ACTION)
+        elif guid == DATA_IMPORTER_ROLE_ID:
+            cache[key] = ""
+        else:
+            cache[key] = _granting_pattern(permissions, REPOSITORY_CONTENT_READ, data=True)
+    return cache[key]
+
+
 def pull_grants(assignments, definitions_by_id, principal_ids, registry_id, abac: bool,
                 repository: str | None = None, management_groups=frozenset()) -> list[PullGrant]:
     """The assignments that let one of `principal_ids` pull from the registry.
 
     RBAC mode: the role must grant PULL_ACTION. ABAC mode: ACR ignores pull/read (AcrPull, Owner and the like
     stop working), so the role must grant the repository content read data action and its condition must
-    reach `repository`.
+    reach `repository`. Each role definition is evaluated once, however many assignments name it.
     """
     principals = {p.lower() for p in principal_ids or () if isinstance(p, str)}
     definitions = _index_definitions(definitions_by_id)
+    groups = frozenset(g.lower() for g in management_groups if isinstance(g, str))
+    patterns, covered = {}, {}
     found = []
     for assignment in assignments or ():
         if not isinstance(assignment, dict):
             continue
         props = _properties(assignment)
         principal = props.get("principalId") or ""
+        if principal.lower() not in principals:
+            continue
         scope = props.get("scope") or ""
-        if principal.lower() not in principals or not scope_covers(scope, registry_id, management_groups):
+        if scope not in covered:
+            covered[scope] = scope_covers(scope, registry_id, groups)
+        if not covered[scope]:
             continue
         guid = _guid(props.get("roleDefinitionId"))
         definition = definitions.get(guid) or BUILTIN_ROLE_DEFINITIONS.get(guid)
         if definition is None:
             continue
-        role = _properties(definition)
-        permissions = role.get("permissions") or []
-        grant = {"assignment_id": assignment.get("id") or "", "role_name": role.get("roleName") or guid,
-                 "scope": scope, "principal_id": principal}
+        grant = {"assignment_id": assignment.get("id") or "", "role_name": _properties(definition).get("roleName")
+                 or guid, "scope": scope, "principal_id": principal}
+        pattern = _role_pattern(patterns, guid, definition, abac)
         if not abac:
-            pattern = _granting_pattern(permissions, PULL_ACTION)
             if pattern is not None:
                 found.append(PullGrant(via=f"action {PULL_ACTION} via '{pattern}'", **grant))
             continue
         if guid == DATA_IMPORTER_ROLE_ID:
             found.append(PullGrant(via="built-in role that reads every repository, also in ABAC mode", **grant))
             continue
-        pattern = _granting_pattern(permissions, REPOSITORY_CONTENT_READ, data=True)
         if pattern is None:
             continue
         via = f"data action {REPOSITORY_CONTENT_READ} via '{pattern}'"

@@ -11,8 +11,9 @@ import functools
 from knack.log import get_logger
 
 from . import sources
+from .catalog import catalog
 from .facts import FactError
-from .findings import ERROR, FAIL, STATUS_ORDER, catalog
+from .findings import ERROR
 from .threads import call_all
 
 logger = get_logger(__name__)
@@ -34,6 +35,24 @@ def select_checks(group, check_ids=None, fleet=False, pod=False):
         ids = {c.lower() for c in check_ids}
         selected = [c for c in selected if c.check_id in ids]
     return selected
+
+
+def commands_running(check_id):
+    """The commands of the group that run ``check_id`` (list-checks, and the --checks error): ``run`` and ``fix``
+    run every check; a ``check-*`` command its area's (and, given --pod, the pod's); ``fleet`` those marked for it."""
+    chk = next((c for c in catalog() if c.check_id == check_id), None)
+    if chk is None:
+        return []
+    commands = ["run"]
+    for command, group in GROUPS.items():
+        if group and group in chk.groups:
+            commands.append(command)
+    if POD_GROUP in chk.groups:
+        commands.append("check-* --pod")
+    commands.append("fix")
+    if chk.fleet:
+        commands.append("fleet")
+    return commands
 
 
 def run_checks(checks, facts, progress=None, max_workers=None):
@@ -122,41 +141,6 @@ def _default_target(facts):
 
 
 def summary(findings):
-    """One line for stderr: what failed, and the first thing to try."""
-    if not findings:
-        return "No checks ran."
-    counts = {}
-    for f in findings:
-        counts[f.status] = counts.get(f.status, 0) + 1
-    checks = {f.check_id for f in findings}
-    failed = {f.check_id for f in findings if f.status == FAIL}
-    errors = {f.check_id for f in findings if f.status == ERROR}
-    parts = ", ".join("{} {}".format(counts[s], s) for s in sorted(counts, key=STATUS_ORDER.get))
-    text = "{} of {} checks failed".format(len(failed), len(checks))
-    if errors:
-        text += ", {} could not reach a verdict".format(len(errors))
-    text += " ({} findings: {}).".format(len(findings), parts)
-    first, token = _steered(findings)
-    first = first or next(iter(sorted((f for f in findings if f.remediation), key=lambda f: STATUS_ORDER[f.status])),
-                          None)
-    if first:
-        why = ", as the pod's error says {}".format(_TOKEN_WORDS[token]) if token else ""
-        text += " First fix to try ({}, {}{}): {}".format(first.check_id, first.target, why, first.remediation)
-    return text
-
-
-_TOKEN_WORDS = {"anonymous": "no credential was offered", "oauth": "the credential offered was refused"}
-
-
-def _steered(findings):
-    """B.token: when a pod's 401 says which token failed, the first fix is the first failed check in the order that
-    token points at (evidence.lookAt of pod-pull-events), not the first in catalog order."""
-    for pod in findings:
-        token = pod.evidence.get("token") if pod.status == FAIL else None
-        if pod.check_id != "pod-pull-events" or token not in _TOKEN_WORDS:
-            continue
-        for check_id in pod.evidence.get("lookAt") or ():
-            hit = next((f for f in findings if f.check_id == check_id and f.status == FAIL and f.remediation), None)
-            if hit:
-                return hit, token
-    return None, None
+    """The stderr summary as one text (see ``summary.py``)."""
+    from .summary import summary as text
+    return text(findings)

@@ -7,9 +7,36 @@ from tests.simulator.harness import Environment, in_sandbox
 from tests.simulator.scenarios import build
 
 
-def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argument
+def pytest_report_header(config):  # pylint: disable=unused-argument
+    from tests.simulator.harness import az_executable
+    return "az under test: {}".format(az_executable())
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "oldest_az: also runs on the oldest supported az (tests/e2e/oldest_az.py)")
+
+
+def pytest_collection_modifyitems(config, items):
     if not in_sandbox() and any("tests/e2e" in str(i.fspath) for i in items):
         raise pytest.UsageError("the end-to-end tests run inside tests/netns.sh (see tests/run.sh)")
+    from tests.e2e import oldest_az
+    matched = set()
+    for item in items:
+        for entry in oldest_az.ENTRIES:
+            if oldest_az.selects(entry, item.nodeid):
+                item.add_marker(pytest.mark.oldest_az)
+                matched.add(entry)
+    if "oldest_az" in (config.getoption("markexpr") or "") and not config.getoption("keyword"):
+        whole = any(i.nodeid.startswith("tests/e2e/test_foundation.py") for i in items)
+        stale = [e for e in oldest_az.ENTRIES if e not in matched]
+        if whole and stale:
+            raise pytest.UsageError("tests/e2e/oldest_az.py names tests that do not exist: {}".format(stale))
+        from azext_acrpull.diagnose.catalog import catalog
+        uncovered = [c.check_id for c in catalog() if c.check_id not in oldest_az.PER_CHECK]
+        if uncovered:
+            config.issue_config_time_warning(pytest.PytestWarning(
+                "no test in tests/e2e/oldest_az.py runs these checks on the oldest azure-cli: {}".format(
+                    ", ".join(uncovered))), stacklevel=2)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,8 @@
 """Beyond the article (B.*), end to end through the real az against the simulated Azure: which token failed
 (B.token), a registry refusing ARM-audience tokens (B.armaud)."""
-from tests.e2e.test_auth import check_auth, one
+from tests.e2e.test_auth import SHARED_ID, check_auth, one, refresh_subscriptions
+from tests.simulator.scenarios.beyond import PARTNER_SUB, PARTNER_TENANT
+from tests.simulator.world import TENANT
 
 REGISTRY_ID = "/subscriptions/{}/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/myacr"
 
@@ -122,3 +124,49 @@ def test_kubelet_identity_that_matches_its_profile_passes(scenario):
     assert not [f for f in findings if f["target"].startswith("kubelet identity")]
     assert {f["status"] for f in findings} == {"Pass"}
     assert len(_identity_reads(sc)) == 1
+
+
+# --- B.tenant ---------------------------------------------------------------------------------------------------
+
+PARTNER_ID = "/subscriptions/{}/resourceGroups/rg-registry/providers/Microsoft.ContainerRegistry/registries/" \
+    "partneracr".format(PARTNER_SUB)
+
+
+def test_registry_in_another_tenant_fails_for_a_managed_identity_cluster(scenario):
+    sc = scenario("beyond-tenant-other")
+    findings, result = check_auth(sc, "--acr", PARTNER_ID)
+    f = one(sc, findings, "registry-tenant", "registry partneracr")
+    assert f["status"] == "Fail" and f["article"] == "B.tenant", f
+    assert "InvalidAuthenticationTokenTenant, naming tenant {}".format(PARTNER_TENANT) in f["message"]
+    assert "managed identity, which cannot be granted a role in another tenant" in f["message"]
+    assert "--sign-in-audience AzureADMultipleOrgs" in f["remediation"]
+    assert "az login --tenant {}".format(PARTNER_TENANT) in f["remediation"]
+    assert "--role AcrPull --scope " + PARTNER_ID in f["remediation"]
+    assert "kubectl create secret docker-registry partneracr-pull -n default --docker-server partneracr.azurecr.io" \
+        in f["remediation"]
+    assert f["evidence"]["registryTenant"] == PARTNER_TENANT and f["evidence"]["clusterTenant"] == TENANT
+    # ARM was asked once for the registry and refused it; nothing was written.
+    refused = [e for e in sc.sim.log if e["status"] == 401 and e["host"].startswith("management.")]
+    assert len(refused) == 1 and refused[0]["path"].lower().endswith("/registries/partneracr"), refused
+    # The registry lookup says why the registry cannot be read, instead of calling it missing (exit 0, not 3).
+    findings, _ = sc.diagnose("--acr", PARTNER_ID, "--checks", "registry-lookup", command="check-registry")
+    lookup = one(sc, findings, "registry-lookup", "registry partneracr")
+    assert lookup["status"] == "Fail" and "belongs to Microsoft Entra tenant " + PARTNER_TENANT in lookup["message"]
+    assert lookup["remediation"] == "To read it, sign in to that tenant too: az login --tenant " + PARTNER_TENANT
+
+
+def test_registry_in_another_subscription_of_the_same_tenant_passes(scenario):
+    sc = scenario("auth-mg-cross-sub")
+    refresh_subscriptions(sc)
+    findings, _ = check_auth(sc, "--acr", SHARED_ID, "--checks", "registry-tenant")
+    f = one(sc, findings, "registry-tenant", "registry sharedacr")
+    assert f["status"] == "Pass" and "another subscription of the cluster's Microsoft Entra tenant" in f["message"]
+    assert f["evidence"]["registryTenant"] == f["evidence"]["clusterTenant"] == TENANT
+
+
+def test_registry_in_the_clusters_subscription_passes_without_asking_for_tenants(scenario):
+    sc = scenario("mi-healthy")
+    findings, _ = check_auth(sc, "--acr", "myacr", "--checks", "registry-tenant")
+    assert one(sc, findings, "registry-tenant", "registry myacr")["status"] == "Pass"
+    assert not [e for e in sc.sim.log if e["path"].lower().rstrip("/").count("/") == 2 and
+                e["path"].lower().startswith("/subscriptions/")]

@@ -270,8 +270,12 @@ def test_table_output(scenario):
     sc = scenario("mi-kubelet-removed")
     result = fix(sc, "--acr", "myacr", "--yes", "-o", "table")
     lines = result.stdout.splitlines()
-    assert lines[0].split()[:5] == ["Status", "Check", "Target", "After", "Command"], result
+    # Issue 22: the table fits 120 columns; the command has a column only where it fits beside a readable message
+    # (here it does not), and the plan on stderr shows every command whole.
+    assert lines[0].split() == ["Status", "Check", "Target", "After", "Message"], result
+    assert max(len(line) for line in lines) <= 120, result.stdout
     assert lines[2].startswith("Applied") and "kubelet-identity-vmss" in lines[2] and " Pass " in lines[2]
+    assert "$ az aks update -g rg1 -n aks1" in result.stderr, result
 
 
 def _fix_on_terminal(sc, answer):

@@ -4,7 +4,7 @@ import collections
 
 import pytest
 
-from azext_acrpull.diagnose.findings import CATALOG_ORDER
+from azext_acrpull.diagnose.catalog import CATALOG_ORDER
 from tests.simulator import resourcegraph
 from tests.simulator.scenarios import build
 from tests.simulator.scenarios.fleet import (
@@ -22,7 +22,7 @@ from tests.simulator.world import SUBSCRIPTION, World
 
 FLEET_CHECKS = ("registry-lookup", "acr-role-assignment", "sp-credential-expiry", "sp-role-principal",
                 "kubelet-identity-vmss", "acr-network-rules", "private-dns-link", "vnet-peering", "egress-path",
-                "registry-arm-audience")
+                "registry-arm-audience", "registry-tenant")
 KEYS = ("checkId", "target", "status", "message", "remediation")
 ARG_PATH = "/providers/Microsoft.ResourceGraph/resources"
 
@@ -289,7 +289,12 @@ def test_table_and_bad_arguments(fleet_env):
     bad = env.run("aks", "diagnose-pull", "fleet", "--checks", "pod-pull-events")
     assert bad.rc == 2 and "fleet does not run it" in bad.stderr, bad
     both = env.run("aks", "diagnose-pull", "fleet", "--subscriptions", STAGING, "--management-group", "contoso")
-    assert both.rc != 0 and "not both" in both.stderr, both
+    # Exclusive arguments are a usage error: exit 2 and one line, before any request (issue 22).
+    assert both.rc == 2 and "not both" in both.stderr, both
+    assert [line for line in both.stderr.splitlines() if line.startswith("ERROR:")] == \
+        [line for line in both.stderr.splitlines() if not line.startswith("WARNING:")], both
+    timeout = env.run("aks", "diagnose-pull", "fleet", "--timeout", "0")
+    assert timeout.rc == 2 and "fleet's default is 600" in timeout.stderr, timeout
     missing = env.run("aks", "diagnose-pull", "fleet", "--acr", "nosuchregistry1")
     assert missing.rc == 3 and "was not found" in missing.stderr, missing
     assert "Traceback" not in bad.stderr + both.stderr + missing.stderr

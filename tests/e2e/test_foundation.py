@@ -1,4 +1,6 @@
 """The foundation: install, help, the first checks on six scenarios, output formats, bad input."""
+import re
+
 import pytest
 
 from tests.simulator.world import SUBSCRIPTION
@@ -98,9 +100,14 @@ def test_table_output_failures_first(scenario):
     result = sc.az("aks", "diagnose-pull", "run", "-g", "rg1", "-n", "aks1", "--acr", "myacr", "-o", "table")
     assert result.rc == 0, result
     lines = result.stdout.splitlines()
-    assert lines[0].split()[:5] == ["Status", "Check", "Target", "Message", "Remediation"]
+    # Issue 22: the table fits 120 columns; the remediation has a column only when it fits beside a readable
+    # message, else the summary lists it under the table.
+    assert lines[0].split()[:4] == ["Status", "Check", "Target", "Message"]
+    assert max(len(line) for line in lines) <= 120, result.stdout
     assert lines[2].startswith("Fail") and "kubelet-identity-vmss" in lines[2]
     assert "Pass" in result.stdout
+    if lines[0].split()[4:] != ["Remediation"]:
+        assert "az aks update -g rg1 -n aks1" in result.stderr, result
 
 
 def test_tsv_output_scalar_keys(scenario):
@@ -130,7 +137,16 @@ def test_list_checks_lists_only_implemented(scenario):
     assert result.rc == 0, result
     ids = [c["checkId"] for c in result.json()]
     assert {"registry-lookup", "acr-role-assignment", "kubelet-identity-vmss"} <= set(ids)
-    assert all(set(c) == {"checkId", "article", "title", "description"} for c in result.json())
+    # The contract's four keys, plus (issue 22) the commands that run each check and whether fleet can.
+    assert all(set(c) == {"checkId", "article", "title", "description", "commands", "fleet"} for c in result.json())
+    by_id = {c["checkId"]: c for c in result.json()}
+    assert by_id["acr-role-assignment"]["commands"] == ["run", "check-auth", "fix", "fleet"]
+    assert by_id["acr-role-assignment"]["fleet"] is True
+    assert by_id["image-manifest"]["fleet"] is False and "fleet" not in by_id["image-manifest"]["commands"]
+    assert "check-image" in by_id["image-manifest"]["commands"]
+    table = sc.az("aks", "diagnose-pull", "list-checks", "-o", "table")
+    assert table.rc == 0 and table.stdout.splitlines()[0].split() == ["Check", "Article", "Fleet", "Commands", "Title"]
+    assert max(len(line) for line in table.stdout.splitlines()) <= 120, table.stdout
     assert sc.sim.log == []
 
 
@@ -142,7 +158,8 @@ def test_help_reads_well(azenv):
         assert result.rc == 0 and "Examples" in result.stdout, (command, result)
     aks = azenv.run("aks", "--help")
     assert "diagnose-pull" in aks.stdout, aks
-    assert "az aks : Azure Kubernetes Service." in aks.stdout, aks
+    # The group keeps azure-cli's own summary (its words changed between releases), not one of the extension's.
+    assert re.search(r"az aks : (Azure Kubernetes Service|Manage Azure Kubernetes Services)\.", aks.stdout), aks
 
 
 def test_missing_cluster_is_not_found(scenario):
@@ -176,3 +193,17 @@ def test_unknown_check_id_is_a_usage_error(scenario):
     sc = scenario("mi-healthy")
     result = sc.az("aks", "diagnose-pull", "run", "-g", "rg1", "-n", "aks1", "--checks", "no-such-check")
     assert result.rc == 2 and "unknown check id" in result.stderr, result
+    typo = sc.az("aks", "diagnose-pull", "run", "-g", "rg1", "-n", "aks1", "--checks", "acr-role-asignment")
+    assert typo.rc == 2 and "did you mean 'acr-role-assignment'?" in typo.stderr, typo
+
+
+@pytest.mark.parametrize("command,check", [("check-auth", "image-manifest"), ("check-image", "acr-role-assignment"),
+                                           ("check-network", "pod-pull-events")])
+def test_checks_a_command_does_not_run_is_a_usage_error(scenario, command, check):
+    sc = scenario("mi-healthy")
+    sc.sim.clear_log()
+    result = sc.az("aks", "diagnose-pull", command, "-g", "rg1", "-n", "aks1", "--checks", check)
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("WARNING:")]
+    assert result.rc == 2 and len(errors) == 1 and errors[0].startswith("ERROR: "), result
+    assert "does not run {}".format(check) in errors[0] and "Traceback" not in result.stderr, result
+    assert not [e for e in sc.sim.log if e["host"] != "login.microsoftonline.com"], sc.sim.log

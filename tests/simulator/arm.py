@@ -36,10 +36,36 @@ def not_found(path, world=None):
     return _reply(404, {"error": {"code": "NotFound", "message": "Path {} was not found.".format(path)}})
 
 
+def wrong_tenant(req, world, low):
+    """ARM's answer to a token of one Entra tenant for a subscription of another (InvalidAuthenticationTokenTenant,
+    with the subscription's tenant in the message and in the challenge)."""
+    m = re.match(r"^/subscriptions/([^/]+)", low)
+    claims = req.bearer_claims() or {}
+    if not m or not claims.get("tid") or m.group(1) not in {s.lower() for s in world.subs}:
+        return None
+    tenant = world.tenant_of_subscription(m.group(1))
+    if claims["tid"] == tenant:
+        return None
+    return _reply(401, {"error": {"code": "InvalidAuthenticationTokenTenant", "message":
+                                  "The access token is from the wrong issuer 'https://sts.windows.net/{}/'. It must "
+                                  "match the tenant 'https://sts.windows.net/{}/' associated with this subscription. "
+                                  "Please use the authority (URL) 'https://login.windows.net/{}' to get the token. "
+                                  "Note, if the subscription is transferred to another tenant there is no impact to "
+                                  "the services, but information about new tenant could take time to propagate (up "
+                                  "to an hour). If you just transferred your subscription and see this error "
+                                  "message, please try back later.".format(claims["tid"], tenant, tenant)}},
+                  {"WWW-Authenticate": 'Bearer authorization_uri="https://login.windows.net/{}", '
+                                       'error="invalid_token", error_description="The access token is from the wrong '
+                                       'issuer."'.format(tenant)})
+
+
 def route(req):
     world, path = req.world, req.path.rstrip("/")
     low = path.lower()
     method = req.method
+    refused = wrong_tenant(req, world, low)
+    if refused is not None:
+        return refused
     if method == "GET":
         return _get(req, world, path, low)
     if method == "POST":
@@ -62,8 +88,10 @@ def _get(req, world, path, low):
                                       "scope '{}' or the scope is invalid.".format(world.tenant_id, path)}})
     if low == "/subscriptions":
         denied_subs = {d.rsplit("/", 1)[-1] for d in getattr(world, "denied_scopes", ()) if d.count("/") == 2}
+        tid = (req.bearer_claims() or {}).get("tid") or world.tenant_id   # a token lists its own tenant's
         return _reply(200, {"value": [s for s in world.subscriptions()
-                                      if s["subscriptionId"].lower() not in {d.lower() for d in denied_subs}]})
+                                      if s["subscriptionId"].lower() not in {d.lower() for d in denied_subs}
+                                      and s["tenantId"] == tid]})
     if low == "/tenants":
         return _reply(200, {"value": [{"id": "/tenants/" + world.tenant_id, "tenantId": world.tenant_id,
                                        "tenantCategory": "Home", "displayName": "Simulated Tenant",

@@ -24,6 +24,18 @@ def in_sandbox():
     return os.environ.get("ACRPULL_SANDBOX") == "1"
 
 
+def az_executable():
+    """The az to test: ``ACRPULL_AZ`` (an az executable, e.g. an older azure-cli's venv), else the az installed
+    beside the Python that runs the tests."""
+    chosen = os.environ.get("ACRPULL_AZ")
+    if chosen:
+        path = shutil.which(chosen) or chosen
+        if not os.access(path, os.X_OK):
+            raise RuntimeError("ACRPULL_AZ={!r} is not an az executable".format(chosen))
+        return os.path.abspath(path)
+    return os.path.join(os.path.dirname(sys.executable), "az")
+
+
 def build_wheel(out_dir):
     """The wheel exactly as users get it: built from setup.py, without the tests.
 
@@ -69,7 +81,7 @@ class Environment:
         os.makedirs(self.extension_dir, exist_ok=True)
         with open(os.path.join(self.config_dir, "versionCheck.json"), "w", encoding="utf-8") as f:
             json.dump({"check_time": "2099-01-01 00:00:00.000000"}, f)
-        self.az = os.path.join(os.path.dirname(sys.executable), "az")
+        self.az = az_executable()
         self.env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
         self.env.update({
             "AZURE_CONFIG_DIR": self.config_dir, "AZURE_EXTENSION_DIR": self.extension_dir,

@@ -313,7 +313,8 @@ def _rows(world):
     for role_guid in _builtin_roles():
         definition = world.role_definition(role_guid, "/providers/Microsoft.Authorization/roleDefinitions/" + role_guid)
         tables["authorizationresources"].append(_row(world, definition))
-    return tables
+    # Resource Graph answers for the caller's tenant: another tenant's subscriptions are not there.
+    return {t: [r for r in rows if r["tenantId"] == world.tenant_id] for t, rows in tables.items()}
 
 
 def _builtin_roles():
@@ -327,7 +328,8 @@ def _row(world, res, subscription=None):
     sub = subscription or (parts[2] if len(parts) > 2 and parts[1].lower() == "subscriptions" else "")
     rg = parts[4] if len(parts) > 4 and parts[3].lower() == "resourcegroups" else ""
     return {"id": rid, "name": res.get("name") or "", "type": (res.get("type") or "").lower(),
-            "tenantId": world.tenant_id, "kind": res.get("kind") or "", "location": res.get("location") or "",
+            "tenantId": world.tenant_of_subscription(sub) if sub else world.tenant_id, "kind": res.get("kind") or "",
+            "location": res.get("location") or "",
             "resourceGroup": rg.lower(), "subscriptionId": sub, "managedBy": res.get("managedBy") or "",
             "sku": res.get("sku"), "plan": res.get("plan"), "properties": res.get("properties") or {},
             "tags": res.get("tags") or {}, "identity": res.get("identity"), "zones": res.get("zones"),

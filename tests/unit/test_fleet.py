@@ -231,3 +231,88 @@ def test_building_the_tables_of_a_large_tenant_is_quick():
                                             "| project id | order by id asc"})
     assert status == 200 and page["totalRecords"] == 200
     assert time.time() - started < 20
+
+
+# -- a registry shared by every cluster: each cluster's checks cost what its own facts cost ------------------------
+def _fleet_data(world):
+    """FleetData indexed from the simulated Resource Graph's rows, as ``load`` indexes its queries' answers."""
+    from azext_acrpull.diagnose.facts import fleet as fleet_facts
+    rows = resourcegraph._rows(world)   # pylint: disable=protected-access
+    data = _data(world)
+    resources = rows["resources"]
+    data.clusters = [r for r in resources if r["type"] == fleet_facts.CLUSTER]
+    data._index_registries([r for r in resources   # pylint: disable=protected-access
+                            if r["type"] in (fleet_facts.REGISTRY, fleet_facts.REPLICATION)])
+    for row in rows["authorizationresources"]:
+        if row["type"] == "microsoft.authorization/roledefinitions":
+            data.definitions[row["id"].rsplit("/", 1)[-1].lower()] = row
+    for row in resources:
+        if row["type"] == fleet_facts.VMSS:
+            data.scale_sets.setdefault(fleet_facts.group_key(row["id"]), []).append(row)
+        elif row["type"].startswith("microsoft.network/"):
+            data.network[row["id"].lower()] = row
+    data.network_scope = None
+    return data
+
+
+def test_a_shared_registry_costs_each_cluster_its_own_facts(monkeypatch):
+    """The shared-registry tenant: the registry's assignment list is built and scanned once, each role definition
+    is evaluated once per evaluation of a principal's roles, and the registry's IP rules are parsed once, however
+    many clusters pull from it. Counts, not timings."""
+    from azext_acrpull.diagnose import fleet, netpath, roles
+    from azext_acrpull.diagnose.facts import fleet as fleet_facts
+    from bench.fleet_tenant import generate_shared
+
+    scans = []
+
+    class Counted(roles.AssignmentList):
+        def __iter__(self):
+            scans.append(len(self))
+            return super().__iter__()
+
+    evaluations = []
+    granting = roles._granting_pattern   # pylint: disable=protected-access
+
+    def counted_pattern(permissions, action, data=False):
+        evaluations.append(action)
+        return granting(permissions, action, data)
+
+    monkeypatch.setattr(fleet_facts, "AssignmentList", Counted)
+    monkeypatch.setattr(roles, "_granting_pattern", counted_pattern)
+    netpath._allowed_index.cache_clear()   # pylint: disable=protected-access
+    clusters = 60
+    data = _fleet_data(generate_shared(clusters))
+    checks = fleet.fleet_checks(["acr-role-assignment", "acr-network-rules"])
+    found = list(fleet.scan(data, checks, acr=("name", "contosoplatform")))
+
+    by_check = {}
+    for _, finding in found:
+        by_check.setdefault((finding.check_id, finding.status), 0)
+        by_check[(finding.check_id, finding.status)] += 1
+    assert by_check[("acr-role-assignment", "Fail")] == clusters // 10       # one in ten lost its pull role
+    assert by_check[("acr-network-rules", "Fail")] == clusters // 10         # one in ten is not allowed
+    assert scans == [len(data.assignments_for_scope(next(iter(data.registries))))], \
+        "the registry's assignments are scanned once for the whole fleet, not per cluster"
+    assert len(evaluations) <= clusters, "one evaluation per role definition of a cluster's own assignments"
+    assert netpath._allowed_index.cache_info().misses == 1   # pylint: disable=protected-access
+    rules = [f for _, f in found if f.check_id == "acr-network-rules"]
+    assert all(len(f.evidence["ipRules"]) <= 20 and f.evidence["ipRuleCount"] == clusters - clusters // 10
+               for f in rules), "a finding names a bounded number of the registry's rules"
+
+
+def test_role_definitions_are_evaluated_once_per_definition(monkeypatch):
+    from azext_acrpull.diagnose import roles
+    granting = roles._granting_pattern   # pylint: disable=protected-access
+    calls = []
+    monkeypatch.setattr(roles, "_granting_pattern", lambda *a, **k: calls.append(a[1]) or granting(*a, **k))
+    world = World("t")
+    principals = ["p{}".format(i) for i in range(300)]
+    for i, principal in enumerate(principals):
+        world.assign(REGISTRY, "AcrPull" if i % 3 else "Reader", principal)
+    assignments = [a for k, a in world.arm.items() if "/roleassignments/" in k]
+    grants = roles.pull_grants(assignments, {}, principals, REGISTRY, abac=False)
+    assert len(grants) == 300 and len(calls) == 2   # Reader reads "*/read", pull/read among them
+    indexed = roles.AssignmentList(assignments)
+    assert roles.assignments_of(indexed, ["P7", "p8"]) == roles.assignments_of(list(assignments), ["p7", "P8"])
+    assert [a["properties"]["principalId"] for a in indexed.of(["p8", "p7"])] == [
+        a["properties"]["principalId"] for a in assignments if a["properties"]["principalId"] in ("p7", "p8")]

@@ -10,7 +10,10 @@ from ..roles import (
     PULL_ACTION,
     REPOSITORY_CONTENT_READ,
     REPOSITORY_METADATA_READ,
+    any_group,
+    assignments_of,
     denial,
+    group_ids,
     pull_grants,
 )
 from ..ties import (
@@ -82,9 +85,10 @@ def raise_first(results):
 def registry_grants(facts, registry, assignments, principal_ids, repository=None, abac=None):
     """Pull grants among `assignments` (as listed at the registry) for these principals; `abac` overrides the
     registry's own mode (to tell what a role would grant in the other one)."""
+    wanted = {p.lower() for p in principal_ids}
+    assignments = assignments_of(assignments, wanted)   # through the list's index: a shared registry has thousands
     definition_ids = sorted({a["properties"]["roleDefinitionId"] for a in assignments
-                             if (a.get("properties", {}).get("principalId") or "").lower() in
-                             {p.lower() for p in principal_ids}})
+                             if (a.get("properties", {}).get("principalId") or "").lower() in wanted})
     fetched = raise_first(facts.parallel(facts.role_definition, definition_ids))
     definitions = dict(zip(definition_ids, fetched, strict=True))
     # The list at a registry holds only assignments that apply there, so a management group scope among them is
@@ -99,15 +103,10 @@ def registry_grants(facts, registry, assignments, principal_ids, repository=None
 def principals_of(facts, object_id, assignments):
     """The principal ids whose roles apply to `object_id` at the registry: its own, and the groups it belongs to
     when some group holds a role there (Graph is asked only then). Returns (ids, {group id: name})."""
-    if not any((a.get("properties", {}).get("principalType") or "") == "Group" for a in assignments):
+    if not any_group(assignments):
         return [object_id], {}
     groups = facts.member_groups(object_id)
     return [object_id] + sorted(groups), groups
-
-
-def assignments_of(assignments, principal_ids):
-    ids = {p.lower() for p in principal_ids}
-    return [a for a in assignments if (a.get("properties", {}).get("principalId") or "").lower() in ids]
 
 
 def held_roles_words(facts, registry, assignments, action=PULL_ACTION, data=False):
@@ -309,11 +308,10 @@ def _other_groups(facts, registry, assignments, groups):
     """Groups given a pull role but that do not hold the identity: the case where membership was assumed. A group
     that can pull only through a broad role on an enclosing scope (Contributor on the resource group, say) was
     given it to manage resources, not to pull: it is not named."""
-    group_ids = sorted({(a.get("properties", {}).get("principalId") or "").lower() for a in assignments
-                        if (a.get("properties", {}).get("principalType") or "") == "Group"} - set(groups or {}) - {""})
-    if not group_ids:
+    others = sorted(group_ids(assignments) - set(groups or {}))
+    if not others:
         return ""
-    holders = sorted({g.principal_id for g in registry_grants(facts, registry, assignments, group_ids)
+    holders = sorted({g.principal_id for g in registry_grants(facts, registry, assignments, others)
                       if not _broad(g, registry)})
     if not holders:
         return ""
@@ -710,8 +708,10 @@ def kubelet_identity_vmss(chk, facts):
         return [chk.finding("cluster {}".format(cluster), SKIPPED,
                             "The cluster pulls with its service principal, not a kubelet identity; nodes read it "
                             "from their configuration, not from the scale set's identities.")]
-    drift = _drift(chk, facts, identity, pools)
+    if identity.get("resourceId"):   # read alongside the scale sets; a scale set that cannot be read says why first
+        facts.prefetch(lambda: facts.user_assigned_identity(identity["resourceId"]))
     scale_sets = facts.node_vmss() if any(_is_vmss(p) for p in pools) else []
+    drift = _drift(chk, facts, identity, pools)
     lockdown = ((facts.cluster().get("properties", {}).get("nodeResourceGroupProfile") or {})
                 .get("restrictionLevel") or "Unrestricted")
     findings = [drift] if drift else []

@@ -1,5 +1,6 @@
 """Beyond the article (B.*): identities, tokens and registry policy that make a node's pull fail with 401 although
-every role looks right: a registry that refuses ARM-audience tokens (B.armaud)."""
+every role looks right: a registry that refuses ARM-audience tokens (B.armaud), a registry in another Entra tenant
+(B.tenant)."""
 from ..classify import WAITING_REASONS, failed_token
 from ..facts import FactError
 from ..findings import ERROR, FAIL, PASS, WARNING, check
@@ -98,3 +99,81 @@ def _arm_audience(chk, facts, registry):
         "Registry {} refuses Microsoft Entra tokens issued for Azure Resource Manager (policies.{} is disabled). "
         "Nodes whose credential provider presents an ARM-audience token get 401 from it; no pull error read here "
         "shows one (pass --pod to read a failing pod's). {}".format(name, ARM_POLICY, policy_words), fix, **evidence)
+
+
+# --- B.tenant ---------------------------------------------------------------------------------------------------
+
+
+@check("registry-tenant", "B.tenant", "The registry is in the cluster's Microsoft Entra tenant",
+       "Compares the Entra tenant of the registry's subscription (its tenantId, or the tenant ARM names when it "
+       "refuses the signed-in account's token with InvalidAuthenticationTokenTenant) with the cluster's. A managed "
+       "identity cannot hold a role in another tenant, so a managed-identity cluster needs a multi-tenant "
+       "application with AcrPull there, used through a pull secret. Another subscription of the same tenant is "
+       "fine.", groups=("auth",), fleet=True)
+def registry_tenant(chk, facts):
+    identity = facts.pull_identity()
+    findings = [_tenant_finding(chk, facts, identity, lookup) for lookup in facts.registry_lookups()
+                if lookup["registry"] is not None or lookup.get("tenant")]
+    if not findings:
+        from .auth import no_registry
+        return no_registry(chk, facts)
+    return findings
+
+
+def _tenant_finding(chk, facts, identity, lookup):
+    registry = lookup["registry"]
+    name = registry["name"] if registry else lookup["name"]
+    registry_id = registry["id"] if registry else lookup["given"]
+    target = registry_target(name)
+    registry_sub = parse_resource_id(registry_id).subscription.lower()
+    cluster_sub = (facts.cluster_subscription() or "").lower()
+    evidence = {"registryId": registry_id, "registrySubscription": registry_sub, "clusterSubscription": cluster_sub,
+                "pullIdentity": identity["kind"]}
+    if registry_sub == cluster_sub:
+        return chk.finding(target, PASS, "Registry {} is in the cluster's own subscription {}, so in its Microsoft "
+                           "Entra tenant.".format(name, cluster_sub), **evidence)
+    registry_tenant_id = lookup.get("tenant") or facts.subscription_tenant(registry_sub)
+    cluster_tenant = facts.subscription_tenant(cluster_sub)
+    evidence.update(registryTenant=registry_tenant_id, clusterTenant=cluster_tenant,
+                    tenantFrom="InvalidAuthenticationTokenTenant" if lookup.get("tenant") else "subscription")
+    if not registry_tenant_id or not cluster_tenant:
+        return chk.finding(target, ERROR, "Could not reach a verdict: the tenant of subscription {} is not "
+                           "known.".format(registry_sub if not registry_tenant_id else cluster_sub),
+                           reason="tenant unknown", **evidence)
+    if registry_tenant_id.lower() == cluster_tenant.lower():
+        return chk.finding(target, PASS, "Registry {} is in subscription {}, another subscription of the cluster's "
+                           "Microsoft Entra tenant {}: roles there apply to the cluster's identity.".format(
+                               name, registry_sub, cluster_tenant), **evidence)
+    how = ("ARM refused the signed-in account's token for it with InvalidAuthenticationTokenTenant, naming tenant {}"
+           .format(registry_tenant_id) if lookup.get("tenant") else
+           "its subscription {} belongs to tenant {}".format(registry_sub, registry_tenant_id))
+    login = (registry or {}).get("properties", {}).get("loginServer") or "{}{}".format(
+        name.lower(), facts.request.acr_suffix)
+    if identity["kind"] == "kubeletIdentity":
+        app = "{}-acr-pull".format(facts.cluster_name)
+        route = ('APP_ID=$(az ad app create --display-name {app} --sign-in-audience AzureADMultipleOrgs --query appId '
+                 '-o tsv) && az ad sp create --id "$APP_ID" && SECRET=$(az ad app credential reset --id "$APP_ID" '
+                 '--query password -o tsv) && az login --tenant {tenant} && az ad sp create --id "$APP_ID" && '
+                 'az role assignment create --assignee "$APP_ID" --role AcrPull --scope {rid} && '
+                 'kubectl create secret docker-registry {secret} -n {ns} --docker-server {login} '
+                 '--docker-username "$APP_ID" --docker-password "$SECRET"').format(
+                     app=app, tenant=registry_tenant_id, rid=registry_id, secret="{}-pull".format(name.lower()),
+                     ns=facts.request.namespace, login=login)
+        return chk.finding(
+            target, FAIL,
+            "Registry {} belongs to another Microsoft Entra tenant than the cluster ({}; the cluster's is {}). The "
+            "cluster pulls with its kubelet identity {}, a managed identity, which cannot be granted a role in "
+            "another tenant (`az aks update --attach-acr` fails with 'Principal ... does not exist in the "
+            "directory'). The documented route: a multi-tenant application registered in the cluster's tenant, "
+            "provisioned in the registry's tenant with AcrPull on {}, used through an image pull secret that the "
+            "pods (or their service account) name in imagePullSecrets.".format(
+                name, how, cluster_tenant, identity["name"], name), route, **evidence)
+    return chk.finding(
+        target, WARNING,
+        "Registry {} belongs to another Microsoft Entra tenant than the cluster ({}; the cluster's is {}). The "
+        "cluster pulls with service principal {}, which can pull there only if its application is multi-tenant and "
+        "its service principal in tenant {} holds AcrPull on {}; roles in that tenant cannot be read from this "
+        "one.".format(name, how, cluster_tenant, identity["clientId"], registry_tenant_id, name),
+        'az ad app show --id {} --query signInAudience -o tsv && az login --tenant {} && az role assignment list '
+        '--assignee {} --scope {} -o table'.format(identity["clientId"], registry_tenant_id, identity["clientId"],
+                                                   registry_id), **evidence)

@@ -22,6 +22,8 @@ from ..netpath import (
 from .registry import registry_target
 
 APPROVED = "approved"
+# IP rules named in a finding (evidence and words): a registry shared by a fleet may allow hundreds of addresses.
+SHOWN_RULES = 20
 
 
 # -- shared reasoning (facts in, plain dicts out) -------------------------------------------------
@@ -188,8 +190,26 @@ def public_path(facts, registry):
 
 
 def _allowed_ips(rules):
-    """The addresses and ranges a registry's network rule set allows."""
-    return [r.get("value") for r in rules.get("ipRules") or [] if (r.get("action") or "Allow") == "Allow"]
+    """The addresses and ranges a registry's network rule set allows (worked out once per rule list: a fleet's
+    clusters share their registry's)."""
+    listed = rules.get("ipRules") or []
+    known = _ALLOWED.get(id(listed))
+    if known is None or known[0] is not listed or known[1] != len(listed):
+        if len(_ALLOWED) > 256:
+            _ALLOWED.clear()
+        values = tuple(r.get("value") for r in listed if (r.get("action") or "Allow") == "Allow")
+        known = _ALLOWED[id(listed)] = (listed, len(listed), values)
+    return known[2]
+
+
+_ALLOWED = {}   # id(ipRules) -> (ipRules, its length, allowed values); the list is kept so its id is not reused
+
+
+def _rules_words(allowed):
+    """The allowed addresses in words; a registry shared by many clusters may allow hundreds: then their number."""
+    if len(allowed) > SHOWN_RULES:
+        return "{} IP rules".format(len(allowed))
+    return ", ".join(allowed) or "no IP rules"
 
 
 def _vnet_rules(rules):
@@ -364,7 +384,9 @@ def _network_rules_one(chk, facts, registry):
     rules = props.get("networkRuleSet") or {}
     default = rules.get("defaultAction") or "Allow"
     allowed = _allowed_ips(rules)
-    evidence = {"publicNetworkAccess": public, "defaultAction": default, "ipRules": allowed}
+    evidence = {"publicNetworkAccess": public, "defaultAction": default, "ipRules": allowed[:SHOWN_RULES]}
+    if len(allowed) > SHOWN_RULES:
+        evidence["ipRuleCount"] = len(allowed)
     if public == "Enabled" and default == "Allow":
         return chk.finding(target, PASS, "Registry {} accepts pulls from all networks (public network access "
                                          "Enabled, default action Allow).".format(name), **evidence)
@@ -411,7 +433,7 @@ def _network_rules_one(chk, facts, registry):
         hop = _default_next_hop(facts)
         firewall = facts.firewall_at(hop) if hop else None
         evidence.update(nextHop=hop, firewall=firewall)
-        rules_words = ", ".join(allowed) or "no IP rules"
+        rules_words = _rules_words(allowed)
         if firewall and firewall["publicIps"]:
             missing = uncovered(firewall["publicIps"], allowed)
             seen = "; the route table's next hop {} is Azure Firewall {}, whose public IP {} is the likely " \
@@ -433,7 +455,7 @@ def _network_rules_one(chk, facts, registry):
     if missing:
         return chk.finding(target, FAIL, "Registry {} allows only selected networks ({}) and the cluster's egress "
                            "{} ({}) is not among them, so pulls are refused with 403 Forbidden.{}".format(
-                               name, ", ".join(allowed) or "no IP rules", ", ".join(missing),
+                               name, _rules_words(allowed), ", ".join(missing),
                                _egress_words(egress), why_public),
                            " && ".join("az acr network-rule add --name {} --ip-address {}".format(name, ip)
                                        for ip in missing), missing=missing, **evidence)

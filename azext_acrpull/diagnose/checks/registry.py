@@ -26,6 +26,16 @@ def registry_lookup(chk, facts):
     findings = []
     for lookup in facts.registry_lookups():
         registry = lookup["registry"]
+        if registry is None and lookup.get("tenant"):
+            findings.append(chk.finding(
+                registry_target(lookup["name"]), FAIL,
+                "Registry {} cannot be read: its subscription belongs to Microsoft Entra tenant {}, and ARM refused "
+                "the signed-in account's token of tenant {} for it (InvalidAuthenticationTokenTenant). See "
+                "registry-tenant for what that means for pulls.".format(lookup["name"], lookup["tenant"],
+                                                                        lookup["tokenTenant"]),
+                "To read it, sign in to that tenant too: az login --tenant {}".format(lookup["tenant"]),
+                given=lookup["given"], tenant=lookup["tenant"], tokenTenant=lookup["tokenTenant"]))
+            continue
         if registry is None:
             near = closest_registries(facts, lookup["name"])
             findings.append(chk.finding(

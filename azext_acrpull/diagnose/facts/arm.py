@@ -9,6 +9,8 @@ timeout bounds all apply; a refusal is the same ``HttpResponseError`` (ARM error
 ``LiveFacts._read`` turns into a FactError. Actions with side effects, and anything that is not a GET,
 keep using the SDKs.
 """
+import re
+
 from .base import FactError
 
 MAX_PAGES = 50
@@ -18,6 +20,21 @@ REGISTRY_API = "2026-09-01-preview"
 ROLE_ASSIGNMENTS_API = "2022-04-01"
 ROLE_DEFINITIONS_API = "2022-05-01-preview"
 IDENTITY_API = "2024-11-30"
+SUBSCRIPTIONS_API = "2022-12-01"
+# ARM's answer to a token of another tenant than the subscription's: "The access token is from the wrong issuer
+# 'https://sts.windows.net/<token's tenant>/'. It must match the tenant 'https://sts.windows.net/<its tenant>/' ..."
+WRONG_TENANT = "InvalidAuthenticationTokenTenant"
+_WRONG_ISSUER = re.compile(r"wrong issuer '?https://[^/']+/(?P<token>[0-9a-fA-F-]{36})/?'?.*?must match the tenant "
+                           r"'?https://[^/']+/(?P<tenant>[0-9a-fA-F-]{36})/?'?", re.IGNORECASE)
+
+
+def foreign_tenant(err):
+    """(the token's tenant, the resource's tenant) when ARM refused a read with InvalidAuthenticationTokenTenant
+    (a FactError of 401), else None."""
+    if getattr(err, "status_code", None) != 401 or (getattr(err, "code", None) or "") != WRONG_TENANT:
+        return None
+    m = _WRONG_ISSUER.search(getattr(err, "reason", "") or str(err))
+    return (m["token"].lower(), m["tenant"].lower()) if m else None
 
 
 class ArmFacts:
@@ -46,10 +63,24 @@ class ArmFacts:
 
         from ..._client_factory import cf_container_service
         client = self._client(cf_container_service, subscription_id)
-        response = client.send_request(HttpRequest("GET", url, params=params))
+        response = pipeline_send(client, HttpRequest("GET", url, params=params))
         if response.status_code >= 400:
             raise HttpResponseError(response=response, error_format=ARMErrorFormat)
         try:
             return response.json()
         except ValueError:
             raise DecodeError("not JSON", response=response) from None
+
+
+def pipeline_send(client, request):
+    """Send ``request`` through a generated SDK client's pipeline (its policies, credential and retries).
+
+    Single-API clients have ``send_request``; the multi-API clients of older azure-cli releases
+    (azure-mgmt-containerservice 37.0.0 in azure-cli 2.75) do not, but every generated client keeps its pipeline in
+    ``_client`` (an azure-core ``PipelineClient``), which is what ``send_request`` itself calls."""
+    send = getattr(client, "send_request", None)
+    if send is not None:
+        return send(request)
+    pipeline = client._client  # pylint: disable=protected-access
+    request.url = pipeline.format_url(request.url)
+    return pipeline.send_request(request)

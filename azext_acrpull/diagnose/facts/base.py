@@ -157,7 +157,7 @@ class Facts:
     def service_principal_clusters(self):
         """The clusters (ids) that run as each service principal, by appId (lower case), across every subscription
         the account can read, and the subscriptions whose clusters could not be read. Asked only when a pull
-        role points at another service principal: before calling it stale, see whether a cluster still uses it."""
+        role points at a principal some evidence ties to this cluster: another cluster that runs as it clears it."""
         return self.shared_once("service_principal_clusters", self._service_principal_clusters)
 
     def _service_principal_clusters(self):

@@ -22,6 +22,7 @@ from knack.log import get_logger
 
 from ..ids import id_name, parse_resource_id
 from ..netpath import privatelink_zone
+from ..roles import AssignmentList
 from .base import FactError, Facts
 from .graph import GraphFacts
 from .network import NETWORK_TYPES, NetworkFacts
@@ -43,7 +44,7 @@ _COLUMNS = "id, name, type, location, resourceGroup, subscriptionId, tags, sku, 
 QUERIES = {
     "clusters": "resources\n| where type =~ '{}'\n| project {}\n| order by id asc".format(CLUSTER, _COLUMNS),
     "subscriptions": "resourcecontainers\n| where type =~ 'microsoft.resources/subscriptions'\n"
-                     "| project id, name, subscriptionId, properties\n| order by id asc",
+                     "| project id, name, subscriptionId, tenantId, properties\n| order by id asc",
     "registries": "resources\n| where type in~ ('{}', '{}')\n| project {}\n| order by id asc".format(
         REGISTRY, REPLICATION, _COLUMNS),
     "role definitions": "authorizationresources\n| where type =~ 'microsoft.authorization/roledefinitions'\n"
@@ -329,12 +330,13 @@ class FleetData:
 
     def assignments_for_scope(self, scope):
         """Role assignments at, above and below ``scope``, as ``role_assignments.list_for_scope`` returns them
-        (worked out once per scope: every cluster that pulls from a registry asks for the same list)."""
+        (worked out once per scope: every cluster that pulls from a registry asks for the same list, and gets that
+        very list, indexed by principal on first use; readers do not change it)."""
         low = _low(scope)
         found = self._for_scope.get(low)
         if found is None:
-            found = self._for_scope[low] = self._assignments_for_scope(low)
-        return list(found)
+            found = self._for_scope[low] = AssignmentList(self._assignments_for_scope(low))
+        return found
 
     def _assignments_for_scope(self, low):
         parts = low.split("/")
@@ -441,8 +443,7 @@ class FleetData:
 
     def group_assignments_at(self, registry_id):
         """Does a group hold a role that applies at this registry?"""
-        return any((a.get("properties") or {}).get("principalType") == "Group"
-                   for a in self.assignments_for_scope(registry_id))
+        return self.assignments_for_scope(registry_id).any_group()
 
     # -- private DNS record sets, once per zone and type ------------------------------------------------
     def record_sets(self, zone_id, record_type):
@@ -563,6 +564,13 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
                             "resource group of that name in subscription {}".format(
                                 node_rg, self.cluster_subscription()), 403)
         return rows
+
+    def subscription_tenant(self, subscription_id):
+        row = self.data.subscriptions.get((subscription_id or "").lower())
+        if row is None or not row.get("tenantId"):
+            raise FactError("subscription {} is not among those Azure Resource Graph shows the signed-in account, so "
+                            "its Microsoft Entra tenant is not known".format(subscription_id))
+        return row["tenantId"].lower()
 
     def user_assigned_identity(self, resource_id):
         """The identity's row, or None when Resource Graph shows its resource group but not the identity (gone)."""

@@ -2,7 +2,16 @@
 from knack.log import get_logger
 
 from ..ids import parse_resource_id
-from .arm import IDENTITY_API, REGISTRY_API, ROLE_ASSIGNMENTS_API, ROLE_DEFINITIONS_API, VMSS_API, ArmFacts
+from .arm import (
+    IDENTITY_API,
+    REGISTRY_API,
+    ROLE_ASSIGNMENTS_API,
+    ROLE_DEFINITIONS_API,
+    SUBSCRIPTIONS_API,
+    VMSS_API,
+    ArmFacts,
+    foreign_tenant,
+)
 from .base import FactError, Facts
 from .credentials import CredentialFacts
 from .graph import GraphFacts
@@ -194,6 +203,23 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, Reachabili
                 return None
             raise
 
+    def subscription_tenant(self, subscription_id):
+        """The Entra tenant a subscription belongs to: its tenantId, or the tenant ARM names when it refuses the
+        signed-in account's token for it (InvalidAuthenticationTokenTenant)."""
+        return self.once(("subscription_tenant", subscription_id.lower()),
+                         lambda: self._subscription_tenant(subscription_id))
+
+    def _subscription_tenant(self, sub):
+        try:
+            found = self._read("subscription {}".format(sub), "Microsoft.Resources/subscriptions/read",
+                               lambda: self.arm_get("/subscriptions/{}".format(sub), SUBSCRIPTIONS_API, sub))
+        except FactError as err:
+            tenants = foreign_tenant(err)
+            if tenants:
+                return tenants[1]
+            raise
+        return (found.get("tenantId") or "").lower() or None
+
     # -- registries -----------------------------------------------------------------------------
     def registries_in_subscription(self, subscription_id=None):
         from azure.cli.core.commands.client_factory import get_subscription_id
@@ -260,8 +286,16 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, Reachabili
     def _lookup(self, spec):
         kind, value = spec
         if kind == "id":
-            registry = self.registry_by_id(value)
             name = parse_resource_id(value).name
+            try:
+                registry = self.registry_by_id(value)
+            except FactError as err:
+                tenants = foreign_tenant(err)
+                if not tenants:
+                    raise
+                # B.tenant: ARM names the registry subscription's tenant; the registry itself cannot be read.
+                return {"name": name, "given": value, "registry": None, "tenant": tenants[1],
+                        "tokenTenant": tenants[0], "reason": err.reason}
         else:
             registry, name = self.registry_by_name(value), value
         return {"name": name, "given": value, "registry": registry}

@@ -40,6 +40,12 @@ def probe_script(login_server, hosts):
         "LOGIN={}".format(shlex.quote(login_server)),
         "for h in $HOSTS; do",
         "  ips=$(getent ahostsv4 \"$h\" 2>/dev/null | awk '{print $1}' | sort -u | tr '\\n' ' ')",
+        # ahostsv4 asks with AI_ADDRCONFIG: without an IPv4 address besides loopback it answers nothing; ahosts
+        # does not, so its IPv4 answers are the next best.
+        "  if [ -z \"$ips\" ]; then",
+        "    ips=$(getent ahosts \"$h\" 2>/dev/null | awk '$1 ~ /^[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+$/ {print $1}' | "
+        "sort -u | tr '\\n' ' ')",
+        "  fi",
         "  if [ -z \"$ips\" ] && command -v nslookup >/dev/null 2>&1; then",
         "    ips=$(nslookup \"$h\" 2>/dev/null | awk '/^Name:/{n=1;next} n&&/^Address/{print $NF}' | sort -u | "
         "tr '\\n' ' ')",

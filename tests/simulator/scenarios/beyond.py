@@ -58,3 +58,18 @@ def drift_deleted():
     w.delete_identity(_kubelet_id(cluster))
     failing_pod(w, cluster, "web", IMAGE, node_name(w, cluster, "nodepool1"))
     return w
+
+
+PARTNER_SUB = "5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d8e"
+PARTNER_TENANT = "2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b"
+
+
+@scenario("beyond-tenant-other", "The registry partneracr lives in a subscription of another Entra tenant; the "
+                                 "managed-identity cluster cannot be granted a role there (B.tenant).")
+def tenant_other():
+    w, cluster, _ = _mi("beyond-tenant-other")
+    w.subs[PARTNER_SUB] = "Fabrikam Shared Registry"
+    w.sub_tenants[PARTNER_SUB.lower()] = PARTNER_TENANT
+    w.registry("partneracr", "rg-registry", subscription=PARTNER_SUB)
+    failing_pod(w, cluster, "web", "partneracr.azurecr.io/web:1.4", node_name(w, cluster, "nodepool1"))
+    return w
