@@ -11,6 +11,10 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from azext_acrpull.diagnose.catalog import catalog
+from azext_acrpull.diagnose.facts import Facts
+from azext_acrpull.diagnose.request import DiagnoseRequest
+from azext_acrpull.diagnose.roles import BUILTIN_ROLE_DEFINITIONS
 from azext_acrpull.diagnose.ties import (
     begins_with_cluster,
     credential_starts,
@@ -148,11 +152,6 @@ def test_a_tied_name_is_the_cluster_name_or_continues_it_after_a_separator(clust
 
 
 # --- the check on plain facts: a noisy tenant never makes it Fail -------------------------------------------------
-
-from azext_acrpull.diagnose.facts import Facts  # noqa: E402
-from azext_acrpull.diagnose.findings import catalog  # noqa: E402
-from azext_acrpull.diagnose.request import DiagnoseRequest  # noqa: E402
-from azext_acrpull.diagnose.roles import BUILTIN_ROLE_DEFINITIONS  # noqa: E402
 
 SUB = "/subscriptions/00000000-0000-0000-0000-000000000001"
 REG = SUB + "/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/myacr"
