@@ -26,7 +26,7 @@ CATALOG_LINES = (
     network.vnet_peering,
     network.egress_path,
     pod.pull_rate_limit,
-    "node-provisioning-identity",
+    identity.node_provisioning_identity,
     identity.registry_arm_audience,
     identity.registry_tenant,
     "artifact-cache-rule",

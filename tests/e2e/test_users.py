@@ -70,6 +70,7 @@ CASES = {
     "pull-rate-limit": [("image-pods", ())],
     "registry-arm-audience": [("beyond-armaud-disabled", ())],
     "registry-tenant": [("auth-mg-cross-sub", ()), ("beyond-tenant-other", ("--acr", PARTNER_ID))],
+    "node-provisioning-identity": [("beyond-nap", ()), ("mi-healthy", ())],
 }
 
 
