@@ -289,7 +289,10 @@ def summary_lines(result, remediations_below=False):
             lines.append(first_fix_line(finding))
     if not ranked and result.tally.first:
         _, cluster, finding = result.tally.first
-        lines.append(cause_line("No check failed; first warning in cluster {}".format(id_name(cluster)), finding))
+        lines.append(cause_line("No check failed; first warning in cluster {}".format(id_name(cluster)), finding,
+                                fix=False))
+        if finding.remediation:
+            lines.append(first_fix_line(finding))
     if result.not_run:
         lines.append("Not run in fleet mode (they need the cluster's Kubernetes API, an image or the registry's data "
                      "plane; use `az aks diagnose-pull run` on one cluster): {}.".format(", ".join(result.not_run)))

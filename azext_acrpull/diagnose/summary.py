@@ -99,7 +99,7 @@ def cause_lines(findings):
         for status, label in ((WARNING, "No check failed; first warning"), (ERROR, "No check failed; not decided")):
             first = next((f for f in findings if f.status == status), None)
             if first:
-                return [cause_line(label, first)]
+                return [cause_line(label, first, fix=False)] + ([first_fix_line(first)] if first.remediation else [])
         return []
     (label, lead, more, pods, token), others = causes[0], causes[1:]
     lines = [cause_line("Top " + label, lead, more, pods, fix=False)]

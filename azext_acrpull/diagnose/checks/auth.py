@@ -1,20 +1,26 @@
 """Cause 1: 401 Unauthorized. Does the identity the nodes pull with hold a pull role, and can it sign in?"""
 from datetime import datetime, timedelta, timezone
 
-from ..credentials import day, expiry, parse_time, password_ends
+from ..common.commands import assign_command, new_sp_command, repository_condition, reset_sp_command
+from ..common.pull import (
+    created_at,
+    held_roles_words,
+    identity_words,
+    is_abac,
+    principals_of,
+    registry_grants,
+    repositories_for,
+)
+from ..common.registry import no_registry, registry_target
+from ..credentials import day, expiry, password_ends
 from ..facts import FactError
 from ..findings import FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import id_name, parse_resource_id, same_id
 from ..roles import (
-    ABAC_MODE,
     PULL_ACTION,
     REPOSITORY_CONTENT_READ,
-    REPOSITORY_METADATA_READ,
-    any_group,
     assignments_of,
-    denial,
     group_ids,
-    pull_grants,
 )
 from ..ties import (
     alternative_resource_ids,
@@ -27,152 +33,9 @@ from ..ties import (
     ties,
     uri_keys,
 )
-from .registry import registry_target
 
 PROPAGATION = timedelta(minutes=30)
-REPOSITORY_READER = "Container Registry Repository Reader"
 MANAGED_IDENTITY = "ManagedIdentity"
-
-
-# --- shared by the checks of this module and of secrets.py ------------------------------------------------------
-
-
-def identity_words(identity):
-    if identity["kind"] == "kubeletIdentity":
-        return "kubelet identity {} (object id {})".format(identity["name"], identity["objectId"])
-    return "service principal {} (appId {}, object id {})".format(
-        identity.get("name") or identity["clientId"], identity["clientId"], identity.get("objectId") or "unknown")
-
-
-def is_abac(registry):
-    return (registry.get("properties", {}).get("roleAssignmentMode") or "") == ABAC_MODE
-
-
-def _images(facts):
-    """--image and, when the reader knows them, the --pod's images; a pod that cannot be read adds none (the pod
-    and pull-secret checks say why)."""
-    entries = getattr(facts, "image_entries", None)   # not every reader (fleet) knows pods
-    if entries is None:
-        return list(facts.request.images)
-    try:
-        return [e["reference"] for e in entries() if e["reference"]]
-    except FactError:
-        return list(facts.request.images)
-
-
-def repositories_for(facts, registry):
-    """Repositories of the images this run is about that live in `registry`, in order, without repeats."""
-    login = (registry.get("properties", {}).get("loginServer") or "").lower()
-    found = []
-    for image in _images(facts):
-        if image.registry.lower() == login and image.repository not in found:
-            found.append(image.repository)
-    return found
-
-
-def no_registry(chk, facts):
-    return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED,
-                        "No registry to check: the registry named was not found (see registry-lookup).")]
-
-
-def raise_first(results):
-    for result in results:
-        if isinstance(result, Exception):
-            raise result
-    return results
-
-
-def registry_grants(facts, registry, assignments, principal_ids, repository=None, abac=None):
-    """Pull grants among `assignments` (as listed at the registry) for these principals; `abac` overrides the
-    registry's own mode (to tell what a role would grant in the other one)."""
-    wanted = {p.lower() for p in principal_ids}
-    assignments = assignments_of(assignments, wanted)   # through the list's index: a shared registry has thousands
-    definition_ids = sorted({a["properties"]["roleDefinitionId"] for a in assignments
-                             if (a.get("properties", {}).get("principalId") or "").lower() in wanted})
-    fetched = raise_first(facts.parallel(facts.role_definition, definition_ids))
-    definitions = dict(zip(definition_ids, fetched, strict=True))
-    # The list at a registry holds only assignments that apply there, so a management group scope among them is
-    # one that holds the registry's subscription.
-    mgs = frozenset(a["properties"]["scope"].rsplit("/", 1)[-1].lower() for a in assignments
-                    if "/managementgroups/" in (a.get("properties", {}).get("scope") or "").lower())
-    return pull_grants(assignments, definitions, principal_ids, registry["id"],
-                       is_abac(registry) if abac is None else abac,
-                       repository=repository, management_groups=mgs)
-
-
-def principals_of(facts, object_id, assignments):
-    """The principal ids whose roles apply to `object_id` at the registry: its own, and the groups it belongs to
-    when some group holds a role there (Graph is asked only then). Returns (ids, {group id: name})."""
-    if not any_group(assignments):
-        return [object_id], {}
-    groups = facts.member_groups(object_id)
-    return [object_id] + sorted(groups), groups
-
-
-def held_roles_words(facts, registry, assignments, action=PULL_ACTION, data=False):
-    """What the roles an identity holds at the registry lack, in words: 'X at scope (why not)'."""
-    ids = sorted({a["properties"]["roleDefinitionId"] for a in assignments})
-    definitions = dict(zip(ids, raise_first(facts.parallel(facts.role_definition, ids)), strict=True))
-    words = []
-    for a in assignments:
-        props = a.get("properties", {})
-        role = (definitions.get(props.get("roleDefinitionId")) or {}).get("properties") or {}
-        why = denial(role.get("permissions"), action, data)
-        if why:
-            words.append("{} at {} ({})".format(role.get("roleName") or id_name(props.get("roleDefinitionId")),
-                                                props.get("scope"), why))
-    return "; ".join(words)
-
-
-def assign_command(object_id, registry, role=None, repository_condition=None):
-    """`az role assignment create` for a pull role on the registry (the only way to grant an ABAC role)."""
-    role = role or (REPOSITORY_READER if is_abac(registry) else "AcrPull")
-    command = ('az role assignment create --assignee-object-id {} --assignee-principal-type ServicePrincipal '
-               '--role "{}" --scope {}'.format(object_id, role, registry["id"]))
-    if repository_condition:
-        command += ' --condition "{}" --condition-version 2.0'.format(repository_condition)
-    return command
-
-
-def repository_condition(repositories):
-    """A condition limiting repository reads to these repositories, as Azure's portal writes it (with NOT for `!`,
-    which an interactive shell would expand inside double quotes)."""
-    names = " OR ".join("@Request[Microsoft.ContainerRegistry/registries/repositories:name] "
-                        "StringEqualsIgnoreCase '{}'".format(r) for r in repositories)
-    return ("((NOT ActionMatches{{'{}'}} AND NOT ActionMatches{{'{}'}}) OR ({}))".format(
-        REPOSITORY_CONTENT_READ, REPOSITORY_METADATA_READ, names))
-
-
-def acr_args(facts, registry):
-    """-n/-g (and --subscription when it differs from the cluster's) for `az acr ...` commands."""
-    rid = parse_resource_id(registry["id"])
-    args = "-n {} -g {}".format(registry["name"], rid.resource_group)
-    if rid.subscription.lower() != (facts.cluster_subscription() or "").lower():
-        args += " --subscription {}".format(rid.subscription)
-    return args
-
-
-def reset_sp_command(facts, app_id, app_exists=True):
-    """Give the cluster a new secret of its service principal (kept alongside the others, so nothing else that
-    uses the service principal breaks)."""
-    kind = "app" if app_exists else "sp"
-    return ('az aks update-credentials -g {} -n {} --reset-service-principal --service-principal {} '
-            '--client-secret "$(az ad {} credential reset --id {} --append --query password -o tsv)"'.format(
-                facts.cluster_resource_group, facts.cluster_name, app_id, kind, app_id))
-
-
-def new_sp_command(facts):
-    """A new service principal for a cluster whose own no longer exists."""
-    return ('read -r APP_ID SECRET <<< "$(az ad sp create-for-rbac --name {}-sp --query "[[appId, password]]" -o tsv)" '
-            '&& az aks update-credentials -g {} -n {} --reset-service-principal --service-principal "$APP_ID" '
-            '--client-secret "$SECRET"'.format(facts.cluster_name, facts.cluster_resource_group, facts.cluster_name))
-
-
-def created_at(assignments, assignment_id):
-    for a in assignments:
-        if same_id(a.get("id"), assignment_id):
-            return parse_time(a.get("properties", {}).get("createdOn"))
-    return None
 
 
 # --- C1.S1, X.abac ---------------------------------------------------------------------------------------------

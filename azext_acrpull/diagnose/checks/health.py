@@ -1,6 +1,6 @@
 """S0.health: what `az acr check-health` sees, from the machine that runs az (not from the cluster)."""
+from ..common.registry import registry_target
 from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
-from .registry import registry_target
 
 WHERE = "From this machine (where az runs, not the cluster's network)"
 

@@ -2,11 +2,11 @@
 every role looks right: a registry that refuses ARM-audience tokens (B.armaud), a registry in another Entra tenant
 (B.tenant)."""
 from ..classify import WAITING_REASONS, failed_token
+from ..common.registry import no_registry, registry_target
 from ..facts import FactError
 from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import parse_resource_id
 from .pod import container_events
-from .registry import registry_target
 
 ARM_POLICY = "azureADAuthenticationAsArmPolicy"
 TOKEN_WORDS = {"oauth": "the registry refused the credential it offered (oauth-token 401)",
@@ -56,7 +56,6 @@ def _subscription_args(facts, registry):
 def registry_arm_audience(chk, facts):
     registries = facts.registries()
     if not registries:
-        from .auth import no_registry
         return no_registry(chk, facts)
     return [_arm_audience(chk, facts, registry) for registry in registries]
 
@@ -115,7 +114,6 @@ def registry_tenant(chk, facts):
     findings = [_tenant_finding(chk, facts, identity, lookup) for lookup in facts.registry_lookups()
                 if lookup["registry"] is not None or lookup.get("tenant")]
     if not findings:
-        from .auth import no_registry
         return no_registry(chk, facts)
     return findings
 
@@ -251,7 +249,8 @@ def node_provisioning_identity(chk, facts):
 
 
 def _kubelet_may_pull(facts, registry):
-    from .auth import assignments_of, principals_of, registry_grants
+    from ..common.pull import principals_of, registry_grants
+    from ..roles import assignments_of
     identity = facts.pull_identity()
     if not identity.get("objectId"):
         return False

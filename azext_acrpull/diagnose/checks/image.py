@@ -3,6 +3,7 @@
 Each check reports once per image of ``--image`` and of the ``--pod``. The assessments below are plain functions
 of facts so that ``pod-pull-events`` can use them to decide between the causes an ambiguous error text allows.
 """
+from ..common.registry import closest_registries
 from ..facts import FactError
 from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, Finding, check
 from ..placement import pool_placement
@@ -16,7 +17,6 @@ from ..reference import (
     registry_name_from_host,
 )
 from ..workload import patch_pod_spec_command, set_image_command
-from .registry import closest_registries
 
 CLOUD_OF_SUFFIX = {".azurecr.io": "AzureCloud", ".azurecr.cn": "AzureChinaCloud", ".azurecr.us": "AzureUSGovernment"}
 MULTI_ARCH_BUILD = "docker buildx build --platform linux/amd64,linux/arm64 -t {} --push ."

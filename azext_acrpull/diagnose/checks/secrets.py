@@ -7,6 +7,9 @@ Secrets are read from the cluster's Kubernetes API; only user names, dates and i
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from ..common.commands import acr_args, assign_command
+from ..common.pull import is_abac, principals_of, registry_grants, repositories_for
+from ..common.registry import no_registry
 from ..credentials import (
     ADMIN,
     KIND_WORDS,
@@ -26,16 +29,7 @@ from ..credentials import (
 )
 from ..facts import FactError
 from ..findings import FAIL, PASS, SKIPPED, STATUS_ORDER, WARNING, check
-from .auth import (
-    acr_args,
-    assign_command,
-    assignments_of,
-    is_abac,
-    no_registry,
-    principals_of,
-    registry_grants,
-    repositories_for,
-)
+from ..roles import assignments_of
 
 SP_KINDS = (SERVICE_PRINCIPAL, REFRESH_TOKEN)
 REGISTRY_KINDS = (ADMIN, "token")

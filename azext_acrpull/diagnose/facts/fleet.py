@@ -480,7 +480,7 @@ class FleetData:
         while url:
             status, _, body = self.rest.send("GET", url, self.rest.arm_resource, kind="dns")
             if status != 200 or not isinstance(body, dict):
-                from .live import explain
+                from .sdk import explain
                 raise explain(_HttpStatus(status, body), "the {} records of private DNS zone {}".format(
                     record_type.upper(), id_name(zone_id)),
                     "Microsoft.Network/privateDnsZones/{}/read".format(record_type.upper()))

@@ -104,7 +104,7 @@ class RunCommandFacts:
 
     def _run_command(self, command):
         from ..._client_factory import cf_container_service
-        from .live import rest
+        from .sdk import rest
         if not self.probe_enabled():
             raise FactError("AKS run command starts a pod in the cluster, so it runs only with --probe")
         props = self.cluster().get("properties") or {}
