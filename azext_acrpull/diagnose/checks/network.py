@@ -3,7 +3,7 @@ the path out of the node subnet, judged from Azure's own network facts; and, wit
 look from inside the cluster."""
 from ..classify import classify_pull_error
 from ..common import firewall as firewall_judge
-from ..common.registry import registry_target
+from ..common.registry import no_registry_found, registry_target
 from ..facts import FactError
 from ..findings import FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import id_name, parse_resource_id, same_id
@@ -249,7 +249,7 @@ def private_dns_link(chk, facts):
 def _per_registry(chk, facts, judge):
     registries = facts.registries()
     if not registries:
-        return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED, "No registry was found to check.")]
+        return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED, no_registry_found(facts))]
     return [judge(chk, facts, registry) for registry in registries]
 
 

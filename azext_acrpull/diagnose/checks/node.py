@@ -8,12 +8,15 @@ DISK_EVENTS = ("FreeDiskSpaceFailed", "ImageGCFailed")
 
 
 def _failing_pod_nodes(facts):
-    """(pod words, node name) of the failing pods this run is about: the --pod when it is bound to a node."""
-    if not facts.request.pod:
-        return []
-    pod = facts.diagnosed_pod()
-    node = (pod.get("spec") or {}).get("nodeName")
-    return [("pod {}/{}".format(facts.request.namespace, facts.request.pod), node)] if node else []
+    """(pod words, node name) of the pods this run is about that are bound to a node: the --pod, or the failing pods
+    the run found; one per node."""
+    found = {}
+    for pod in facts.diagnosed_pods():
+        meta = pod.get("metadata") or {}
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node:
+            found.setdefault(node, "pod {}/{}".format(meta.get("namespace"), meta.get("name")))
+    return [(who, node) for node, who in found.items()]
 
 
 def disk_signs(node, events):
@@ -34,14 +37,15 @@ def disk_signs(node, events):
 
 
 @check("node-disk-pressure", "B.disk", "The failing pod's node has disk space for the image",
-       "Reads the node a failing pod is bound to (with --pod): its DiskPressure condition, the node.kubernetes.io/"
+       "Reads the node each failing pod is bound to (the --pod, or the failing pods the run finds): its DiskPressure "
+       "condition, the node.kubernetes.io/"
        "disk-pressure taint and kubelet's FreeDiskSpaceFailed / ImageGCFailed events. A full disk fails pulls with "
        "'no space left on device'; the fix is a larger or ephemeral OS disk for the pool.", groups=("image",))
 def node_disk_pressure(chk, facts):
     bound = _failing_pod_nodes(facts)
     if not bound:
         why = "pod {}/{} is not bound to a node yet".format(facts.request.namespace, facts.request.pod) \
-            if facts.request.pod else "no --pod names a failing pod"
+            if facts.request.pod else "no failing pod was named or found"
         return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED,
                             "No failing pod is bound to a node ({}): disk pressure is judged on the node a failing "
                             "pod runs on.".format(why))]
