@@ -558,6 +558,10 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
             raise cached[1]
         return cached[1]
 
+    def shared_once(self, key, fetch):
+        """Facts the same for every cluster of the scan (a registry's pull role holders) are worked out once."""
+        return self.data.once(("shared",) + (key if isinstance(key, tuple) else (key,)), fetch)
+
     def parallel(self, func, items):
         """Facts are in memory (or read in bulk on first use): no threads needed."""
         from .base import _capture
