@@ -190,7 +190,16 @@ def _http_proxy(facts):
        "container status to decide.", groups=("pod",))
 def pod_pull_events(chk, facts):
     if facts.request.pod:
-        return _pod_findings(chk, facts, facts.diagnosed_pod(), [])
+        try:
+            pod = facts.diagnosed_pod()
+        except FactError as err:
+            if err.status_code != 404:
+                raise
+            return [chk.finding("pod {}/{}".format(facts.request.namespace, facts.request.pod), SKIPPED,
+                                "No pod {}/{} exists, so no container waits on a pull; a workload of that name does: "
+                                "pod-admission reads why its pods were not created.".format(
+                                    facts.request.namespace, facts.request.pod))]
+        return _pod_findings(chk, facts, pod, [])
     if not facts.discovering():
         return _skipped_without_pod(chk, facts)
     found = facts.failing_pod_groups()
