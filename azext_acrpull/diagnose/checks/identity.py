@@ -24,7 +24,9 @@ def pod_pull_tokens(facts, registry):
     login = (registry.get("properties", {}).get("loginServer") or "").lower()
     try:
         pods = facts.diagnosed_pods()
-    except FactError:
+    except FactError as err:
+        if err.fault:   # the Kubernetes API failed: whether a pull error shows a refused token is not known
+            raise
         return []
     found = []
     for pod in pods:
