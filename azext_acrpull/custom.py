@@ -184,6 +184,10 @@ def _confirm_fix(plan_text, count, yes):
                          "plan above and pass --yes to apply it.") from None
 
 
+# Checks that read the cluster's Kubernetes API whenever a registry is found (with --pod, every command does).
+KUBERNETES_CHECKS = ("pull-secret-sp", "pull-secret-admin")
+
+
 def _diagnose(cmd, group, resource_group_name, name, acr, image, pod, namespace, checks, probe=False, timeout=None):
     from azext_acrpull._format import remediation_in_table
     from azext_acrpull.diagnose.facts.live import LiveFacts
@@ -195,7 +199,11 @@ def _diagnose(cmd, group, resource_group_name, name, acr, image, pod, namespace,
     facts = LiveFacts(cmd.cli_ctx, request)
     try:
         facts.prefetch(facts.cluster, facts.registry_lookups)   # in flight while the check modules are imported
-        findings = _findings(cmd, facts, select_checks(group, checks, pod=bool(pod)))
+        selected = select_checks(group, checks, pod=bool(pod))
+        if pod or any(c.check_id in KUBERNETES_CHECKS for c in selected):
+            # Its URL needs only -g and -n: the kubeconfig does not wait for the cluster's GET.
+            facts.prefetch(facts.kube_connection)
+        findings = _findings(cmd, facts, selected)
     finally:
         facts.close()
     result = [f.to_dict() for f in findings]
