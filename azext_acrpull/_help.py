@@ -27,10 +27,12 @@ short-summary: Run every check that applies and report findings, failures first 
 long-summary: |
     Exit status is 0 whenever the diagnosis ran, whatever it found; read the status of each finding.
     A short summary with the first fix to try goes to stderr (hidden by --only-show-errors).
+    The run is bounded by --timeout (default 60 s): a service that does not answer, or keeps failing,
+    makes the checks that needed it Error ("timed out reading ..."), never Fail, and the others are printed.
 examples:""" + _COMMON.format(cmd="run") + """
     - name: Run two checks only, as a table.
       text: az aks diagnose-pull run -g rg1 -n aks1 --acr myacr --checks acr-role-assignment kubelet-identity-vmss -o table
-    - name: Give up after 30 seconds; checks still waiting for Azure then report Error and what they waited for.
+    - name: Give up after 30 seconds (default 60); checks still waiting for Azure then report Error and what they waited for.
       text: az aks diagnose-pull run -g rg1 -n aks1 --acr myacr --timeout 30
     - name: Start from the pod that is stuck; its pull error is classified first, then every check runs for its images.
       text: az aks diagnose-pull run -g rg1 -n aks1 --pod web-7c9d8f6b5-x2x4q --namespace shop
@@ -47,6 +49,9 @@ long-summary: |
     service-principal cluster its secret's end date and the principal the registry's roles point at are checked.
     Image pull secrets (of --pod and its service account, or of --namespace) are decoded and judged as the admin
     user, a service principal or an ACR token; the cluster's Kubernetes API is read with credentials from Azure.
+    Beyond the article: the kubelet identity itself (deleted or recreated), a registry that refuses ARM-audience
+    tokens or lives in another Microsoft Entra tenant, and nodes made by node auto-provisioning; with --pod, the
+    token its pull error says failed (none offered, or one refused) orders where to look first.
 examples:""" + _COMMON.format(cmd="check-auth") + """
     - name: Check the image pull secrets of a failing pod and the role on its image's repository.
       text: az aks diagnose-pull check-auth -g rg1 -n aks1 --pod web-7d9c --namespace shop --image myacr.azurecr.io/shop/web:2.3

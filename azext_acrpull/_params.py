@@ -35,9 +35,10 @@ def load_arguments(self, _):
         c.argument("checks", nargs="+", type=check_id_type, completer=check_id_completer,
                    help="Run only these check ids (see `az aks diagnose-pull list-checks`).")
         c.argument("timeout", type=timeout_type,
-                   help="Stop waiting after this many seconds (default 120). Checks that have not finished by then "
-                   "report Error and say which reads they were waiting for; retries of throttled or failed requests "
-                   "stay within it too.")
+                   help="Bound the whole run to this many seconds (default 60). Checks still waiting for a "
+                   "service then report Error (\"timed out reading ...\") and say which reads they were waiting "
+                   "for, never Fail; the other findings are printed. Each request gives up well before it, and "
+                   "retries of throttled or failed requests stay within it too.")
         c.argument("probe", action="store_true",
                    help="Also look from inside the cluster: through AKS run command (a short-lived pod; works for "
                    "private clusters) resolve the registry's names and open TCP 443 (check cluster-pull-probe), and "
@@ -63,7 +64,8 @@ def load_arguments(self, _):
         c.argument("checks", nargs="+", type=fleet_check_id_type, completer=fleet_check_id_completer,
                    help="Run only these of the fleet checks (see `az aks diagnose-pull list-checks`).")
         c.argument("timeout", type=fleet_timeout_type,
-                   help="Stop waiting after this many seconds (default 600). A bulk read that has not answered by "
+                   help="Bound the whole scan to this many seconds (default 600: fleet reads a whole tenant). A "
+                   "bulk read that has not answered by "
                    "then is reported: the checks that needed it say Error, or the command stops with one error when "
                    "the clusters themselves could not be read.")
 

@@ -94,7 +94,7 @@ def _pod(value):
 
 
 def _check_id(value):
-    from azext_acrpull.diagnose.findings import catalog
+    from azext_acrpull.diagnose.catalog import catalog
     known = [c.check_id for c in catalog()]
     if (value or "").lower() not in known:
         near = suggest_check_id(value, known)
@@ -173,12 +173,12 @@ check_id_type = _argument_type(_check_id, "check")
 
 @Completer
 def check_id_completer(cmd, prefix, namespace, **kwargs):  # pylint: disable=unused-argument
-    from azext_acrpull.diagnose.findings import catalog
+    from azext_acrpull.diagnose.catalog import catalog
     return [c.check_id for c in catalog()]
 
 
 def _fleet_check_id(value):
-    from azext_acrpull.diagnose.findings import catalog
+    from azext_acrpull.diagnose.catalog import catalog
     check_id = _check_id(value)
     fleet = [c.check_id for c in catalog() if c.fleet]
     if check_id not in fleet:
@@ -211,7 +211,7 @@ management_group_type = _argument_type(_management_group, "management group")
 
 @Completer
 def fleet_check_id_completer(cmd, prefix, namespace, **kwargs):  # pylint: disable=unused-argument
-    from azext_acrpull.diagnose.findings import catalog
+    from azext_acrpull.diagnose.catalog import catalog
     return [c.check_id for c in catalog() if c.fleet]
 
 

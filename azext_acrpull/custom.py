@@ -35,7 +35,7 @@ def diagnose_check_image(cmd, resource_group_name, name, acr=None, image=None, p
 
 
 def list_checks(cmd):  # pylint: disable=unused-argument
-    from azext_acrpull.diagnose.findings import catalog
+    from azext_acrpull.diagnose.catalog import catalog
     from azext_acrpull.diagnose.runner import commands_running
     return [dict(c.catalog_entry(), commands=commands_running(c.check_id), fleet=c.fleet) for c in catalog()]
 
@@ -54,7 +54,8 @@ def diagnose_fix(cmd, resource_group_name, name, acr=None, image=None, pod=None,
     facts = LiveFacts(cmd.cli_ctx, request)
     try:
         findings = _findings(cmd, facts, select_checks("run", checks, pod=bool(pod)))
-        ctx = fix.FixContext(cmd.cli_ctx, facts, show_progress=sys.stderr.isatty() and not cmd.cli_ctx.only_show_errors)
+        ctx = fix.FixContext(cmd.cli_ctx, facts, show_progress=sys.stderr.isatty() and not cmd.cli_ctx.only_show_errors,
+                             yes=yes)
         items = fix.plan(findings, ctx)
     finally:
         facts.close()

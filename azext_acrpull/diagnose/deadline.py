@@ -6,9 +6,10 @@ answers must not hold the terminal. Whatever has not finished by the deadline is
 """
 import time
 
-# Long enough for the slowest normal run (AKS run command with --probe takes 20-60 s), short enough
-# that a hung API is reported while the person is still at the prompt.
-DEFAULT_TIMEOUT = 120
+# A person is waiting at the prompt: a normal run takes a few seconds, AKS run command (--probe, or a private
+# cluster's Kubernetes reads) 20-40 s; a dependency that does not answer is reported after a minute, not two.
+# Every single request gives up well before this (transport.py: CONNECT_TIMEOUT, READ_TIMEOUT).
+DEFAULT_TIMEOUT = 60
 # fleet reads a whole tenant in bulk: a few minutes for the largest; a hung query still ends at the prompt.
 FLEET_DEFAULT_TIMEOUT = 600
 MAX_TIMEOUT = 3600
@@ -33,7 +34,7 @@ class Deadline:
         return self.remaining() <= 0
 
     def words(self):
-        """'within 120 s', for reasons that say what did not finish."""
+        """'within 60 s (--timeout)', for reasons that say what did not finish."""
         return "within {:g} s (--timeout)".format(self.seconds) if self.seconds is not None else "in time"
 
 

@@ -1,8 +1,8 @@
-"""Findings, statuses and the check catalog.
+"""Findings, statuses and the record of a check.
 
-A check is a plain function from facts to findings. It registers itself with ``@check`` so that
-the catalog, ``list-checks`` and the runner all read from one place: a check that is not
-registered does not exist.
+A check is a plain function from facts to findings, declared with ``@check`` (its id, article key, title,
+groups). This module imports nothing of the project; the ordered catalog that ``list-checks``, the runner
+and ``fleet`` read is ``catalog.py``.
 """
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -83,6 +83,8 @@ class Check:
     groups: tuple
     func: Callable
     fleet: bool = False
+    # The ids of the implemented checks (set by the catalog), so a check can name the others that decide a cause.
+    catalog_ids: frozenset = frozenset()
 
     def finding(self, target, status, message, remediation="", **evidence):
         return Finding(self.check_id, self.article, self.title, target, status, message, remediation, evidence)
@@ -92,30 +94,11 @@ class Check:
                 "description": self.description}
 
 
-# Catalog order is the contract's table order; checks register in any import order.
-CATALOG_ORDER = (
-    "pod-pull-events", "registry-lookup", "registry-health", "cluster-pull-probe", "acr-role-assignment",
-    "sp-credential-expiry", "sp-role-principal", "kubelet-identity-vmss", "pull-secret-sp", "pull-secret-admin",
-    "image-reference", "image-manifest", "image-platform", "private-dns-link", "acr-network-rules", "vnet-peering",
-    "egress-path", "pull-rate-limit", "node-provisioning-identity", "registry-arm-audience", "registry-tenant",
-    "artifact-cache-rule", "pod-admission", "node-disk-pressure",
-)
-
-_REGISTRY = {}
-
-
 def check(check_id, article, title, description, groups, fleet=False):
-    """Register a check function; the function receives (check, facts) and returns findings."""
-    if check_id not in CATALOG_ORDER:
-        raise ValueError("check id {!r} is not in the contract's catalog".format(check_id))
+    """Declare a check function's record; the function receives (check, facts) and returns findings.
 
-    def register(func):
-        _REGISTRY[check_id] = Check(check_id, article, title, description, tuple(groups), func, fleet)
+    Declaring is not registering: a check exists once its function has a line in ``catalog.CATALOG``."""
+    def declare(func):
+        func.check = Check(check_id, article, title, description, tuple(groups), func, fleet)
         return func
-    return register
-
-
-def catalog():
-    """Registered checks in catalog order."""
-    from . import checks  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
-    return [_REGISTRY[c] for c in CATALOG_ORDER if c in _REGISTRY]
+    return declare

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 
 from knack.log import get_logger
 
+from .catalog import catalog
 from .facts import FactError
-from .findings import ERROR, FAIL, SKIPPED, STATUS_ORDER, catalog
+from .findings import ERROR, FAIL, SKIPPED, STATUS_ORDER
 from .ids import id_name, parse_resource_id
 from .request import DiagnoseRequest
 from .runner import run_checks, select_checks

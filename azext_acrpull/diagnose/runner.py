@@ -11,8 +11,9 @@ import functools
 from knack.log import get_logger
 
 from . import sources
+from .catalog import catalog
 from .facts import FactError
-from .findings import ERROR, catalog
+from .findings import ERROR
 from .threads import call_all
 
 logger = get_logger(__name__)
@@ -90,9 +91,11 @@ def run_checks(checks, facts, progress=None, max_workers=None):
 
 def _unfinished(chk, facts, deadline):
     waiting = facts.pending_reads() if hasattr(facts, "pending_reads") else []
-    message = "Could not reach a verdict: the check did not finish {}".format(deadline.words())
     if waiting:
-        message += "; still waiting for {}".format("; ".join(waiting[:3]) + ("; ..." if len(waiting) > 3 else ""))
+        message = "Could not reach a verdict: timed out reading {}; the check did not finish {}".format(
+            "; ".join(waiting[:6]) + ("; ..." if len(waiting) > 6 else ""), deadline.words())
+    else:
+        message = "Could not reach a verdict: timed out; the check did not finish {}".format(deadline.words())
     message += ". Run it again with a longer --timeout, or alone with --checks {}.".format(chk.check_id)
     return chk.finding(_default_target(facts), ERROR, message, reason="timeout", timeoutSeconds=deadline.seconds,
                        waitingFor=waiting)

@@ -31,7 +31,7 @@ def pytest_collection_modifyitems(config, items):
         stale = [e for e in oldest_az.ENTRIES if e not in matched]
         if whole and stale:
             raise pytest.UsageError("tests/e2e/oldest_az.py names tests that do not exist: {}".format(stale))
-        from azext_acrpull.diagnose.findings import catalog
+        from azext_acrpull.diagnose.catalog import catalog
         uncovered = [c.check_id for c in catalog() if c.check_id not in oldest_az.PER_CHECK]
         if uncovered:
             config.issue_config_time_warning(pytest.PytestWarning(

@@ -1,8 +1,10 @@
 """Beyond the article (B.*), end to end through the real az against the simulated Azure: which token failed
 (B.token), a registry refusing ARM-audience tokens (B.armaud)."""
+import json
+
 from tests.e2e.test_auth import SHARED_ID, check_auth, one, refresh_subscriptions
 from tests.simulator.scenarios.beyond import PARTNER_SUB, PARTNER_TENANT
-from tests.simulator.world import TENANT
+from tests.simulator.world import SUBSCRIPTION, TENANT
 
 REGISTRY_ID = "/subscriptions/{}/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/myacr"
 
@@ -170,3 +172,163 @@ def test_registry_in_the_clusters_subscription_passes_without_asking_for_tenants
     assert one(sc, findings, "registry-tenant", "registry myacr")["status"] == "Pass"
     assert not [e for e in sc.sim.log if e["path"].lower().rstrip("/").count("/") == 2 and
                 e["path"].lower().startswith("/subscriptions/")]
+
+
+# --- fix ----------------------------------------------------------------------------------------------------------
+
+def _fix(sc, *args):
+    sc.sim.clear_log()
+    result = sc.az("aks", "diagnose-pull", "fix", "-g", "rg1", "-n", "aks1", *args, "-o", "json")
+    assert result.rc == 0 and "Traceback" not in result.stderr, result
+    sc.assert_no_unknown_routes()
+    return result.json(), result
+
+
+def _writes(sc):
+    return [(e["method"], e["path"]) for e in sc.sim.writes() if e["status"] < 400]
+
+
+def test_fix_enables_arm_audience_only_with_yes(scenario):
+    sc = scenario("beyond-armaud-disabled")
+    items, result = _fix(sc, "--pod", "web", "--yes")
+    (armaud,) = [i for i in items if i["checkId"] == "registry-arm-audience"]
+    assert (armaud["action"], armaud["status"], armaud["statusAfter"]) == ("apply", "Applied", "Pass"), armaud
+    assert armaud["command"] == "az acr config authentication-as-arm update -r myacr --status enabled"
+    assert _writes(sc) == [("PATCH", REGISTRY_ID.format(SUBSCRIPTION))], _writes(sc)
+    registry = sc.world.arm[REGISTRY_ID.format(SUBSCRIPTION).lower()]
+    policies = registry["properties"]["policies"]
+    assert policies["azureADAuthenticationAsArmPolicy"]["status"] == "enabled"
+    assert policies["exportPolicy"] == {"status": "enabled"}          # the other policies are kept
+    assert "Azure Policy" in result.stderr
+
+
+def test_fix_on_a_terminal_without_yes_leaves_arm_audience_to_a_person(scenario):
+    import os
+    import pty
+    import subprocess
+    sc = scenario("beyond-armaud-disabled")
+    sc.sim.clear_log()
+    env = sc.env
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([env.az, "aks", "diagnose-pull", "fix", "-g", "rg1", "-n", "aks1", "--pod", "web",
+                                 "-o", "json"], env=env.env, stdin=slave, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        os.write(master, b"y\n")
+        out, err = proc.communicate(timeout=300)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert proc.returncode == 0 and "Traceback" not in err, (out, err)
+    items = json.loads(out[out.index("["):])
+    (armaud,) = [i for i in items if i["checkId"] == "registry-arm-audience"]
+    assert (armaud["action"], armaud["status"]) == ("manual", "Manual"), armaud
+    assert sc.sim.writes() == []
+
+
+def test_fix_leaves_a_recreated_kubelet_identity_to_a_person(scenario):
+    sc = scenario("beyond-drift-recreated")
+    items, _ = _fix(sc, "--acr", "myacr", "--yes")
+    drift = [i for i in items if i["checkId"] == "kubelet-identity-vmss"]
+    assert drift and all((i["action"], i["status"]) == ("manual", "Manual") for i in drift), drift
+    assert "--assign-kubelet-identity" in drift[0]["command"]
+    assert sc.sim.writes() == []
+
+
+def test_fix_leaves_a_registry_in_another_tenant_to_a_person(scenario):
+    sc = scenario("beyond-tenant-other")
+    items, _ = _fix(sc, "--acr", PARTNER_ID, "--yes")
+    (tenant,) = [i for i in items if i["checkId"] == "registry-tenant"]
+    assert (tenant["action"], tenant["status"]) == ("manual", "Manual") and "AzureADMultipleOrgs" in tenant["command"]
+    assert sc.sim.writes() == []
+
+
+# --- B.wi ---------------------------------------------------------------------------------------------------------
+
+def test_pull_role_held_by_the_workload_identity_is_named(scenario):
+    sc = scenario("beyond-wi")
+    findings, _ = check_auth(sc, "--pod", "web", "--checks", "acr-role-assignment", "pod-pull-events")
+    f = one(sc, findings, "acr-role-assignment", "registry myacr")
+    assert f["status"] == "Fail", f
+    assert "held instead by the workload identity web-wi" in f["message"]
+    assert "service account default/web" in f["message"]
+    assert f["remediation"].startswith("az aks update -n aks1 -g rg1 --attach-acr ")
+    assert f["evidence"]["workloadIdentity"]["roles"] == ["AcrPull at " + REGISTRY_ID.format(SUBSCRIPTION)]
+    assert one(sc, findings, "pod-pull-events")["evidence"]["token"] == "oauth"
+
+
+def test_without_the_pod_the_generic_message_stays(scenario):
+    sc = scenario("beyond-wi")
+    findings, _ = check_auth(sc, "--acr", "myacr", "--checks", "acr-role-assignment")
+    f = one(sc, findings, "acr-role-assignment", "registry myacr")
+    assert f["status"] == "Fail" and "workload identity" not in f["message"] and "workloadIdentity" not in f["evidence"]
+
+
+def test_fix_grants_the_kubelet_identity_for_a_workload_identity_mixup(scenario):
+    sc = scenario("beyond-wi")
+    items, _ = _fix(sc, "--pod", "web", "--yes")
+    (role,) = [i for i in items if i["checkId"] == "acr-role-assignment"]
+    assert (role["action"], role["status"]) == ("apply", "Applied"), role
+    kubelet = [c for c in sc.world.arm.values() if c.get("type") == "Microsoft.ContainerService/ManagedClusters"][0][
+        "properties"]["identityProfile"]["kubeletidentity"]["objectId"]
+    assert kubelet in role["command"] and "AcrPull" in role["command"]
+
+
+# --- B.nap ----------------------------------------------------------------------------------------------------------
+
+def test_pod_on_a_node_made_by_node_auto_provisioning_fails_naming_node_and_pool(scenario):
+    sc = scenario("beyond-nap")
+    findings, result = check_auth(sc, "--pod", "web")
+    f = one(sc, findings, "node-provisioning-identity", "pod default/web")
+    assert f["status"] == "Fail" and f["article"] == "B.nap", f
+    assert "Node aks-default-x7k2p" in f["message"] and "node pool default" in f["message"]
+    assert "although the kubelet identity may pull from myacr" in f["message"]
+    assert f["remediation"].startswith("az aks update -g rg1 -n aks1 --attach-acr " + REGISTRY_ID.format(SUBSCRIPTION))
+    assert "kubectl delete nodeclaim" in f["remediation"] and 'nodeName=="aks-default-x7k2p"' in f["remediation"]
+    assert f["evidence"]["kubeletMayPull"] is True and f["evidence"]["failedPulls"][0]["token"] == "anonymous"
+    assert one(sc, findings, "acr-role-assignment")["status"] == "Pass"
+    assert "First fix to try (node-provisioning-identity" in result.stderr
+
+
+def test_pod_on_a_scale_set_node_of_a_nap_cluster_passes(scenario):
+    sc = scenario("beyond-nap")
+    findings, _ = check_auth(sc, "--pod", "api", "--checks", "node-provisioning-identity")
+    f = one(sc, findings, "node-provisioning-identity")
+    assert f["status"] == "Pass" and "scale set node of pool nodepool1" in f["message"], f
+
+
+def test_cluster_without_node_auto_provisioning_is_skipped_with_the_reason(scenario):
+    sc = scenario("beyond-armaud-disabled")
+    findings, _ = check_auth(sc, "--pod", "web", "--checks", "node-provisioning-identity")
+    f = one(sc, findings, "node-provisioning-identity")
+    assert f["status"] == "Skipped" and "does not use node auto-provisioning" in f["message"], f
+    assert not [e for e in sc.sim.log if "/api/v1/nodes" in e["path"]]
+
+
+# --- fleet: the same verdicts from Resource Graph's bulk facts --------------------------------------------------------
+
+def _fleet(sc, *args):
+    sc.sim.clear_log()
+    result = sc.az("aks", "diagnose-pull", "fleet", *args, "-o", "json")
+    assert result.rc == 0 and "Traceback" not in result.stderr, result
+    assert not sc.sim.writes() and not sc.sim.unknown()
+    return result.json()
+
+
+def test_fleet_finds_a_recreated_kubelet_identity_from_resource_graph(scenario):
+    sc = scenario("beyond-drift-recreated")
+    findings = _fleet(sc, "--checks", "kubelet-identity-vmss")
+    drift = [f for f in findings if f["target"] == "kubelet identity aks1-agentpool"]
+    assert len(drift) == 1 and drift[0]["status"] == "Fail" and "was recreated" in drift[0]["message"], findings
+    assert not [e for e in sc.sim.log if "/userassignedidentities/" in e["path"].lower()]   # no per-resource GET
+    live, _ = check_auth(sc, "--acr", "myacr", "--checks", "kubelet-identity-vmss")
+    assert sorted((f["target"], f["status"], f["message"]) for f in findings) == \
+        sorted((f["target"], f["status"], f["message"]) for f in live)
+
+
+def test_fleet_warns_on_a_registry_refusing_arm_audience_tokens(scenario):
+    sc = scenario("beyond-armaud-disabled")
+    findings = _fleet(sc, "--checks", "registry-arm-audience", "registry-tenant")
+    armaud = [f for f in findings if f["checkId"] == "registry-arm-audience"]
+    assert [f["status"] for f in armaud] == ["Warning"], findings     # no pod in fleet: no pull error to tie it to
+    assert [f["status"] for f in findings if f["checkId"] == "registry-tenant"] == ["Pass"]

@@ -3,8 +3,9 @@ say Error and why, every other finding is unchanged, exit status 0, no traceback
 
 For each dependency (a row of DEPENDENCIES: a request pattern, a scenario that reads it, the arguments) the
 simulated Azure answers every matching request with: 429 and Retry-After, 500, 503 (empty body, as a gateway
-sends), an answer slower than --timeout, 403, 404, a broken JSON body, and a 503 once (which a retry must
-absorb). Each faulted run is compared with the same run without the fault.
+sends), an answer slower than --timeout (a hang), 403, 404, a broken JSON body, and a 503 once (which a retry must
+absorb). Each faulted run is compared with the same run without the fault: no Fail comes from the fault, the checks
+that needed the dependency say Error and name it, every other verdict is the same, and the run ends within the bound.
 
 Adding a dependency is one line in DEPENDENCIES. A row whose scenario does not exist yet, or whose run sends no
 request matching its pattern, is skipped: it becomes active as soon as a check reads that dependency.
@@ -20,7 +21,7 @@ import pytest
 from tests.e2e.figures import tally_fixture
 from tests.simulator.scenarios import SCENARIOS
 from tests.simulator.scenarios.reliability import SECRETS_ARGS
-from tests.simulator.server import Fault
+from tests.simulator.server import RESET, Fault
 
 TIMEOUT = 6                 # --timeout of every run here
 SLOW = TIMEOUT + 5          # the slow fault answers after this many seconds
@@ -43,41 +44,71 @@ class Dependency:
                                     # 60 s), so no retry can reach the service again within one run
     repeated_on: tuple = ("429", "500", "503")  # transient answers after which a request is sent again; a POST
                                                 # that starts a pod only after those that say it was not taken
+    names: str = ""                 # regex an Error the fault caused must match: the dependency, named
+    sent: str = None                # regex on the request body too (Fault.sent): one token request among others
+    sign_in: bool = None            # a refusal here is a refused sign-in, one az error (default: Entra ID rows)
+
+    @property
+    def refuses_sign_in(self):
+        return self.shape == "entra" if self.sign_in is None else self.sign_in
 
 
 ARM = r"^{} management\.azure\.com/[^ ]*"
+TOKEN = r"^POST login\.microsoftonline\.com/[^ ]*/oauth2/v2\.0/token$"
+REGISTRY_SCOPE = r"scope=https://containerregistry\.azure\.net/"
 DEPENDENCIES = [
-    Dependency("Entra ID", r"^POST login\.microsoftonline\.com/[^ ]*/oauth2/v2\.0/token$", "sp-healthy",
-               shape="entra", fresh_tokens=True, client_throttles=True),
+    # az's own login, asked afresh (its cached access tokens dropped): every token request of the run fails
+    Dependency("Entra ID", TOKEN, "sp-healthy", shape="entra", fresh_tokens=True, names=r"Entra ID"),
+    # only the token for the registry's audience: registry-health and the image checks need it, nothing else does
+    Dependency("Entra ID registry token", TOKEN, "secrets-everywhere", SECRETS_ARGS, shape="entra", fresh_tokens=True,
+               sent=REGISTRY_SCOPE, sign_in=False, names=r"Entra ID"),
     Dependency("ARM managed cluster", ARM.format("GET") + r"/managedclusters/aks1$", "mi-healthy", named=True,
-               permission=r"managedClusters/read"),
+               permission=r"managedClusters/read", names=r"cluster rg1/aks1"),
     Dependency("ARM cluster credentials", ARM.format("POST") + r"/listClusterUserCredential$", "secrets-everywhere",
-               SECRETS_ARGS, permission=r"listClusterUserCredential/action"),
+               SECRETS_ARGS, permission=r"listClusterUserCredential/action", names=r"user credentials"),
     Dependency("ARM registries", ARM.format("GET") + r"/providers/microsoft\.containerregistry/registries",
-               "mi-healthy", permission=r"Microsoft\.ContainerRegistry/registries/read"),
+               "mi-healthy", permission=r"Microsoft\.ContainerRegistry/registries/read", names=r"registr"),
     Dependency("ARM registry credentials", ARM.format("POST") + r"/listCredentials$", "secrets-everywhere",
-               SECRETS_ARGS, permission=r"listCredentials"),
+               SECRETS_ARGS, permission=r"listCredentials", names=r"admin credentials"),
     Dependency("ARM role assignments", ARM.format("GET") + r"/providers/microsoft\.authorization/roleassignments$",
-               "mi-healthy", permission=r"roleAssignments/read"),
+               "mi-healthy", permission=r"roleAssignments/read", names=r"role assignments"),
     Dependency("ARM role definitions", ARM.format("GET") + r"/providers/microsoft\.authorization/roledefinitions/",
-               "mi-healthy", permission=r"roleDefinitions/read"),
+               "mi-healthy", permission=r"roleDefinitions/read", names=r"role definition"),
     Dependency("ARM scale sets", ARM.format("GET") + r"/providers/microsoft\.compute/virtualmachinescalesets",
-               "mi-healthy", permission=r"virtualMachineScaleSets/read"),
+               "mi-healthy", permission=r"virtualMachineScaleSets/read", names=r"scale set"),
+    # A 404 on the kubelet identity is B.drift's own verdict: the identity was deleted.
+    Dependency("ARM managed identities", ARM.format("GET") + r"/providers/microsoft\.managedidentity/",
+               "mi-healthy", permission=r"userAssignedIdentities/read", verdicts=("kubelet-identity-vmss",),
+               names=r"managed identity"),
     Dependency("ARM networks", ARM.format("GET") + r"/providers/microsoft\.network/(?!privatednszones)",
-               "net-hub-spoke-healthy", permission=r"Microsoft\.Network/"),
+               "net-hub-spoke-healthy", permission=r"Microsoft\.Network/",
+               names=r"virtual network|subnet|network|peering|route|firewall|load balancer|NAT|address|endpoint"),
     Dependency("ARM private DNS", ARM.format("GET") + r"/providers/microsoft\.network/privatednszones",
-               "net-hub-spoke-healthy", permission=r"privateDnsZones"),
+               "net-hub-spoke-healthy", permission=r"privateDnsZones", names=r"privatelink|DNS|zone"),
     Dependency("AKS run command", ARM.format("POST") + r"/runCommand$", "net-private-cluster",
-               ("--acr", "myacr", "--probe"), permission=r"runCommand", repeated_on=("429", "503")),
+               ("--acr", "myacr", "--probe"), permission=r"runCommand", repeated_on=("429", "503"),
+               names=r"run command"),
     Dependency("AKS run command results", ARM.format("GET") + r"/commandResults/[^/]+$", "net-private-cluster",
-               ("--acr", "myacr", "--probe")),
+               ("--acr", "myacr", "--probe"), names=r"run command"),
     Dependency("Microsoft Graph", r"^(GET|POST) graph\.microsoft\.com/", "sp-healthy", shape="graph",
-               permission=r"Application\.Read\.All"),
+               permission=r"Application\.Read\.All", names=r"Microsoft Graph"),
     Dependency("Kubernetes API", r"^GET [^ /]*\.azmk8s\.io/", "secrets-everywhere", SECRETS_ARGS, shape="kube",
-               named=True, permission=r"Kubernetes RBAC"),
+               named=True, permission=r"Kubernetes RBAC", names=r"Kubernetes"),
+    # A refusal (403) from where az runs is registry-health's verdict about that machine; a fault is not.
     Dependency("registry data plane", r"^(GET|POST) myacr\.azurecr\.io/", "secrets-everywhere", SECRETS_ARGS,
-               shape="acr", permission=r"AcrPull|firewall", verdicts=("registry-health",)),
+               shape="acr", permission=r"AcrPull|firewall", verdicts=("registry-health",), names=r"registry myacr"),
+    Dependency("registry token exchange", r"^POST myacr\.azurecr\.io/oauth2/exchange$", "secrets-everywhere",
+               SECRETS_ARGS, shape="acr", permission=r"AcrPull|firewall|refused", verdicts=("registry-health",),
+               names=r"registry myacr"),
 ]
+
+
+def dependency(name):
+    return next(d for d in DEPENDENCIES if d.name == name)
+
+
+# Faults after which a check in ``verdicts`` may still judge: the dependency answered, and refused.
+REFUSALS = ("403", "404")
 
 # Defects these suites found in a check, left to its owner: (dependency, check) -> what is wrong. The test then
 # reports xfail for that fault instead of failing, and passes once the check is fixed.
@@ -114,14 +145,20 @@ def _bodies(shape, status):
 
 def make_fault(dep, kind):
     if kind == "slow":
-        return Fault(dep.pattern, status=0, delay=SLOW)
+        return Fault(dep.pattern, status=0, delay=SLOW, sent=dep.sent)
     if kind == "broken-json":
-        return Fault(dep.pattern, status=200, raw=b'{"id": "/subscriptions/3f2b8c4e', headers={})
+        return Fault(dep.pattern, status=200, raw=b'{"id": "/subscriptions/3f2b8c4e', headers={}, sent=dep.sent)
     if kind == "503-once":
-        return Fault(dep.pattern, status=503, times=1)
+        return Fault(dep.pattern, status=503, times=1, sent=dep.sent)
     status = int(kind)
     headers = {"Retry-After": "1"} if status == 429 else {}
-    return Fault(dep.pattern, status=status, body=_bodies(dep.shape, status), headers=headers)
+    return Fault(dep.pattern, status=status, body=_bodies(dep.shape, status), headers=headers, sent=dep.sent)
+
+
+def _matches(dep, entry):
+    line = "{} {}{}".format(entry["method"], entry["host"], entry["path"])
+    return re.search(dep.pattern, line, re.IGNORECASE) is not None and (
+        dep.sent is None or re.search(dep.sent, "scope={}".format(entry.get("scope")), re.IGNORECASE) is not None)
 
 
 def drop_tokens(env):
@@ -148,8 +185,7 @@ def baseline(scenario, dep):
         assert result.rc == 0 and "Traceback" not in result.stderr, result
         _BASELINES[key] = (by_check(result.json()), list(sc.sim.log))
     findings, log = _BASELINES[key]
-    matching = [e for e in log if re.search(dep.pattern, "{} {}{}".format(e["method"], e["host"], e["path"]),
-                                            re.IGNORECASE)]
+    matching = [e for e in log if _matches(dep, e)]
     return findings, matching
 
 
@@ -202,7 +238,7 @@ def test_fault(scenario, tally, dep, kind):
         assert len(error_lines(result)) == 1 and re.search(r"not found|does not exist", result.stderr), result
         tally.add(survived=1)
         return
-    if dep.shape == "entra" and kind in SIGN_IN_REFUSED:
+    if dep.refuses_sign_in and kind in SIGN_IN_REFUSED:
         assert result.rc == 1, result
         assert len(error_lines(result)) == 1 and "az login" in error_lines(result)[0], result
         tally.add(survived=1)
@@ -221,7 +257,7 @@ def test_fault(scenario, tally, dep, kind):
     known = []
     for check_id in affected:
         statuses = {s for _, s in got.get(check_id, [])}
-        allowed = {"Error", "Fail", "Warning"} if check_id in dep.verdicts else {"Error"}
+        allowed = {"Error", "Fail", "Warning"} if check_id in dep.verdicts and kind in REFUSALS else {"Error"}
         if (dep.name, check_id) in KNOWN and not statuses <= allowed:
             known.append("{}: {}".format(check_id, KNOWN[(dep.name, check_id)]))
             continue
@@ -231,9 +267,14 @@ def test_fault(scenario, tally, dep, kind):
     words = dep.permission if kind == "403" else REASONS[kind.replace("-once", "")]
     if dep.shape == "entra" and kind != "slow":
         words = r"Entra ID"     # msal does not pass the HTTP status on
+    if kind == "slow":
+        words = r"timed out reading.* within {} s".format(TIMEOUT)
     for f in errors:
         assert re.search(words, f["message"], re.IGNORECASE), "{}: {!r} does not say {!r}".format(
             f["checkId"], f["message"], words)
+        if dep.names and kind not in REFUSALS:
+            assert re.search(dep.names, f["message"], re.IGNORECASE), "{}: {!r} does not name {}".format(
+                f["checkId"], f["message"], dep.name)
         assert f["remediation"] == ""
 
     if kind in ("429", "500", "503") and not dep.client_throttles:
@@ -257,7 +298,7 @@ def test_timeout_bounds_a_hung_cluster_read(scenario):
     """The cluster never answers: the command still returns at its deadline, every check says what it waited
     for, and no thread keeps az alive."""
     sc = scenario("mi-healthy")
-    sc.sim.faults = [Fault(DEPENDENCIES[1].pattern, status=0, delay=60)]
+    sc.sim.faults = [Fault(dependency("ARM managed cluster").pattern, status=0, delay=60)]
     result = sc.az("aks", "diagnose-pull", "run", *CLUSTER, "--acr", "myacr", "--timeout", "3", "-o", "json")
     assert result.rc == 0 and "Traceback" not in result.stderr, result
     assert result.seconds < 3 + 6, result.seconds
@@ -279,3 +320,122 @@ def test_expired_sign_in_is_one_clear_error(scenario):
     assert result.rc == 1 and "Traceback" not in result.stderr, result
     errors = error_lines(result)
     assert len(errors) == 1 and "ExpiredAuthenticationToken" in errors[0] and "az login" in errors[0], result
+
+
+def test_default_timeout_bounds_a_hung_dependency(scenario):
+    """Role definitions never answer and no --timeout is given: each request gives up well before the 60 s default,
+    the findings are printed in time, the check that needed the role definitions says Error and names them, and
+    nothing fails because of it. (The one run here that uses the default bound; the hang outlasts it.)"""
+    sc = scenario("mi-healthy")
+    base, _ = baseline(scenario, dependency("ARM role definitions"))
+    sc.sim.faults = [Fault(ARM.format("GET") + r"/providers/microsoft\.authorization/roledefinitions/", status=0,
+                           delay=90)]
+    try:
+        result = sc.az("aks", "diagnose-pull", "run", *CLUSTER, "--acr", "myacr", "-o", "json")
+    finally:
+        sc.sim.faults = []
+    assert result.rc == 0 and "Traceback" not in result.stderr, result
+    assert result.seconds < 60 + 10, "no findings within the default bound ({:.1f} s)".format(result.seconds)
+    findings = result.json()
+    got = by_check(findings)
+    assert set(got) == set(base), "every check still reports"
+    changed = [f for f in findings if got[f["checkId"]] != base[f["checkId"]]]
+    assert changed and all(f["status"] == "Error" for f in changed), changed
+    assert all(re.search(r"timed out reading .*role definition", f["message"]) for f in changed), changed
+    assert not [f for f in findings if f["status"] == "Fail"], "a hang became a Fail"
+    assert [f for f in findings if f["status"] == "Pass"], "the other findings are printed"
+
+
+def test_registry_token_exchange_hanging_is_no_registry_verdict(scenario):
+    """The registry's token exchange never answers az's machine: registry-health cannot tell (Error, 'timed out'),
+    which says nothing about whether the cluster can pull; no verdict that did not need the exchange changes."""
+    sc = scenario("mi-healthy")
+    args = ("--acr", "myacr", "--image", "myacr.azurecr.io/app:1.0", "--timeout", "5", "-o", "json")
+    before = by_check(sc.az("aks", "diagnose-pull", "run", *CLUSTER, *args).json())
+    sc.sim.faults = [Fault(r"^POST myacr\.azurecr\.io/oauth2/exchange$", status=0, delay=20)]
+    try:
+        result = sc.az("aks", "diagnose-pull", "run", *CLUSTER, *args)
+    finally:
+        sc.sim.faults = []
+    assert result.rc == 0 and "Traceback" not in result.stderr, result
+    assert result.seconds < 5 + 8, result.seconds
+    findings = result.json()
+    health = [f for f in findings if f["checkId"] == "registry-health"]
+    assert [f["status"] for f in health] == ["Error"], health
+    assert "timed out reading" in health[0]["message"] and health[0]["remediation"] == "", health
+    got = by_check(findings)
+    for check_id, verdicts in got.items():
+        if check_id not in ("registry-health", "image-manifest", "image-platform"):
+            assert verdicts == before[check_id], (check_id, verdicts, before[check_id])
+    assert all(f["status"] == "Error" for f in findings if got[f["checkId"]] != before[f["checkId"]])
+
+
+def test_entra_id_failing_the_registry_token_is_not_a_registry_verdict(scenario):
+    """az's own login cannot get a token for the registry (Entra ID answers 500 to that request only, after the
+    cached tokens expired): registry-health and the image checks say Error and name Entra ID; nothing Fails."""
+    sc = scenario("mi-healthy")
+    args = ("--acr", "myacr", "--image", "myacr.azurecr.io/app:1.0", "--timeout", str(TIMEOUT), "-o", "json")
+    drop_tokens(sc.env)
+    before = by_check(sc.az("aks", "diagnose-pull", "run", *CLUSTER, *args).json())
+    drop_tokens(sc.env)
+    fault = Fault(TOKEN, status=500, body=_bodies("entra", 500), sent=REGISTRY_SCOPE)
+    sc.sim.faults = [fault]
+    try:
+        result = sc.az("aks", "diagnose-pull", "run", *CLUSTER, *args)
+    finally:
+        sc.sim.faults = []
+        drop_tokens(sc.env)
+    assert result.rc == 0 and "Traceback" not in result.stderr, result
+    assert fault.hits > 1, "a 500 from Entra ID was not asked again"
+    findings = result.json()
+    health = next(f for f in findings if f["checkId"] == "registry-health")
+    assert health["status"] == "Error" and "Entra ID" in health["message"], health
+    assert "could not get an Entra ID token" not in health["message"]
+    changed = [f for f in findings if by_check([f])[f["checkId"]][0] not in before.get(f["checkId"], [])]
+    assert changed and all(f["status"] == "Error" and "Entra ID" in f["message"] for f in changed), changed
+
+
+def test_entra_id_answering_500_once_is_absorbed(scenario):
+    """One 500 from Entra ID (and msal's habit of replaying it for 5 s) must not turn anything into Error."""
+    sc = scenario("mi-healthy")
+    args = ("--acr", "myacr", "--image", "myacr.azurecr.io/app:1.0", "--timeout", str(TIMEOUT), "-o", "json")
+    drop_tokens(sc.env)
+    before = by_check(sc.az("aks", "diagnose-pull", "run", *CLUSTER, *args).json())
+    drop_tokens(sc.env)
+    fault = Fault(TOKEN, status=500, body=_bodies("entra", 500), times=1)
+    sc.sim.faults = [fault]
+    try:
+        result = sc.az("aks", "diagnose-pull", "run", *CLUSTER, *args)
+    finally:
+        sc.sim.faults = []
+        drop_tokens(sc.env)
+    assert result.rc == 0 and "Traceback" not in result.stderr, result
+    assert fault.hits == 1
+    assert by_check(result.json()) == before
+
+
+@pytest.mark.parametrize("name", ["Entra ID", "ARM role assignments", "Microsoft Graph", "Kubernetes API",
+                                  "registry data plane"])
+def test_a_connection_reset_once_is_absorbed(scenario, name):
+    """A connection dropped once without an answer (a reset on the way) is retried: every verdict is the one of the
+    run without it."""
+    dep = dependency(name)
+    if dep.scenario not in SCENARIOS:
+        pytest.skip("scenario {} does not exist yet".format(dep.scenario))
+    base, matching = baseline(scenario, dep)
+    if not matching:
+        pytest.skip("no check reads {} in scenario {} yet".format(dep.name, dep.scenario))
+    sc = scenario(dep.scenario)
+    fault = Fault(dep.pattern, status=RESET, times=1, sent=dep.sent)
+    if dep.fresh_tokens:
+        drop_tokens(sc.env)
+    sc.sim.faults = [fault]
+    try:
+        result = sc.az("aks", "diagnose-pull", "run", *CLUSTER, *dep.args, "--timeout", str(TIMEOUT), "-o", "json")
+    finally:
+        sc.sim.faults = []
+        if dep.fresh_tokens:
+            drop_tokens(sc.env)
+    assert fault.hits == 1
+    assert result.rc == 0 and "Traceback" not in result.stderr, result
+    assert by_check(result.json()) == base, "a reset was not absorbed by a retry"

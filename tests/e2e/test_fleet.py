@@ -1,10 +1,11 @@
 """`fleet` against the simulated Azure: the same verdicts as `run` on every cluster, in a number of requests that
 grows with Resource Graph's result pages, not with the clusters."""
 import collections
+import re
 
 import pytest
 
-from azext_acrpull.diagnose.findings import CATALOG_ORDER
+from azext_acrpull.diagnose.catalog import CATALOG_ORDER
 from tests.simulator import resourcegraph
 from tests.simulator.scenarios import build
 from tests.simulator.scenarios.fleet import (
@@ -306,3 +307,37 @@ def test_shared_subscription_scanned_for_facts_not_clusters(fleet_env):
     env, _ = fleet_env
     findings, _ = fleet(env, "--subscriptions", SHARED)
     assert findings == []
+
+
+
+@pytest.mark.parametrize("kind", ["429", "500", "503", "403", "broken-json", "slow"])
+def test_a_resource_graph_fault_is_no_verdict(fleet_env, kind):
+    """Resource Graph fails the query for role assignments only (the simulator matches the query text): the checks
+    that needed the assignments say Error and name Resource Graph, nothing Fails because of it, every other verdict
+    is unchanged, and the scan ends within its bound."""
+    env, _ = fleet_env
+    reference, _ = fleet(env, "--timeout", "8")
+    pattern, query = r"^POST management\.azure\.com/providers/Microsoft\.ResourceGraph/resources$", \
+        r"type =~ 'microsoft\.authorization/roleassignments'"
+    if kind == "slow":
+        fault = Fault(pattern, status=0, delay=20, sent=query)
+    elif kind == "broken-json":
+        fault = Fault(pattern, status=200, raw=b'{"totalRecords": 3, "data": [', sent=query)
+    else:
+        fault = Fault(pattern, status=int(kind), sent=query, headers={"Retry-After": "1"} if kind == "429" else {},
+                      body={"error": {"code": "AuthorizationFailed" if kind == "403" else "ServiceUnavailable",
+                                      "message": "The query could not be run."}})
+    env.sim.faults = [fault]
+    try:
+        findings, result = fleet(env, "--timeout", "8")
+    finally:
+        env.sim.faults = []
+    assert fault.hits >= 1
+    assert result.seconds < 8 + 8, result.seconds
+    before = {(f["cluster"], f["checkId"], f["target"]): f["status"] for f in reference}
+    assert {f["cluster"] for f in findings} == {f["cluster"] for f in reference}, "every cluster still reported"
+    # A finding whose verdict (or target: registries come from the assignments) changed says Error; none Fails.
+    changed = [f for f in findings if before.get((f["cluster"], f["checkId"], f["target"])) != f["status"]]
+    assert changed and all(f["status"] == "Error" for f in changed), changed
+    assert all(re.search(r"Resource ?Graph", f["message"]) for f in changed), [f["message"] for f in changed]
+    assert_safe(env)

@@ -70,6 +70,7 @@ CASES = {
     "pull-rate-limit": [("image-pods", ())],
     "registry-arm-audience": [("beyond-armaud-disabled", ())],
     "registry-tenant": [("auth-mg-cross-sub", ()), ("beyond-tenant-other", ("--acr", PARTNER_ID))],
+    "node-provisioning-identity": [("beyond-nap", ()), ("mi-healthy", ())],
 }
 
 
@@ -100,7 +101,7 @@ def readme_table():
 
 
 def test_every_check_has_a_permission_row_and_cases():
-    from azext_acrpull.diagnose.findings import catalog
+    from azext_acrpull.diagnose.catalog import catalog
     rows = readme_table()
     ids = [c.check_id for c in catalog()]
     assert [i for i in ids if i not in rows] == [], "checks missing from the README's permission table"

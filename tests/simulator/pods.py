@@ -290,3 +290,24 @@ def failing_pod(world, cluster, name, image, node, namespace="default", service_
               deployment=name)
     obj["spec"]["serviceAccountName"] = obj["spec"]["serviceAccount"] = service_account
     return pull_failure(world, cluster, obj, "app", error)
+
+
+def provisioned_node(world, cluster, name, nodepool="default", vm_size="Standard_D4ds_v5"):
+    """A node made by node auto-provisioning (Karpenter): a standalone VM in the node resource group, labelled
+    with its Karpenter node pool, not an instance of any scale set."""
+    arch = "arm64" if _arm64(vm_size) else "amd64"
+    labels = {"karpenter.sh/nodepool": nodepool, "karpenter.sh/capacity-type": "on-demand",
+              "karpenter.sh/registered": "true", "karpenter.sh/initialized": "true",
+              "karpenter.azure.com/sku-name": vm_size, "kubernetes.azure.com/mode": "user",
+              "kubernetes.azure.com/cluster": cluster["properties"]["nodeResourceGroup"],
+              "kubernetes.azure.com/role": "agent", "kubernetes.io/arch": arch, "kubernetes.io/os": "linux",
+              "kubernetes.io/hostname": name, "node.kubernetes.io/instance-type": vm_size,
+              "topology.kubernetes.io/region": cluster["location"]}
+    return world.kube_object(cluster, {
+        "apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels},
+        "spec": {"providerID": "azure:///subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/"
+                               "virtualMachines/{}".format(cluster["id"].split("/")[2],
+                                                           cluster["properties"]["nodeResourceGroup"], name)},
+        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
+                   "nodeInfo": {"architecture": arch, "operatingSystem": "linux",
+                                "kubeletVersion": "v" + cluster["properties"]["kubernetesVersion"]}}})

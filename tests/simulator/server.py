@@ -23,6 +23,9 @@ LOGIN = "login.microsoftonline.com"
 GRAPH = "graph.microsoft.com"
 
 
+RESET = -1   # Fault.status: drop the connection without answering
+
+
 @dataclass
 class Fault:
     """Answer requests whose 'METHOD host/path' matches ``pattern`` with ``status`` (or delay them)."""
@@ -33,10 +36,12 @@ class Fault:
     delay: float = 0.0
     times: int = -1          # how many requests to affect; -1 for all
     raw: bytes = None        # a raw body (e.g. broken JSON)
+    sent: str = None         # also a regex on the request's URL-decoded body (e.g. one token request's scope)
     hits: int = 0            # how many requests it answered (or delayed) so far
 
-    def matches(self, line):
-        return self.times != 0 and re.search(self.pattern, line, re.IGNORECASE) is not None
+    def matches(self, line, sent=""):
+        return self.times != 0 and re.search(self.pattern, line, re.IGNORECASE) is not None and \
+            (self.sent is None or re.search(self.sent, sent, re.IGNORECASE) is not None)
 
 
 class _Server(ThreadingHTTPServer):
@@ -105,10 +110,10 @@ class Simulator:
             if generation is None or generation == self.generation:
                 self.log.append(entry)
 
-    def take_fault(self, line):
+    def take_fault(self, line, sent=""):
         with self._lock:
             for fault in self.faults:
-                if fault.matches(line):
+                if fault.matches(line, sent):
                     if fault.times > 0:
                         fault.times -= 1
                     fault.hits += 1
@@ -169,9 +174,19 @@ class _Handler(BaseHTTPRequestHandler):
         line = "{} {}{}".format(self.command, host, path)
         if sim.latency:
             time.sleep(sim.latency)
-        fault = sim.take_fault(line)
+        fault = sim.take_fault(line, unquote(body.decode("utf-8", "replace").replace("+", " ")) if body else "")
         if fault and fault.delay:
             time.sleep(fault.delay)
+        if fault and fault.status == RESET:
+            # The connection drops without an answer (a reset on the way): the client cannot tell whether it was
+            # served. Logged with status 0.
+            sim.record({"method": self.command, "host": host, "path": path, "query": query, "status": 0,
+                        "write": self.command in ("PUT", "PATCH", "DELETE"), "unknown": False,
+                        "ms": int((time.time() - started) * 1000), "time": started, "fault": True,
+                        "scope": req.form().get("scope") if host == LOGIN and self.command == "POST" else None},
+                       generation)
+            self.close_connection = True
+            return
         if fault and (fault.status or fault.raw is not None):
             reply = Reply(fault.status or 200, fault.body, fault.headers, raw=fault.raw)
             # A write answered by a fault was refused: flag it, but do not let it change the world.

@@ -1,9 +1,9 @@
 """B.armaud, B.tenant and B.drift on plain facts: what each verdict rests on."""
 import pytest
 
+from azext_acrpull.diagnose.catalog import catalog
 from azext_acrpull.diagnose.facts import FactError
 from azext_acrpull.diagnose.facts.arm import foreign_tenant
-from azext_acrpull.diagnose.findings import catalog
 from azext_acrpull.diagnose.request import DiagnoseRequest
 
 SUB, SUB2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
@@ -198,3 +198,62 @@ def test_deleted_identity_is_created_again_first():
     drift = run("kubelet-identity-vmss", FakeFacts([registry()], identity_resource=None))[0]
     assert drift.status == "Fail" and "no longer exists" in drift.message
     assert drift.remediation.startswith("az identity create -g MC_rg1_aks1_eastus -n aks1-agentpool && ")
+
+
+# --- B.nap ------------------------------------------------------------------------------------------------------
+
+ANON = OAUTH.replace("oauth token", "anonymous token")
+NAP_NODE = {"metadata": {"name": "aks-default-x7k2p", "labels": {"karpenter.sh/nodepool": "default"}},
+            "spec": {"providerID": "azure:///subscriptions/{}/resourceGroups/MC_rg1_aks1_eastus/providers/"
+                                   "Microsoft.Compute/virtualMachines/aks-default-x7k2p".format(SUB)}}
+VMSS_NODE = {"metadata": {"name": "aks-nodepool1-1-vmss000000", "labels": {"agentpool": "nodepool1"}},
+             "spec": {"providerID": "azure:///subscriptions/{}/resourceGroups/MC_rg1_aks1_eastus/providers/"
+                                    "Microsoft.Compute/virtualMachineScaleSets/aks-nodepool1-1-vmss/"
+                                    "virtualMachines/0".format(SUB)}}
+
+
+class NapFacts(FakeFacts):
+    def __init__(self, mode="Auto", node=NAP_NODE, message=ANON, may_pull=True, **kwargs):
+        super().__init__([registry()], pod="web", containers=[waiting(message=message)], **kwargs)
+        self._mode, self._node, self._may_pull = mode, node, may_pull
+
+    def cluster(self):
+        found = super().cluster()
+        if self._mode:
+            found["properties"]["nodeProvisioningProfile"] = {"mode": self._mode}
+        return found
+
+    def diagnosed_pod(self):
+        return {"spec": {"nodeName": self._node["metadata"]["name"]}}
+
+    def nodes(self):
+        return [NAP_NODE, VMSS_NODE]
+
+    def role_assignments(self, scope):
+        if not self._may_pull:
+            return []
+        return [{"properties": {"principalId": "oid-1", "principalType": "ServicePrincipal", "scope": scope,
+                                "roleDefinitionId": "/subscriptions/{}/providers/Microsoft.Authorization/"
+                                                    "roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d".format(SUB)},
+                 "id": scope + "/providers/Microsoft.Authorization/roleAssignments/1"}]
+
+    def role_definition(self, role_definition_id):
+        return {"id": role_definition_id, "properties": {"roleName": "AcrPull", "permissions": [
+            {"actions": ["Microsoft.ContainerRegistry/registries/pull/read"], "notActions": [], "dataActions": [],
+             "notDataActions": []}]}}
+
+    def parallel(self, func, items):
+        return [func(i) for i in items]
+
+
+@pytest.mark.parametrize("facts, status, words", [
+    (NapFacts(), "Fail", "node pool default"),
+    (NapFacts(may_pull=False), "Warning", "holds no pull role"),
+    (NapFacts(message=OAUTH), "Pass", "no pull error of the pod says it offered no credential"),
+    (NapFacts(node=VMSS_NODE), "Pass", "scale set node of pool nodepool1"),
+    (NapFacts(mode="Manual"), "Skipped", "mode is Manual"),
+    (NapFacts(mode=None), "Skipped", "mode is not set"),
+])
+def test_node_provisioning_identity(facts, status, words):
+    (f,) = run("node-provisioning-identity", facts)
+    assert f.status == status and words in f.message, f.message

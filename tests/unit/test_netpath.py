@@ -19,10 +19,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from azext_acrpull.diagnose import netpath
+from azext_acrpull.diagnose.catalog import catalog
 from azext_acrpull.diagnose.checks import network as checks
 from azext_acrpull.diagnose.facts import FactError
 from azext_acrpull.diagnose.facts.runcommand import parse_probe, probe_script
-from azext_acrpull.diagnose.findings import catalog
 
 ipv4 = st.integers(min_value=0, max_value=2 ** 32 - 1).map(lambda n: str(ipaddress.IPv4Address(n)))
 prefixes = st.tuples(ipv4, st.integers(min_value=0, max_value=32)).map(

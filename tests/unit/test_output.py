@@ -134,7 +134,7 @@ def test_no_failure_names_the_first_warning():
                                          ("sp_role_principal", "sp-role-principal"), ("x", None), ("", None),
                                          ("zzzzzzzzzzzz", None)])
 def test_a_misspelt_check_id_gets_a_did_you_mean(typed, meant):
-    from azext_acrpull.diagnose.findings import catalog
+    from azext_acrpull.diagnose.catalog import catalog
     assert suggest_check_id(typed, [c.check_id for c in catalog()]) == meant
     with pytest.raises(ValueError) as err:
         _check_id(typed)

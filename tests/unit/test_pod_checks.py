@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from azext_acrpull.diagnose.catalog import catalog
 from azext_acrpull.diagnose.checks.pod import classify_container, container_events
 from azext_acrpull.diagnose.facts import FactError, Facts
 from azext_acrpull.diagnose.facts.images import ImageFacts
 from azext_acrpull.diagnose.facts.registry_data import _errors, _granted
-from azext_acrpull.diagnose.findings import catalog
 from azext_acrpull.diagnose.reference import parse_reference
 from azext_acrpull.diagnose.request import DiagnoseRequest
 from azext_acrpull.diagnose.runner import select_checks
@@ -263,9 +263,9 @@ def test_pod_group_joins_every_command_only_with_a_pod():
 # --- beyond the article: where each cause points, and the proxy that re-signs TLS ------------------------------------
 
 def test_every_cause_points_at_checks_of_the_catalog():
+    from azext_acrpull.diagnose.catalog import CATALOG_ORDER
     from azext_acrpull.diagnose.checks.pod import CAUSE_CHECKS, GROUP_OF_CAUSE
     from azext_acrpull.diagnose.classify import CAUSES
-    from azext_acrpull.diagnose.findings import CATALOG_ORDER
     assert set(CAUSE_CHECKS) == set(CAUSES)
     assert {c for checks in CAUSE_CHECKS.values() for c in checks} <= set(CATALOG_ORDER)
     assert all(GROUP_OF_CAUSE.get(cause) for cause, checks in CAUSE_CHECKS.items() if checks)

@@ -360,3 +360,91 @@ def test_timeout_type(value):
         assert 1 <= seconds <= 3600
     except ValueError as err:
         assert "between 1 and 3600" in str(err)
+
+
+# -- faults are no verdicts ------------------------------------------------------------------------------
+@pytest.mark.parametrize("status,fault", [(None, False), (403, False), (404, False), (408, True), (429, True),
+                                          (500, True), (503, True)])
+def test_fact_error_fault_follows_the_status(status, fault):
+    assert FactError("x", status).fault is fault
+    assert FactError("x", status, fault=True).fault is True
+
+
+def test_token_guard_bounds_a_token_request_that_never_answers():
+    guard, release = TokenGuard(Deadline(0.2)), threading.Event()
+    started = time.monotonic()
+    with pytest.raises(FactError) as err:
+        guard.get("https://containerregistry.azure.net", lambda: release.wait(30), sleep=lambda s: None)
+    release.set()
+    assert time.monotonic() - started < 3
+    assert err.value.fault and "timed out reading a token" in err.value.reason and "Entra ID" in err.value.reason
+    assert err.value.status_code is None
+
+
+def test_token_guard_failure_is_a_fault_and_a_refusal_is_not():
+    from azure.cli.core.azclierror import AuthenticationError
+
+    def busy():
+        raise AuthenticationError("AADSTS50196: busy", msal_error={"error": "temporarily_unavailable"})
+
+    def refused():
+        raise AuthenticationError("AADSTS7000222: expired", msal_error={"error": "invalid_client"})
+    with pytest.raises(FactError) as err:
+        TokenGuard(Deadline(30)).get("https://graph.microsoft.com", busy, sleep=lambda s: None)
+    assert err.value.fault
+    with pytest.raises(FactError) as err:
+        TokenGuard(Deadline(30)).get("https://graph.microsoft.com", refused, sleep=lambda s: None)
+    assert not err.value.fault and err.value.status_code == 401
+
+
+def test_msal_throttle_own_default_is_dropped_and_entra_retry_after_honoured(monkeypatch):
+    from azure.cli.core.auth.identity import Identity
+    from msal.individual_cache import _ExpiringMapping
+    from msal.throttled_http_client import NormalizedResponse
+
+    from azext_acrpull.diagnose.facts.transport import _msal_throttled
+
+    class Raw:
+        def __init__(self, status, headers):
+            self.status_code, self.text, self.headers = status, "{}", headers
+    cache = {}
+    monkeypatch.setattr(Identity, "_msal_http_cache", cache)
+    mapping = _ExpiringMapping(mapping=cache, lock=threading.Lock())
+    mapping.set("POST https://login/t/oauth2/v2.0/token client_id=a scope=x hash=1 429/5xx/Retry-After",
+                NormalizedResponse(Raw(500, {})), 5)
+    assert _msal_throttled() == 0.0
+    assert list(mapping) == [], "msal's own 5 s replay of a 500 is dropped: the bounded backoff decides"
+    mapping.set("POST https://login/t/oauth2/v2.0/token client_id=a scope=y hash=1 429/5xx/Retry-After",
+                NormalizedResponse(Raw(429, {"Retry-After": "7"})), 7)
+    assert 5 < _msal_throttled() <= 7
+    assert len(list(mapping)) == 1, "a Retry-After Entra ID sent is kept, and waited for"
+    monkeypatch.setattr(Identity, "_msal_http_cache", None)
+    assert _msal_throttled() is None
+
+
+class _HealthFacts:
+    cluster_name = "aks1"
+
+    def __init__(self, steps):
+        self.steps = steps
+
+    def registries(self):
+        return [{"name": "myacr", "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/"
+                 "registries/myacr", "properties": {"loginServer": "myacr.azurecr.io"}}]
+
+    def registry_health(self, registry):
+        return {"loginServer": "myacr.azurecr.io", "proxy": None, "addresses": ["10.0.0.4"], "steps": self.steps}
+
+
+@pytest.mark.parametrize("fault,status", [(True, "Error"), (False, "Fail")])
+def test_registry_health_judges_answers_not_faults(fault, status):
+    from azext_acrpull.diagnose.catalog import catalog
+    from azext_acrpull.diagnose.checks import health
+    chk = next(c for c in catalog() if c.check_id == "registry-health")
+    steps = [{"step": "dns", "ok": True, "detail": "10.0.0.4"},
+             {"step": "challenge", "ok": True, "detail": "401 with a Bearer challenge"},
+             {"step": "token", "ok": False, "status": None, "fault": fault,
+              "detail": "timed out reading the token exchange of registry myacr"}]
+    [finding] = health.registry_health(chk, _HealthFacts(steps))
+    assert finding.status == status
+    assert (finding.remediation == "") is fault

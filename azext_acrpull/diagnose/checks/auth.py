@@ -223,6 +223,14 @@ def _role_finding(chk, facts, identity, registry):
         why = "The {} holds no role that grants {} on {}".format(who, PULL_ACTION, registry["name"])
         held = held_roles_words(facts, registry, mine)
         why += ": it holds {}.".format(held) if held else " (no role assignment of this identity applies there)."
+        workload = _workload_identity_grant(facts, registry, assignments) if identity["kind"] == "kubeletIdentity" \
+            else None
+        if workload:
+            evidence["workloadIdentity"] = workload
+            why += (" The pull role is held instead by the workload identity {} (client id {}) that service account "
+                    "{} names in azure.workload.identity/client-id: the kubelet pulls images with the node's kubelet "
+                    "identity, never with a pod's workload identity, which only gives the pod's own code its "
+                    "tokens.".format(workload["name"], workload["clientId"], workload["serviceAccount"]))
         why += _other_groups(facts, registry, assignments, groups)
         return chk.finding(target, FAIL, why, "az aks update -n {} -g {} --attach-acr {}".format(
             cluster, rg, registry["id"]), **evidence)
@@ -291,6 +299,34 @@ def _grant_evidence(grants, groups=None):
             entry["group"] = {"id": g.principal_id, "displayName": groups[g.principal_id.lower()]}
         out.append(entry)
     return out
+
+
+WORKLOAD_CLIENT_ID = "azure.workload.identity/client-id"
+
+
+def _workload_identity_grant(facts, registry, assignments):
+    """B.wi: the --pod's service account names a workload identity (azure.workload.identity/client-id) that holds a
+    pull role on the registry. Returns what the finding says about it, or None."""
+    request = facts.request
+    if not getattr(request, "pod", None) or not hasattr(facts, "service_account"):
+        return None
+    try:
+        pod = facts.diagnosed_pod() or {}
+        account = (pod.get("spec") or {}).get("serviceAccountName") or "default"
+        obj = facts.service_account(request.namespace, account) or {}
+        client_id = ((obj.get("metadata") or {}).get("annotations") or {}).get(WORKLOAD_CLIENT_ID)
+        principal = facts.service_principal(client_id) if client_id else None
+        if not principal:
+            return None
+        ids, groups = principals_of(facts, principal["id"], assignments)
+        grants = registry_grants(facts, registry, assignments_of(assignments, ids), ids)
+    except FactError:
+        return None
+    if not grants:
+        return None
+    return {"serviceAccount": "{}/{}".format(request.namespace, account), "clientId": client_id,
+            "principalId": principal["id"], "name": principal.get("displayName") or client_id,
+            "roles": sorted({"{} at {}{}".format(g.role_name, g.scope, _through(g, groups)) for g in grants})}
 
 
 def _other_groups(facts, registry, assignments, groups):
@@ -560,7 +596,7 @@ def kubelet_identity_vmss(chk, facts):
                 findings.append(chk.finding(target, FAIL, "Scale set {} carries the kubelet identity's resource id "
                                             "{}, but that identity {} (see the kubelet identity finding).".format(
                                                 vmss["name"], identity["name"], drift.evidence["drift"]),
-                                            drift.remediation, **evidence))
+                                            drift.remediation, drift=drift.evidence["drift"], **evidence))
                 continue
             findings.append(chk.finding(target, PASS, "Scale set {} carries the kubelet identity {}.".format(
                 vmss["name"], identity["name"]), **evidence))

@@ -1,5 +1,5 @@
 """S0.health: what `az acr check-health` sees, from the machine that runs az (not from the cluster)."""
-from ..findings import FAIL, PASS, SKIPPED, WARNING, check
+from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
 from .registry import registry_target
 
 WHERE = "From this machine (where az runs, not the cluster's network)"
@@ -31,6 +31,11 @@ def _health_one(chk, facts, registry):
     evidence = {"loginServer": login, "proxy": health["proxy"], "addresses": health["addresses"],
                 "steps": health["steps"]}
     failed = next((s for s in health["steps"] if s["ok"] is False), None)
+    if failed is not None and failed.get("fault"):
+        # No answer in time, a throttled or failing service, or no Entra ID token for az's own login: nothing
+        # about the registry was learnt, and least of all whether the cluster can pull.
+        return chk.finding(registry_target(registry), ERROR, "Could not reach a verdict: {}: {}.".format(
+            WHERE, failed["detail"].rstrip(".")), reason=failed["detail"], **evidence)
     if failed is None:
         dns = steps["dns"]
         said = "{} resolves to {}".format(login, dns["detail"]) if dns["ok"] else \

@@ -3,7 +3,7 @@ every role looks right: a registry that refuses ARM-audience tokens (B.armaud), 
 (B.tenant)."""
 from ..classify import WAITING_REASONS, failed_token
 from ..facts import FactError
-from ..findings import ERROR, FAIL, PASS, WARNING, check
+from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import parse_resource_id
 from .pod import container_events
 from .registry import registry_target
@@ -177,3 +177,84 @@ def _tenant_finding(chk, facts, identity, lookup):
         'az ad app show --id {} --query signInAudience -o tsv && az login --tenant {} && az role assignment list '
         '--assignee {} --scope {} -o table'.format(identity["clientId"], registry_tenant_id, identity["clientId"],
                                                    registry_id), **evidence)
+
+
+# --- B.nap ------------------------------------------------------------------------------------------------------
+
+NODEPOOL_LABEL = "karpenter.sh/nodepool"
+
+
+@check("node-provisioning-identity", "B.nap", "Nodes made by node auto-provisioning can present the kubelet identity",
+       "On a cluster with node auto-provisioning (nodeProvisioningProfile.mode Auto), reads the --pod's node: a "
+       "node made by it (label karpenter.sh/nodepool, not a scale set instance) whose pull fails with the "
+       "anonymous-token 401 offered no credential, although the kubelet identity may pull from the registry.",
+       groups=("auth",))
+def node_provisioning_identity(chk, facts):
+    cluster = facts.cluster()
+    mode = ((cluster.get("properties") or {}).get("nodeProvisioningProfile") or {}).get("mode")
+    target = "cluster {}".format(facts.cluster_name)
+    if (mode or "").lower() != "auto":
+        return [chk.finding(target, SKIPPED, "Cluster {} does not use node auto-provisioning "
+                            "(nodeProvisioningProfile.mode is {}): its nodes come from node pools' scale sets.".format(
+                                facts.cluster_name, mode or "not set"), nodeProvisioningMode=mode)]
+    if not facts.request.pod:
+        return [chk.finding(target, SKIPPED, "No --pod given: the node of the pod named with --pod (and --namespace) "
+                            "is read to tell whether node auto-provisioning made it.", nodeProvisioningMode=mode)]
+    pod = facts.diagnosed_pod() or {}
+    node_name = (pod.get("spec") or {}).get("nodeName")
+    target = "pod {}/{}".format(facts.request.namespace, facts.request.pod)
+    node = next((n for n in facts.nodes() if (n.get("metadata") or {}).get("name") == node_name), None)
+    if node is None:
+        return [chk.finding(target, SKIPPED, "Pod {}/{} is not on a node (node {!r} not found), so no node's "
+                            "identity is in play.".format(facts.request.namespace, facts.request.pod, node_name),
+                            node=node_name)]
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    provider = (node.get("spec") or {}).get("providerID") or ""
+    nodepool = labels.get(NODEPOOL_LABEL)
+    scale_set = "/virtualmachinescalesets/" in provider.lower()
+    evidence = {"node": node_name, "nodePool": nodepool, "providerID": provider, "nodeProvisioningMode": mode}
+    if not nodepool or scale_set:
+        return [chk.finding(target, PASS, "Node {} of pod {}/{} is a scale set node{}, not one made by node "
+                            "auto-provisioning.".format(node_name, facts.request.namespace, facts.request.pod,
+                                                        " of pool {}".format(labels.get("agentpool"))
+                                                        if labels.get("agentpool") else ""), **evidence)]
+    findings = []
+    for registry in facts.registries():
+        failed = [p for p in pod_pull_tokens(facts, registry) if p["token"] == "anonymous"]
+        if not failed:
+            continue
+        evidence = dict(evidence, registryId=registry["id"], failedPulls=failed)
+        may_pull = _kubelet_may_pull(facts, registry)
+        words = ("Node {} of pod {}/{} was made by node auto-provisioning (node pool {}, a standalone VM, not a scale "
+                 "set instance), and its pull of {} from {} offered no credential (anonymous-token 401)".format(
+                     node_name, facts.request.namespace, facts.request.pod, nodepool, failed[0]["image"],
+                     registry["name"]))
+        fix = ("az aks update -g {rg} -n {name} --attach-acr {rid} && kubectl delete nodeclaim $(kubectl get "
+               "nodeclaims -o jsonpath='{{.items[?(@.status.nodeName==\"{node}\")].metadata.name}}')").format(
+                   rg=facts.cluster_resource_group, name=facts.cluster_name, rid=registry["id"], node=node_name)
+        if may_pull:
+            findings.append(chk.finding(
+                target, FAIL, words + ", although the kubelet identity may pull from {}: the node presents no "
+                "identity. Attach the registry again so AKS passes it to node auto-provisioning, then replace the "
+                "node (delete its node claim; Karpenter makes a new one).".format(registry["name"]), fix,
+                kubeletMayPull=True, **evidence))
+        else:
+            findings.append(chk.finding(
+                target, WARNING, words + "; the kubelet identity holds no pull role on {} either (see "
+                "acr-role-assignment), so fix that first, then replace the node if it still pulls "
+                "anonymously.".format(registry["name"]), fix, kubeletMayPull=False, **evidence))
+    if findings:
+        return findings
+    return [chk.finding(target, PASS, "Node {} of pod {}/{} was made by node auto-provisioning (node pool {}), but "
+                        "no pull error of the pod says it offered no credential.".format(
+                            node_name, facts.request.namespace, facts.request.pod, nodepool), **evidence)]
+
+
+def _kubelet_may_pull(facts, registry):
+    from .auth import assignments_of, principals_of, registry_grants
+    identity = facts.pull_identity()
+    if not identity.get("objectId"):
+        return False
+    assignments = facts.role_assignments(registry["id"])
+    ids, _ = principals_of(facts, identity["objectId"], assignments)
+    return bool(registry_grants(facts, registry, assignments_of(assignments, ids), ids))

@@ -756,8 +756,9 @@ def _routes_in_use(facts, view, table, private, region):
         pe_subnet = {}
         try:
             pe_subnet = _props(facts.subnet(endpoint["subnetId"]))
-        except FactError:
-            pass
+        except FactError as err:
+            if err.fault:   # a refusal leaves Azure's default (policies Disabled); a failed read decides nothing
+                raise
         direct = _directly_routed(facts, endpoint)
         policies = (pe_subnet.get("privateEndpointNetworkPolicies") or "Disabled")
         for ip in sorted({ip for ips in endpoint["addresses"].values() for ip in ips}):

@@ -6,7 +6,7 @@ command selects it when ``--pod`` is given (see ``runner.select_checks``), and `
 """
 from ..classify import WAITING_REASONS, classify_pull_error, classify_waiting, failed_token
 from ..facts import FactError
-from ..findings import FAIL, PASS, SKIPPED, WARNING, catalog, check
+from ..findings import FAIL, PASS, SKIPPED, WARNING, check
 from ..platform import mismatch
 from ..workload import patch_pod_spec_command
 from .image import acr_image, assess_manifest, assess_platform, assess_reference, platform_verdict
@@ -229,7 +229,7 @@ def _pull_failure(chk, facts, pod, container, events, entry, node):
     cause, decided_by = decide(facts, found, entry, pod)
     waiting = (container["status"].get("state") or {}).get("waiting") or {}
     token = failed_token(text)
-    look_at = _look_at(cause, token)
+    look_at = _look_at(chk, cause, token)
     message = "Container {} waits in {} pulling {}: {}.".format(
         container["name"], waiting.get("reason"), container["image"], found.reason)
     if decided_by:
@@ -261,12 +261,11 @@ def _pull_failure(chk, facts, pod, container, events, entry, node):
     return chk.finding(pod_target(facts, container), FAIL, message, remediation, **evidence)
 
 
-def _look_at(cause, token):
+def _look_at(chk, cause, token):
     """The checks that decide the cause, in the order to read them: for a 401, the failed token's order first."""
-    registered = {c.check_id for c in catalog()}
     order = list(TOKEN_CHECKS.get(token, ())) if cause == "C1" else []
     order += [c for c in CAUSE_CHECKS.get(cause, ()) if c not in order]
-    return [c for c in order if c in registered]
+    return [c for c in order if c in chk.catalog_ids]
 
 
 def _image_fix(facts, cause, entry, pod, container):

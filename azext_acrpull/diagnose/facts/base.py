@@ -15,13 +15,23 @@ from ..threads import call_all, start
 
 
 class FactError(Exception):
-    """A fact could not be read. Checks that need it report ``Error`` with this reason."""
+    """A fact could not be read. Checks that need it report ``Error`` with this reason.
 
-    def __init__(self, reason, status_code=None, code=None):
+    ``fault`` marks a failure of the service itself (no answer in time, throttled after the retries, 5xx, an answer
+    that cannot be read, no token issued): it says nothing about what was being read, so no check may turn it into
+    a verdict, not even one about reachability. A refusal (403, 404) is an answer, and checks may judge it."""
+
+    def __init__(self, reason, status_code=None, code=None, fault=None):
         super().__init__(reason)
         self.reason = reason
         self.status_code = status_code
         self.code = code            # the service's error code (ARM: ResourceGroupNotFound, ...), when it gave one
+        self.fault = is_fault_status(status_code) if fault is None else fault
+
+
+def is_fault_status(status_code):
+    """HTTP statuses that say the service failed (or was too busy), not that the request was wrong."""
+    return status_code is not None and (status_code in (408, 429) or status_code >= 500)
 
 
 class Facts:
@@ -99,8 +109,9 @@ class Facts:
         for outcome in outcomes:
             if outcome.error is not None:
                 raise outcome.error
-        return [o.value if o.done else FactError("the read did not finish {}".format(self.deadline.words()))
-                for o in outcomes]
+        waiting = "; ".join(self.pending_reads()[:3]) or "its data"
+        return [o.value if o.done else FactError("timed out reading {}: the read did not finish {}".format(
+            waiting, self.deadline.words()), fault=True) for o in outcomes]
 
     def prefetch(self, *reads):
         """Start independent reads now and return at once (e.g. the cluster and the registry, which

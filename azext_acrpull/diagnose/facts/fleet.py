@@ -120,6 +120,12 @@ def _quote(value):
     return "'{}'".format(str(value).replace("\\", "\\\\").replace("'", "\\'"))
 
 
+# Bulk reads whose failure (throttled, 5xx, refused, unreadable, timed out) costs only the checks that need them:
+# those say Error with the reason, every other verdict stands. The inventory (clusters, registries, subscriptions)
+# is not among them: without it nothing can be judged, or it would be judged wrong.
+ISOLATED = ("role definitions", "role assignments", "scale sets", "private DNS zones", "network")
+
+
 class FleetData:
     """The bulk facts of one fleet run: read once, indexed, shared by every cluster's facts."""
 
@@ -149,6 +155,7 @@ class FleetData:
         self._below = {}
         self._for_scope = {}
         self._app_ids = None
+        self.unread = {}                 # a bulk read that failed (ISOLATED) -> its FactError, raised where used
         self.memberships = {}            # principal id (lower) -> {group id: name}, or the FactError
         self.cluster_scope = (None, [])  # what the clusters query covered: (subscriptions or None, management groups)
 
@@ -189,7 +196,7 @@ class FleetData:
                 pool.submit(self._quietly, lambda: self.graph_objects(app_ids))
             self._index_subscriptions(pending.pop("subscriptions").result())
             if "private DNS zones" in pending:
-                self._index_zones(pending.pop("private DNS zones").result())
+                self._index_zones(self._rows(pending.pop("private DNS zones"), "private DNS zones"))
             if not tenant:
                 cluster_subs = sorted({_sub_of(c["id"]) for c in self.clusters} - {None})
                 self._start_scoped(pool, pending, cluster_subs, self._referenced_subscriptions())
@@ -197,19 +204,35 @@ class FleetData:
                                          for r in self.registries.values()):
                 for zone_row in self.zones:
                     pool.submit(self._quietly, lambda z=zone_row: self.record_sets(z["id"], "A"))
-            for row in pending.pop("role definitions").result():
+            for row in self._rows(pending.pop("role definitions"), "role definitions"):
                 self.definitions[id_name(row["id"]).lower()] = row
-            self._index_assignments(pending.pop("role assignments").result() if "role assignments" in pending
-                                    else [])
+            self._index_assignments(self._rows(pending.pop("role assignments"), "role assignments")
+                                    if "role assignments" in pending else [])
             for what, future in pending.items():
                 if what == "scale sets":
-                    for row in future.result():
+                    for row in self._rows(future, what):
                         if (row.get("type") or "").lower() == IDENTITY:
                             self.identities[_low(row["id"])] = row
                         else:
                             self.scale_sets.setdefault(group_key(row["id"]), []).append(row)
                 else:
-                    self._index_network(future.result())
+                    self._index_network(self._rows(future, "network"))
+
+    def _rows(self, future, what):
+        """A bulk read's rows; for an ISOLATED one that failed, none, and its error kept for ``require``."""
+        try:
+            return future.result()
+        except FactError as err:
+            if what not in ISOLATED:
+                raise
+            self.unread.setdefault(what, err)
+            return []
+
+    def require(self, what):
+        """Raise the error of the bulk read ``what`` if it failed: a fact it would hold is not known."""
+        err = self.unread.get(what)
+        if err is not None:
+            raise FactError(err.reason, err.status_code, err.code, fault=err.fault)
 
     def _start_scoped(self, pool, pending, cluster_subs, network_subs):
         """Scale sets and network resources: the tenant's (``None``), or these subscriptions'."""
@@ -332,6 +355,7 @@ class FleetData:
         """Role assignments at, above and below ``scope``, as ``role_assignments.list_for_scope`` returns them
         (worked out once per scope: every cluster that pulls from a registry asks for the same list, and gets that
         very list, indexed by principal on first use; readers do not change it)."""
+        self.require("role assignments")
         low = _low(scope)
         found = self._for_scope.get(low)
         if found is None:
@@ -489,6 +513,7 @@ class FleetData:
     def network_resource(self, resource_id):
         """A network resource from the bulk read, or None. A type the bulk read leaves out (load balancers) is
         read for the whole scope the first time a check needs one."""
+        self.require("network")
         sub = _sub_of(resource_id)
         self.ensure_network(sub)
         kind = (parse_resource_id(resource_id).type if parse_resource_id(resource_id) else "").lower()
@@ -553,6 +578,7 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
         if not node_rg:
             raise FactError("the cluster reports no node resource group")
         group = "/subscriptions/{}/resourceGroups/{}".format(self.cluster_subscription(), node_rg)
+        self.data.require("scale sets")
         rows = self.data.scale_sets.get(group_key(group), [])
         if not rows and not self.data.group_readable(group):
             raise FactError("the signed-in account may not read the scale sets in node resource group {} (needs "
@@ -573,6 +599,7 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
         row = self.data.identities.get(_low(resource_id))
         if row is not None:
             return row
+        self.data.require("scale sets")   # identities come with the scale sets' query
         tenant = self.data.cluster_scope == (None, [])   # else the scale set query covered the clusters' subscriptions
         covered = tenant or _sub_of(resource_id) in {_sub_of(c["id"]) for c in self.data.clusters}
         if not self.data.want_scale_sets or not covered or not self.data.group_readable(resource_id):
@@ -647,6 +674,7 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
         return self.data.assignments_for_scope(scope)
 
     def principal_role_assignments(self, object_id):
+        self.data.require("role assignments")
         return list(self.data.assignments_by_principal.get((object_id or "").lower(), []))
 
     def role_definition(self, role_definition_id):
@@ -654,6 +682,7 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
         guid = id_name(role_definition_id).lower()
         found = self.data.definitions.get(guid) or BUILTIN_ROLE_DEFINITIONS.get(guid)
         if found is None:
+            self.data.require("role definitions")
             raise FactError("role definition {} was not found: Azure Resource Graph does not show it".format(
                 role_definition_id), 404)
         return found
@@ -696,8 +725,10 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
     def resources_of_type(self, subscription, resource_type, resource_group=None, name=None):
         low_type = resource_type.lower()
         if low_type == ZONE:
+            self.data.require("private DNS zones")
             rows = self.data.zones
         else:
+            self.data.require("network")
             self.data.ensure_network(subscription)
             rows = [r for r in self.data.network.values() if (r.get("type") or "").lower() == low_type]
         out = []
@@ -724,6 +755,7 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
         return [c for c in self.data.clusters if _sub_of(c["id"]) == sub]
 
     def dns_zone_links(self, zone_id):
+        self.data.require("private DNS zones")   # the links come with the zones' query
         return list(self.data.zone_links.get(_low(zone_id), []))
 
     def dns_record(self, zone_id, record_type, relative_name):

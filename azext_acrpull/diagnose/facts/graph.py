@@ -39,12 +39,13 @@ class GraphFacts:
 
     def _get_application(self, app_id):
         what = "application {} in Microsoft Graph".format(app_id)
-        try:
-            found = self._graph().application_list(filter="appId eq '{}'".format(app_id))
-        except FactError:
-            raise
-        except Exception as err:  # pylint: disable=broad-except
-            raise _graph_error(err, what) from None
+        with self.reading(what):
+            try:
+                found = self._graph().application_list(filter="appId eq '{}'".format(app_id))
+            except FactError:
+                raise
+            except Exception as err:  # pylint: disable=broad-except
+                raise _graph_error(err, what) from None
         return found[0] if found else None
 
     def directory_objects(self, object_ids):
@@ -75,18 +76,20 @@ class GraphFacts:
         return self.once(("member_groups", object_id.lower()), lambda: self._member_groups(object_id))
 
     def _member_groups(self, object_id):
-        from azure.cli.core.util import send_raw_request
-        resource = self.cli_ctx.cloud.endpoints.microsoft_graph_resource_id
-        url = "{}/v1.0/servicePrincipals/{}/transitiveMemberOf/microsoft.graph.group?$select=id,displayName".format(
-            resource.rstrip("/"), object_id)
+        # Through the run's Graph client (transport.py: bounded, retried, paged), not az's send_raw_request, which
+        # has no timeout.
         found = {}
-        while url:
+        what = "the group memberships of principal {} in Microsoft Graph".format(object_id)
+        with self.reading(what):
             try:
-                body = send_raw_request(self.cli_ctx, "GET", url, resource=resource).json()
+                groups = self._graph()._send(   # pylint: disable=protected-access
+                    "GET", "/servicePrincipals/{}/transitiveMemberOf/microsoft.graph.group?$select=id,displayName"
+                    .format(object_id))
+            except FactError:
+                raise
             except Exception as err:  # pylint: disable=broad-except
-                raise _graph_error(err, "the group memberships of principal {}".format(object_id)) from None
-            for group in body.get("value") or []:
-                if isinstance(group, dict) and group.get("id"):
-                    found[group["id"].lower()] = group.get("displayName")
-            url = body.get("@odata.nextLink")
+                raise _graph_error(err, what) from None
+        for group in groups or []:
+            if isinstance(group, dict) and group.get("id"):
+                found[group["id"].lower()] = group.get("displayName")
         return found

@@ -99,7 +99,7 @@ class KubeFacts:
             except Unreachable as err:
                 if self.private_api_server():   # read through AKS run command (with --probe), see runcommand.py
                     return self.kube_get_private(path, params, self._unreachable(conn["server"], err.cause))
-                raise FactError(self._unreachable(conn["server"], err.cause)) from None
+                raise FactError(self._unreachable(conn["server"], err.cause), fault=err.fault) from None
         if response.status_code == 404:
             return None
         if response.status_code == 401:
@@ -116,7 +116,8 @@ class KubeFacts:
         try:
             return response.json()
         except ValueError:
-            raise FactError("the Kubernetes API returned an unreadable answer for {}".format(path)) from None
+            raise FactError("the Kubernetes API returned an unreadable answer for {}".format(path),
+                            fault=True) from None
 
     def _unreachable(self, server, err):
         """Why the API server could not be reached, in words that say what to do."""

@@ -22,7 +22,7 @@ from .network import NetworkFacts
 from .reachability import ReachabilityFacts
 from .registry_data import RegistryDataFacts
 from .runcommand import RunCommandFacts
-from .transport import BoundedHttp, TokenGuard, first_line, sdk_client_kwargs
+from .transport import CONNECT_TIMEOUT, READ_TIMEOUT, BoundedHttp, TokenGuard, first_line, sdk_client_kwargs
 
 logger = get_logger(__name__)
 
@@ -70,7 +70,7 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, Reachabili
     def __init__(self, cli_ctx, request, max_workers=8):
         super().__init__(request, max_workers)
         self.cli_ctx = cli_ctx
-        self._tokens = TokenGuard(self.deadline)
+        self._tokens = TokenGuard(self.deadline, self.reading)
         self.http = BoundedHttp(self.deadline)   # plain HTTPS (registry data plane) with the run's bounds
 
     def _client(self, factory, subscription_id=None):
@@ -130,12 +130,16 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, Reachabili
 
     def _read(self, what, permission, call):
         """Run an SDK call; every way it can fail becomes a FactError whose reason says what to do."""
+        from json import JSONDecodeError
+
         from azure.core.exceptions import (
             DecodeError,
             DeserializationError,
             HttpResponseError,
             ServiceRequestError,
+            ServiceRequestTimeoutError,
             ServiceResponseError,
+            ServiceResponseTimeoutError,
         )
         from azure.core.polling.base_polling import BadResponse, BadStatus
         with self.reading(what):
@@ -143,16 +147,24 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, Reachabili
                 return call()
             except FactError:
                 raise
-            except (DecodeError, DeserializationError):
-                raise FactError("Azure returned an unreadable answer (not valid JSON) for {}".format(what)) from None
+            except (DecodeError, DeserializationError, JSONDecodeError):   # the LRO poller parses JSON itself
+                raise FactError("Azure returned an unreadable answer (not valid JSON) for {}".format(what),
+                                fault=True) from None
             except (BadResponse, BadStatus) as err:   # a long-running operation's answers made no sense
-                raise FactError("Azure returned an unusable answer for {} ({})".format(what, first_line(err))) from None
+                raise FactError("Azure returned an unusable answer for {} ({})".format(what, first_line(err)),
+                                fault=True) from None
             except HttpResponseError as err:
                 raise explain(err, what, permission) from None
             except (ServiceRequestError, ServiceResponseError) as err:
                 if self.deadline.expired:
-                    raise FactError("{} did not arrive {}".format(what, self.deadline.words())) from None
-                raise FactError("could not reach Azure while reading {}: {}".format(what, first_line(err))) from None
+                    raise FactError("timed out reading {}: it did not arrive {}".format(
+                        what, self.deadline.words()), fault=True) from None
+                if isinstance(err, (ServiceRequestTimeoutError, ServiceResponseTimeoutError)):
+                    raise FactError("timed out reading {}: Azure did not answer within {:g} s".format(
+                        what, CONNECT_TIMEOUT if isinstance(err, ServiceRequestTimeoutError) else READ_TIMEOUT),
+                        fault=True) from None
+                raise FactError("could not reach Azure while reading {}: {}".format(what, first_line(err)),
+                                fault=True) from None
 
     # -- cluster --------------------------------------------------------------------------------
     def cluster(self):

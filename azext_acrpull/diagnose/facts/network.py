@@ -382,16 +382,21 @@ class NetworkFacts:
             try:
                 listed = self.resources_of_type(rid.subscription, "Microsoft.Network/azureFirewalls",
                                                 resource_group=rid.resource_group)
-            except FactError:
+            except FactError as err:
+                if err.fault:   # not knowing whether a firewall is there decides nothing: the checks say Error
+                    raise
                 continue
             for firewall in self.parallel(self.network_resource, [f["id"] for f in listed]):
                 if isinstance(firewall, FactError):
+                    if firewall.fault:
+                        raise firewall
                     continue
                 props = firewall.get("properties") or {}
                 configs = [c.get("properties") or {} for c in props.get("ipConfigurations") or []]
                 if any(c.get("privateIPAddress") == ip for c in configs):
                     refs = [_ref(c, "publicIPAddress") for c in configs if _ref(c, "publicIPAddress")]
-                    found = [p for p in self.parallel(self.network_resource, refs) if not isinstance(p, FactError)]
+                    found = [p for p in self.parallel(self.network_resource, refs) if not isinstance(p, FactError)
+                             or _raise_fault(p)]
                     return {"id": firewall["id"], "name": firewall["name"], "privateIp": ip,
                             "policy": _ref(props, "firewallPolicy"),
                             "publicIps": [(p.get("properties") or {}).get("ipAddress") for p in found
@@ -439,3 +444,10 @@ def _vmss_subnet(scale_sets, pool_name):
             if subnet:
                 return subnet
     return None
+
+
+def _raise_fault(err):
+    """Skip a resource that may not be read (an answer); raise a service's failure, which decides nothing."""
+    if err.fault:
+        raise err
+    return False

@@ -19,7 +19,8 @@ class ReachabilityFacts:
     """Mixin for LiveFacts: look-ups from where az runs."""
 
     def registry_health(self, registry):
-        """{"loginServer", "proxy", "addresses", "steps": [{"step": dns|challenge|token, "ok", "detail"}]}."""
+        """{"loginServer", "proxy", "addresses", "steps": [{"step": dns|challenge|token, "ok", "detail"}]}; a failed
+        step has ``fault`` when the service failed (timeout, 429, 5xx, no Entra ID token) rather than answered."""
         login = ((registry.get("properties") or {}).get("loginServer") or "").lower()
         return self.once(("registry_health", login), lambda: self._registry_health(registry, login))
 
@@ -47,7 +48,7 @@ class ReachabilityFacts:
             challenge = self._registry_challenge(registry)
         except FactError as err:
             health["steps"].append({"step": "challenge", "ok": False, "status": err.status_code,
-                                    "detail": err.reason})
+                                    "detail": err.reason, "fault": err.fault})
             return health
         health["steps"].append({"step": "challenge", "ok": True,
                                 "detail": "401 with a Bearer challenge, realm {}".format(challenge["realm"])
@@ -57,7 +58,8 @@ class ReachabilityFacts:
         try:
             self._registry_refresh_token(registry)
         except FactError as err:
-            health["steps"].append({"step": "token", "ok": False, "status": err.status_code, "detail": err.reason})
+            health["steps"].append({"step": "token", "ok": False, "status": err.status_code, "detail": err.reason,
+                                    "fault": err.fault})
             return health
         health["steps"].append({"step": "token", "ok": True,
                                 "detail": "the signed-in account's Entra ID token was exchanged for a registry "

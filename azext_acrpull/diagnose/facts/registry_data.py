@@ -87,7 +87,7 @@ class RegistryDataFacts:
             manifest = json.loads(response.content)
         except ValueError:
             raise FactError("registry {} returned an unreadable manifest for {}:{}".format(
-                registry["name"], repository, reference)) from None
+                registry["name"], repository, reference), fault=True) from None
         media_type = (response.headers.get("Content-Type") or "").split(";")[0].strip() or manifest.get("mediaType")
         digest = response.headers.get("Docker-Content-Digest") or \
             "sha256:" + hashlib.sha256(response.content).hexdigest()
@@ -127,8 +127,8 @@ class RegistryDataFacts:
             try:
                 items.extend((response.json() or {}).get(field) or [])
             except ValueError:
-                raise FactError("registry {} returned an unreadable list for {}".format(registry["name"], path)) \
-                    from None
+                raise FactError("registry {} returned an unreadable list for {}".format(registry["name"], path),
+                                fault=True) from None
             link = response.links.get("next", {}).get("url")
             url, pages = link if link and link.startswith("/") else None, pages + 1
         return items
@@ -154,8 +154,9 @@ class RegistryDataFacts:
         if token:
             headers["Authorization"] = "Bearer " + token
         try:
-            return self.http.get("https://{}{}".format(login, path), headers=headers, timeout=DATA_TIMEOUT,
-                                verify=_verify())
+            with self.reading("{} from registry {}".format(path.split("?")[0], registry["name"])):
+                return self.http.get("https://{}{}".format(login, path), headers=headers, timeout=DATA_TIMEOUT,
+                                     verify=_verify())
         except requests.RequestException as err:
             raise self._registry_unreachable(registry, err) from None
 
@@ -166,7 +167,8 @@ class RegistryDataFacts:
         import requests
         login = _login(registry)
         try:
-            response = self.http.get("https://{}/v2/".format(login), timeout=DATA_TIMEOUT, verify=_verify())
+            with self.reading("GET /v2/ (the challenge) from registry {}".format(registry["name"])):
+                response = self.http.get("https://{}/v2/".format(login), timeout=DATA_TIMEOUT, verify=_verify())
         except requests.RequestException as err:
             raise self._registry_unreachable(registry, err) from None
         if response.status_code == 200:
@@ -197,9 +199,10 @@ class RegistryDataFacts:
             return None
         aad_token, tenant = self._registry_aad_token(registry)
         try:
-            response = self.http.post(_realm_url(challenge, "/oauth2/exchange"), data={
-                "grant_type": "access_token", "service": challenge["service"], "tenant": tenant,
-                "access_token": aad_token}, timeout=DATA_TIMEOUT, verify=_verify())
+            with self.reading("the token exchange (/oauth2/exchange) of registry {}".format(registry["name"])):
+                response = self.http.post(_realm_url(challenge, "/oauth2/exchange"), data={
+                    "grant_type": "access_token", "service": challenge["service"], "tenant": tenant,
+                    "access_token": aad_token}, timeout=DATA_TIMEOUT, verify=_verify())
         except requests.RequestException as err:
             raise self._registry_unreachable(registry, err) from None
         code, message = _errors(response) if response.status_code != 200 else (None, None)
@@ -213,7 +216,8 @@ class RegistryDataFacts:
         try:
             return response.json()["refresh_token"]
         except (ValueError, KeyError, TypeError):
-            raise FactError("registry {} returned no refresh token".format(registry["name"])) from None
+            raise FactError("registry {} returned no refresh token (an unreadable answer from /oauth2/exchange)"
+                            .format(registry["name"]), fault=True) from None
 
     def _registry_access_token(self, registry, scope):
         return self.once(("registry_access_token", _login(registry), scope),
@@ -226,9 +230,10 @@ class RegistryDataFacts:
             return None
         challenge = self._registry_challenge(registry)
         try:
-            response = self.http.post(_realm_url(challenge, "/oauth2/token"), data={
-                "grant_type": "refresh_token", "service": challenge["service"], "scope": scope,
-                "refresh_token": refresh}, timeout=DATA_TIMEOUT, verify=_verify())
+            with self.reading("a token for {} from registry {}".format(scope, registry["name"])):
+                response = self.http.post(_realm_url(challenge, "/oauth2/token"), data={
+                    "grant_type": "refresh_token", "service": challenge["service"], "scope": scope,
+                    "refresh_token": refresh}, timeout=DATA_TIMEOUT, verify=_verify())
         except requests.RequestException as err:
             raise self._registry_unreachable(registry, err) from None
         if response.status_code != 200:
@@ -236,7 +241,8 @@ class RegistryDataFacts:
         try:
             token = response.json()["access_token"]
         except (ValueError, KeyError, TypeError):
-            raise FactError("registry {} returned no access token".format(registry["name"])) from None
+            raise FactError("registry {} returned no access token (an unreadable answer from /oauth2/token)".format(
+                registry["name"]), fault=True) from None
         kind, name, action = scope.split(":")
         if not _granted(token, kind, name, action):
             what = "repository '{}'".format(name) if kind == "repository" else "the list of repositories"
@@ -244,24 +250,27 @@ class RegistryDataFacts:
         return token
 
     def _registry_aad_token(self, registry):
-        """An Entra ID access token for the registry audience az uses, and its tenant (once per registry)."""
+        """An Entra ID access token for the registry audience az uses, and its tenant (once per registry): az's own
+        login, through the run's TokenGuard (transient failures retried, a hung token endpoint bounded, a failure a
+        fault that names Microsoft Entra ID, never a verdict about the registry)."""
         return self.once(("registry_aad_token", _login(registry)), lambda: self._read_aad_token(registry))
 
     def _read_aad_token(self, registry):
-        from azure.cli.core._profile import Profile
         audience = acr_audience(self.cli_ctx)
         subscription = (registry.get("id") or "").split("/")[2] if (registry.get("id") or "").count("/") > 2 \
             else None
-        profile = Profile(cli_ctx=self.cli_ctx)
-        try:
+        with self.reading("a Microsoft Entra ID token for registry {}".format(registry["name"])):
             try:
-                creds, _, tenant = profile.get_raw_token(resource=audience, subscription=subscription)
-            except Exception:  # pylint: disable=broad-except
-                creds, _, tenant = profile.get_raw_token(resource=audience)
-        except Exception as err:  # pylint: disable=broad-except
-            raise FactError("could not get an Entra ID token for registry {}: {}".format(
-                registry["name"], str(err).splitlines()[0] if str(err) else type(err).__name__)) from None
-        return creds[1], tenant
+                try:
+                    return self._tokens.raw_token(self.cli_ctx, audience, subscription)
+                except FactError as err:
+                    if err.status_code == 401 or err.fault or not subscription:
+                        raise
+                # A registry in a subscription az's account list does not know: the login's own tenant may still do.
+                return self._tokens.raw_token(self.cli_ctx, audience)
+            except FactError as err:
+                # About az's own login, not the registry: whatever Entra ID said, the registry was not asked.
+                raise FactError(err.reason, err.status_code, err.code, fault=True) from None
 
     # -- reasons ----------------------------------------------------------------------------------
     @staticmethod
@@ -282,6 +291,11 @@ class RegistryDataFacts:
 
     @staticmethod
     def _registry_unreachable(registry, err):
+        import requests
+        if isinstance(err, requests.exceptions.Timeout):
+            return FactError("timed out reading registry {} ({}) from the machine running az: no answer within the "
+                             "request's timeout ({})".format(registry["name"], _login(registry), type(err).__name__),
+                             fault=True)
         return FactError("registry {} ({}) could not be reached from the machine running az ({})".format(
             registry["name"], _login(registry), type(err).__name__))
 

@@ -21,7 +21,7 @@ from knack.log import get_logger
 
 from ..deadline import NO_DEADLINE
 from .base import FactError
-from .transport import GRACE
+from .transport import CONNECT_TIMEOUT, GRACE
 
 logger = get_logger(__name__)
 
@@ -215,11 +215,14 @@ class AzureRest:
         started = time.time()
         try:
             response = self._session.request(method, url, data=data, headers=headers,
-                                             timeout=min(TIMEOUT, self.deadline.remaining() + GRACE), **settings)
+                                             timeout=(min(CONNECT_TIMEOUT, self.deadline.remaining() + GRACE),
+                                                      min(TIMEOUT, self.deadline.remaining() + GRACE)), **settings)
         except requests.RequestException as err:
             if self.deadline.expired:
-                raise FactError("{} did not answer {}".format(where, self.deadline.words())) from None
-            raise FactError("could not reach {} ({})".format(where, type(err).__name__)) from None
+                raise FactError("timed out reading {}: it did not answer {}".format(where, self.deadline.words()),
+                                fault=True) from None
+            raise FactError("could not reach {} ({})".format(where, type(err).__name__),
+                            fault=isinstance(err, requests.exceptions.Timeout)) from None
         self.stats.count(kind)
         try:
             parsed = response.json() if response.content else None
@@ -300,7 +303,8 @@ class ResourceGraph:
                 raise FactError("the signed-in account may not query Azure Resource Graph for {} (HTTP {}): "
                                 "{}".format(what, status, message), status)
             raise FactError("Azure Resource Graph answered HTTP {} to the query for {}: {}".format(
-                status, what, message), status)
+                status, what, message if status != 200 else "an unreadable answer"), status,
+                fault=True if status == 200 else None)
         raise FactError("Azure Resource Graph kept throttling the query for {} after {} tries".format(what, RETRIES),
                         429)
 

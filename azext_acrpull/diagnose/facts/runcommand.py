@@ -133,7 +133,8 @@ class RunCommandFacts:
         result = self._read(what, permission, lambda: poller.result(timeout=wait))
         if not poller.done() or result is None:
             bound = self.deadline.words() if wait < RUN_TIMEOUT else "within {} s".format(RUN_TIMEOUT)
-            raise FactError("AKS run command on cluster {} did not finish {}".format(name, bound))
+            raise FactError("timed out reading the result of AKS run command on cluster {}: it did not finish "
+                            "{}".format(name, bound), fault=True)
         body = rest(result) or {}
         run = body.get("properties") or {}
         return {"id": body.get("id"), "command": command, "provisioningState": run.get("provisioningState"),

@@ -28,8 +28,10 @@ RETRIES = 3
 BACKOFF = 0.5
 BACKOFF_MAX = 4.0
 RETRY_AFTER_MAX = 10.0
-CONNECT_TIMEOUT = 10.0
-READ_TIMEOUT = 30.0
+# Per attempt, well below the run's default bound (deadline.py, 60 s), so that a host that does not answer is given
+# up in time for the checks that need it to say so, and for a retry to fit.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 20.0
 GRACE = 1.0
 TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
 READ_ONLY_POST = re.compile(r"/list[a-z]*$|/providers/microsoft\.resourcegraph/resources$", re.IGNORECASE)
@@ -41,11 +43,18 @@ NOT_TAKEN = (429, 503)
 
 
 class Unreachable(FactError):
-    """No answer came (connection refused, DNS, TLS, timeouts) after the retries; ``cause`` is the last error."""
+    """No answer came (connection refused, DNS, TLS, timeouts) after the retries; ``cause`` is the last error.
+    A timeout is a fault (base.FactError): the host may be slow, which says nothing about the thing read."""
 
-    def __init__(self, reason, cause=None):
-        super().__init__(reason)
+    def __init__(self, reason, cause=None, timeout=False):
+        super().__init__(reason, fault=timeout)
         self.cause = cause
+        self.timeout = timeout
+
+
+def timed_out(what, deadline):
+    """The FactError of a read the run's deadline cut off: a fault, never a verdict."""
+    return FactError("timed out reading {}: it did not answer {}".format(what, deadline.words()), fault=True)
 
 
 def first_line(err, limit=300):
@@ -112,7 +121,7 @@ def request(method, url, deadline, what, idempotent=None, session=None, raw_erro
     attempt = 0
     while True:
         if deadline.expired:
-            raise FactError("{} did not answer {}".format(what, deadline.words()))
+            raise timed_out(what, deadline)
         try:
             response = send(method, url, timeout=timeouts(deadline), **kwargs)
         except requests.exceptions.SSLError as err:
@@ -124,9 +133,13 @@ def request(method, url, deadline, what, idempotent=None, session=None, raw_erro
                 attempt += 1
                 continue
             if deadline.expired:
-                raise FactError("{} did not answer {}".format(what, deadline.words())) from None
+                raise timed_out(what, deadline) from None
             if raw_errors:
                 raise
+            if isinstance(err, requests.exceptions.Timeout):
+                raise Unreachable("timed out reading {}: no answer within {:g} s ({})".format(
+                    what, (READ_TIMEOUT if isinstance(err, requests.exceptions.ReadTimeout) else CONNECT_TIMEOUT),
+                    type(err).__name__), err, timeout=True) from None
             raise Unreachable("{} could not be reached ({}{})".format(
                 what, type(err).__name__, ", after {} retries".format(attempt) if attempt else ""), err) from None
         logger.debug("%s %s -> HTTP %s", method, url.split("?")[0], response.status_code)
@@ -211,8 +224,8 @@ def bounded_retry_policy(deadline):
                 asked = self.get_retry_after(response)
                 if asked is not None and (asked > RETRY_AFTER_MAX or asked >= self._deadline.remaining()):
                     return False
-            if self._deadline.expired:
-                return False
+            if self._deadline.expired or _timed_out(error):
+                return False   # a host that did not answer within the timeout will not answer the next attempt
             return super().increment(settings, response=response, error=error)
 
         def get_backoff_time(self, settings):
@@ -237,6 +250,11 @@ def bounded_retry_policy(deadline):
     return BoundedRetryPolicy()
 
 
+def _timed_out(error):
+    from azure.core.exceptions import ServiceRequestTimeoutError, ServiceResponseTimeoutError
+    return isinstance(error, (ServiceRequestTimeoutError, ServiceResponseTimeoutError))
+
+
 # -- tokens ------------------------------------------------------------------------------------------
 def _resource_of(scopes_or_resource):
     text = scopes_or_resource[0] if isinstance(scopes_or_resource, (list, tuple)) else scopes_or_resource
@@ -252,10 +270,12 @@ class TokenGuard:
     turned into a FactError. A refusal of the sign-in itself (az's AuthenticationError: expired or revoked
     login, wrong secret) has status 401, so the command can ask for `az login`."""
 
-    def __init__(self, deadline=None):
+    def __init__(self, deadline=None, reading=None):
         self._deadline = deadline or NO_DEADLINE
         self._failed = {}
         self._lock = threading.Lock()
+        # Facts.reading: a token request in flight is among the reads a check cut off by the deadline waited for.
+        self._reading = reading
 
     def get(self, resource, call, sleep=time.sleep):
         key = _resource_of(resource)
@@ -265,24 +285,35 @@ class TokenGuard:
             raise failed
         attempt = 0
         while True:
+            bound = CONNECT_TIMEOUT + READ_TIMEOUT
+            cut = self._deadline.remaining() + GRACE < bound
             try:
-                return call()
+                if self._reading is None:
+                    return _bounded(call, min(bound, self._deadline.remaining() + GRACE))
+                with self._reading("a token for {} from Microsoft Entra ID".format(key)):
+                    return _bounded(call, min(bound, self._deadline.remaining() + GRACE))
             except FactError:
                 raise
+            except _NoAnswer:   # a hung token endpoint will not answer the next attempt either
+                error = FactError("timed out reading a token for {} from Microsoft Entra ID: it did not answer {}"
+                                  .format(key, self._deadline.words() if cut else "within {:g} s".format(bound)),
+                                  fault=True)
             except Exception as err:  # pylint: disable=broad-except
                 if _about_the_request(err):   # e.g. a subscription az does not know: not Entra ID's fault
                     raise FactError("no token for {}: {}".format(key, first_line(err, 200))) from None
-                if _sign_in_refused(err):
+                throttled = _msal_throttled()
+                if throttled is None and _sign_in_refused(err):
                     error = FactError("Microsoft Entra ID refused the signed-in account a token for {} ({}); sign "
                                       "in again with `az login`".format(key, first_line(err, 200)), 401)
-                elif pause(attempt, None, self._deadline, sleep):
+                elif pause(attempt, throttled or None, self._deadline, sleep):
                     attempt += 1
                     continue
                 else:
                     from azure.cli.core.azclierror import AzCLIError
                     kind = "" if isinstance(err, AzCLIError) else type(err).__name__ + ": "
                     error = FactError("Microsoft Entra ID did not issue a token for {} ({}{}{})".format(
-                        key, kind, first_line(err, 160), ", after {} retries".format(attempt) if attempt else ""))
+                        key, kind, first_line(err, 160), ", after {} retries".format(attempt) if attempt else ""),
+                        fault=True)
             with self._lock:
                 self._failed[key] = error
             raise error
@@ -297,6 +328,66 @@ class TokenGuard:
             creds, _, tenant = Profile(cli_ctx=cli_ctx).get_raw_token(resource=resource, subscription=subscription)
             return creds[1], tenant
         return self.get(resource, call)
+
+
+class _NoAnswer(Exception):
+    def __init__(self, seconds):
+        super().__init__("no answer within {:g} s".format(seconds))
+        self.seconds = seconds
+
+
+def _bounded(call, seconds):
+    """``call()``, waited for at most ``seconds``. az's token requests (msal) are sent without a timeout, so a token
+    endpoint that never answers would hold whoever asked; the call goes on, abandoned, on a daemon thread."""
+    import contextvars
+    done, box = threading.Event(), {}
+    context = contextvars.copy_context()
+
+    def run():
+        try:
+            box["value"] = context.run(call)
+        except BaseException as err:  # pylint: disable=broad-except
+            box["error"] = err
+        done.set()
+
+    threading.Thread(target=run, name="acrpull-token", daemon=True).start()
+    if not done.wait(max(0.0, seconds)):
+        raise _NoAnswer(round(seconds))
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _msal_throttled():
+    """What msal's own throttle says after a failed token request, or None when it holds nothing.
+
+    msal keeps a 429 or 5xx answer from Entra ID and replays it, without asking, for the answer's Retry-After, or 5 s
+    without one, so a retry sooner would only see the same error. A Retry-After the service sent is honoured:
+    returns the seconds it still asks for. msal's own 5 s (no Retry-After) is dropped, so that the bounded backoff
+    here decides when to ask again; returns 0 then."""
+    try:
+        from azure.cli.core.auth.identity import Identity
+        from msal.individual_cache import _ExpiringMapping
+    except ImportError:  # pragma: no cover - another az or msal: leave msal's throttle as it is
+        return None
+    cache = getattr(Identity, "_msal_http_cache", None)
+    if cache is None:
+        return None
+    mapping = _ExpiringMapping(mapping=cache, lock=threading.Lock())
+    asked = None
+    try:
+        for key in [k for k in mapping if str(k).endswith("429/5xx/Retry-After")]:
+            expires_at = (mapping._peek()[1].get(key) or (0, 0))[0]   # pylint: disable=protected-access
+            answer = mapping.get(key)
+            if answer is not None and "retry-after" in (getattr(answer, "headers", None) or {}):
+                asked = max(asked or 0.0, float(expires_at) - time.time())
+            else:
+                del mapping[key]
+                asked = asked or 0.0
+    except Exception:  # pylint: disable=broad-except
+        logger.debug("could not read msal's throttle", exc_info=True)
+        return None
+    return None if asked is None else max(0.0, asked)
 
 
 # Entra ID's answers that are worth asking again (OAuth 2.0 error codes; msal keeps them in the error it returns).
@@ -383,7 +474,7 @@ def _graph_send(client, deadline, tokens, method, url, param=None, body=None, ap
             answer = response.json()
         except ValueError:
             raise FactError("Microsoft Graph returned an unreadable answer (not JSON) for {}".format(
-                url.split("?")[0])) from None
+                url.split("?")[0]), fault=True) from None
         if "value" in answer:
             is_list = True
             results.extend(answer["value"])

@@ -39,7 +39,7 @@ def remedy(check_id):
 
 def remedies():
     """Check id -> remedy function, for every registered remedy."""
-    from . import auth, network  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
+    from . import auth, identity, network  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
     return dict(_REMEDIES)
 
 
@@ -82,11 +82,12 @@ class Item:
 class FixContext:
     """What a remedy may use: the diagnosis' facts and request, and az's SDK clients."""
 
-    def __init__(self, cli_ctx, facts, show_progress=False):
+    def __init__(self, cli_ctx, facts, show_progress=False, yes=False):
         self.cli_ctx = cli_ctx
         self.facts = facts
         self.request = facts.request
         self.show_progress = show_progress
+        self.yes = yes              # --yes: some shared settings are changed only when asked for up front
         self._clients = {}
 
     def client(self, factory, subscription_id=None):

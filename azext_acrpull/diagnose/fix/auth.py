@@ -193,6 +193,8 @@ def grant_current_identity(finding, ctx):
 @remedy("kubelet-identity-vmss")
 def reconcile_cluster(finding, ctx):
     """C1.S4: a node pool's scale set lost the kubelet identity; reconciling the cluster re-adds it."""
+    if finding.evidence.get("drift"):
+        return None     # B.drift: the identity was deleted or recreated; its three steps are for a person
     facts = ctx.facts
     rg, name = facts.cluster_resource_group, facts.cluster_name
     kubelet = finding.evidence.get("kubeletIdentity")

@@ -1,6 +1,6 @@
 """Beyond the article (B.*): identities, tokens and registry policy. Each pod's pull error is the one the world
 gives its node's kubelet (``pods.kubelet_pull_error``), never written by hand."""
-from ..pods import failing_pod, node_name, nodes
+from ..pods import failing_pod, node_name, nodes, provisioned_node
 from ..world import World
 from . import scenario
 from .foundation import kubelet_object_id
@@ -72,4 +72,37 @@ def tenant_other():
     w.sub_tenants[PARTNER_SUB.lower()] = PARTNER_TENANT
     w.registry("partneracr", "rg-registry", subscription=PARTNER_SUB)
     failing_pod(w, cluster, "web", "partneracr.azurecr.io/web:1.4", node_name(w, cluster, "nodepool1"))
+    return w
+
+
+@scenario("beyond-wi", "AcrPull was granted to the workload identity named on pod web's service account, not to the "
+                       "kubelet identity (B.wi).")
+def workload_identity():
+    w, cluster, registry = _mi("beyond-wi")
+    workload = w.user_assigned_identity("rg1", "web-wi")
+    w.assign(registry["id"], "AcrPull", workload["properties"]["principalId"])
+    w.kube_object(cluster, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {
+        "name": "web", "namespace": "default", "labels": {"azure.workload.identity/use": "true"},
+        "annotations": {"azure.workload.identity/client-id": workload["properties"]["clientId"]}}})
+    failing_pod(w, cluster, "web", IMAGE, node_name(w, cluster, "nodepool1"), service_account="web")
+    return w
+
+
+def _nap(name):
+    w, cluster, registry = _mi(name)
+    cluster["properties"]["nodeProvisioningProfile"] = {"mode": "Auto", "defaultNodePools": "Auto"}
+    provisioned_node(w, cluster, "aks-default-x7k2p")
+    return w, cluster, registry
+
+
+@scenario("beyond-nap", "Node auto-provisioning made node aks-default-x7k2p, which presents no identity: pod web on it "
+                        "cannot pull although the kubelet identity holds AcrPull, while pod api on a scale set node "
+                        "pulls fine (B.nap).")
+def nap():
+    w, cluster, registry = _nap("beyond-nap")
+    w.assign(registry["id"], "AcrPull", kubelet_object_id(w, cluster))
+    failing_pod(w, cluster, "web", IMAGE, "aks-default-x7k2p")
+    from ..pods import pod
+    pod(w, cluster, "api", [{"name": "app", "image": IMAGE}], node=node_name(w, cluster, "nodepool1"),
+        deployment="api")
     return w

@@ -1,0 +1,53 @@
+"""The catalog: every check, once, in the contract's table order (the table and summary order of findings).
+
+A check exists when its function has a line here. A line that is a bare check id is a row of the contract whose
+check has not landed yet: it keeps its place in the order (``CATALOG_ORDER``) and is not run or listed.
+"""
+import dataclasses
+
+from .checks import auth, health, identity, image, network, pod, registry, secrets
+
+CATALOG_LINES = (
+    pod.pod_pull_events,
+    registry.registry_lookup,
+    health.registry_health,
+    network.cluster_pull_probe,
+    auth.acr_role_assignment,
+    auth.sp_credential_expiry,
+    auth.sp_role_principal,
+    auth.kubelet_identity_vmss,
+    secrets.pull_secret_sp,
+    secrets.pull_secret_admin,
+    image.image_reference,
+    image.image_manifest,
+    image.image_platform,
+    network.private_dns_link,
+    network.acr_network_rules,
+    network.vnet_peering,
+    network.egress_path,
+    pod.pull_rate_limit,
+    identity.node_provisioning_identity,
+    identity.registry_arm_audience,
+    identity.registry_tenant,
+    "artifact-cache-rule",
+    "pod-admission",
+    "node-disk-pressure",
+)
+
+
+def _id(line):
+    return line if isinstance(line, str) else line.check.check_id
+
+
+CATALOG_ORDER = tuple(_id(line) for line in CATALOG_LINES)
+if len(set(CATALOG_ORDER)) != len(CATALOG_ORDER):
+    raise ValueError("a check id is in the catalog twice: {}".format(CATALOG_ORDER))
+
+_IMPLEMENTED = frozenset(_id(line) for line in CATALOG_LINES if not isinstance(line, str))
+CATALOG = tuple(dataclasses.replace(line.check, catalog_ids=_IMPLEMENTED)
+                for line in CATALOG_LINES if not isinstance(line, str))
+
+
+def catalog():
+    """The implemented checks in catalog order."""
+    return list(CATALOG)
