@@ -440,10 +440,7 @@ def _principal_finding(chk, facts, identity, registry):
     managed = identity["kind"] == "kubeletIdentity"
     oid = (identity.get("objectId") or "").lower()
     assignments = facts.role_assignments(registry["id"])
-    principals = sorted({(a.get("properties", {}).get("principalId") or "").lower() for a in assignments
-                         if (a.get("properties", {}).get("principalType") or "ServicePrincipal")
-                         not in ("User", "Group", "ForeignGroup")} - {""})
-    grants = registry_grants(facts, registry, assignments, principals)
+    grants = _holder_grants(facts, registry, assignments)
     own = principals_of(facts, identity["objectId"], assignments)[0] if oid else []
     mine = registry_grants(facts, registry, assignments_of(assignments, own), own) if oid else []
     others = [g for g in grants if g.principal_id.lower() != oid]
@@ -510,6 +507,22 @@ def _principal_finding(chk, facts, identity, registry):
         fix = "az aks update -n {} -g {} --attach-acr {}".format(facts.cluster_name, facts.cluster_resource_group,
                                                                  registry["id"])
     return chk.finding(target, FAIL, words, fix, **evidence)
+
+
+def _holder_grants(facts, registry, assignments):
+    """The pull grants of every principal (not user or group) at the registry, worked out once per listed
+    assignments (a fleet's clusters share their registry's list, and would each scan it whole)."""
+    memo = getattr(assignments, "__dict__", None)
+    key = ("holder grants", registry["id"].lower(), is_abac(registry))
+    if memo is not None and key in memo:
+        return memo[key]
+    principals = sorted({(a.get("properties", {}).get("principalId") or "").lower() for a in assignments
+                         if (a.get("properties", {}).get("principalType") or "ServicePrincipal")
+                         not in ("User", "Group", "ForeignGroup")} - {""})
+    grants = registry_grants(facts, registry, assignments, principals)
+    if memo is not None:
+        memo[key] = grants
+    return grants
 
 
 def _in_use_elsewhere(facts, stale, evidence):
