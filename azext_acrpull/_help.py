@@ -7,12 +7,17 @@ short-summary: Find out why an AKS cluster cannot pull images from Azure Contain
 long-summary: |
     Runs the checks of Microsoft's "Can't pull images from Azure Container Registry to AKS" troubleshooting
     guide against the live cluster and registry: role assignments, service principal, kubelet identity,
-    registry, image, and the network path (private DNS, firewall, peering, routes, NSGs). Diagnosis only reads;
-    with --probe it also looks from inside the cluster through AKS run command. Each finding has a status (Pass,
+    registry, image, and the network path (private DNS, firewall, peering, routes, NSGs). Given only the cluster,
+    it first finds the pods that fail to pull and diagnoses them and their registries. Diagnosis only reads; when
+    the API server cannot be reached from here (private cluster, authorized IP ranges) it reads Kubernetes objects
+    with `kubectl get` through AKS run command (--no-run-command turns this off), and with --probe it also looks
+    from inside the cluster through a run command pod. Each finding has a status (Pass,
     Fail, Warning, Skipped, Error), the facts behind it and, when something is wrong, a ready-to-run remediation.
 """
 
 _COMMON = """
+    - name: Find the pods that fail to pull and diagnose them and their registries (nothing else to name).
+      text: az aks diagnose-pull {cmd} -g rg1 -n aks1
     - name: Diagnose a cluster against its registry.
       text: az aks diagnose-pull {cmd} -g rg1 -n aks1 --acr myacr
     - name: Give the registry by login server or by resource ID (registry in another subscription).
@@ -36,8 +41,12 @@ examples:""" + _COMMON.format(cmd="run") + """
       text: az aks diagnose-pull run -g rg1 -n aks1 --acr myacr --timeout 30
     - name: Start from the pod that is stuck; its pull error is classified first, then every check runs for its images.
       text: az aks diagnose-pull run -g rg1 -n aks1 --pod web-7c9d8f6b5-x2x4q --namespace shop
-    - name: Include the look from inside the cluster (AKS run command; also reads a private cluster's pods).
+    - name: Look for failing pods in one namespace only.
+      text: az aks diagnose-pull run -g rg1 -n aks1 --namespace shop
+    - name: Include the look from inside the cluster (a short-lived pod started through AKS run command).
       text: az aks diagnose-pull run -g rg1 -n aks1 --acr myacr --probe
+    - name: A private cluster, without AKS run command (the checks that need Kubernetes then say Error).
+      text: az aks diagnose-pull run -g rg1 -n aks1 --acr myacr --no-run-command
 """
 
 helps["aks diagnose-pull check-auth"] = """

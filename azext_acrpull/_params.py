@@ -23,15 +23,17 @@ def load_arguments(self, _):
                    completer=get_resource_name_completion_list("Microsoft.ContainerService/ManagedClusters"))
         c.argument("acr", type=acr_type(self.cli_ctx),
                    help="The registry: a name (myacr), a login server (myacr.azurecr.io) or a full resource "
-                   "ID (needed for a registry in another subscription). Optional when --image or --pod names an "
-                   "image in ACR; otherwise the registries the cluster's pull identity holds a role on are used.",
+                   "ID (needed for a registry in another subscription). Optional: without --acr, --image and --pod, "
+                   "the pods that fail to pull are found and their images' registries are diagnosed, then the "
+                   "registries the cluster's pull identity holds a role on.",
                    completer=get_resource_name_completion_list("Microsoft.ContainerRegistry/registries"))
         c.argument("image", nargs="+", type=image_type, help="One or more image references to check, such as "
                    "myacr.azurecr.io/app:1.2 or myacr.azurecr.io/app@sha256:<digest>.")
         c.argument("pod", type=pod_type, help="Name of a pod stuck in ErrImagePull/ImagePullBackOff: its images, "
                    "pull secrets, node and events are read and its pull error is classified.")
         c.argument("namespace", type=namespace_type,
-                   help="Kubernetes namespace of --pod and of the pull secrets to check.")
+                   help="Kubernetes namespace of --pod (default: default). Without --pod, --image and --acr, the "
+                   "failing pods are looked for in this namespace only instead of every namespace you can read.")
         c.argument("checks", nargs="+", type=check_id_type, completer=check_id_completer,
                    help="Run only these check ids (see `az aks diagnose-pull list-checks`).")
         c.argument("timeout", type=timeout_type,
@@ -43,6 +45,11 @@ def load_arguments(self, _):
                    help="Also look from inside the cluster: through AKS run command (a short-lived pod; works for "
                    "private clusters) resolve the registry's names and open TCP 443 (check cluster-pull-probe), and "
                    "read Kubernetes objects of a private cluster whose API server cannot be reached from here.")
+        c.argument("no_run_command", options_list=["--no-run-command"], action="store_true",
+                   help="Never use AKS run command. By default, when the cluster's API server cannot be reached from "
+                   "here (a private cluster, or authorized IP ranges that exclude this machine), its Kubernetes "
+                   "objects are read with `kubectl get` through AKS run command, as stderr says; with this flag the "
+                   "checks that need them report Error instead.")
 
     with self.argument_context("aks diagnose-pull fleet") as c:
         from azext_acrpull._validators import (

@@ -4,34 +4,34 @@ from knack.log import get_logger
 logger = get_logger(__name__)
 
 
-def diagnose_run(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace="default",
-                 checks=None, probe=False, timeout=None):
+def diagnose_run(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace=None,
+                 checks=None, probe=False, timeout=None, no_run_command=False):
     return _diagnose(cmd, "run", resource_group_name, name, acr, image, pod, namespace, checks,
-                     probe=probe, timeout=timeout)
+                     probe=probe, timeout=timeout, no_run_command=no_run_command)
 
 
-def diagnose_check_auth(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace="default",
-                        checks=None, probe=False, timeout=None):
+def diagnose_check_auth(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace=None,
+                        checks=None, probe=False, timeout=None, no_run_command=False):
     return _diagnose(cmd, "check-auth", resource_group_name, name, acr, image, pod, namespace, checks,
-                     probe=probe, timeout=timeout)
+                     probe=probe, timeout=timeout, no_run_command=no_run_command)
 
 
-def diagnose_check_registry(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace="default",
-                            checks=None, probe=False, timeout=None):
+def diagnose_check_registry(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace=None,
+                            checks=None, probe=False, timeout=None, no_run_command=False):
     return _diagnose(cmd, "check-registry", resource_group_name, name, acr, image, pod, namespace, checks,
-                     probe=probe, timeout=timeout)
+                     probe=probe, timeout=timeout, no_run_command=no_run_command)
 
 
-def diagnose_check_network(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace="default",
-                           checks=None, probe=False, timeout=None):
+def diagnose_check_network(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace=None,
+                           checks=None, probe=False, timeout=None, no_run_command=False):
     return _diagnose(cmd, "check-network", resource_group_name, name, acr, image, pod, namespace, checks,
-                     probe=probe, timeout=timeout)
+                     probe=probe, timeout=timeout, no_run_command=no_run_command)
 
 
-def diagnose_check_image(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace="default",
-                         checks=None, probe=False, timeout=None):
+def diagnose_check_image(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace=None,
+                         checks=None, probe=False, timeout=None, no_run_command=False):
     return _diagnose(cmd, "check-image", resource_group_name, name, acr, image, pod, namespace, checks,
-                     probe=probe, timeout=timeout)
+                     probe=probe, timeout=timeout, no_run_command=no_run_command)
 
 
 def list_checks(cmd):  # pylint: disable=unused-argument
@@ -40,8 +40,8 @@ def list_checks(cmd):  # pylint: disable=unused-argument
     return [dict(c.catalog_entry(), commands=commands_running(c.check_id), fleet=c.fleet) for c in catalog()]
 
 
-def diagnose_fix(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace="default", checks=None,
-                 yes=False, timeout=None):
+def diagnose_fix(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace=None, checks=None,
+                 yes=False, timeout=None, no_run_command=False):
     """Diagnose, show the plan, apply it after confirmation, then run the affected checks again."""
     import sys
 
@@ -50,10 +50,11 @@ def diagnose_fix(cmd, resource_group_name, name, acr=None, image=None, pod=None,
     from azext_acrpull.diagnose.facts.live import LiveFacts
     from azext_acrpull.diagnose.runner import select_checks
 
-    request = _request(cmd, "run", resource_group_name, name, acr, image, pod, namespace, checks, timeout=timeout)
+    request = _request(cmd, "run", resource_group_name, name, acr, image, pod, namespace, checks, timeout=timeout,
+                       no_run_command=no_run_command)
     facts = LiveFacts(cmd.cli_ctx, request)
     try:
-        findings = _findings(cmd, facts, select_checks("run", checks, pod=bool(pod)))
+        findings = _findings(cmd, facts, select_checks("run", checks, pod=_starts_from_pods(request)))
         ctx = fix.FixContext(cmd.cli_ctx, facts, show_progress=sys.stderr.isatty() and not cmd.cli_ctx.only_show_errors,
                              yes=yes)
         items = fix.plan(findings, ctx)
@@ -76,7 +77,7 @@ def diagnose_fix(cmd, resource_group_name, name, acr=None, image=None, pod=None,
     if ids:
         fresh = LiveFacts(cmd.cli_ctx, request)
         try:
-            fix.record_after(items, _findings(cmd, fresh, select_checks("run", ids, pod=bool(pod)),
+            fix.record_after(items, _findings(cmd, fresh, select_checks("run", ids, pod=_starts_from_pods(request)),
                                               message="Checking again"))
         except Exception as err:  # pylint: disable=broad-except
             logger.warning("The changes were made, but the checks could not run again: %s", err)
@@ -185,23 +186,26 @@ def _confirm_fix(plan_text, count, yes):
                          "plan above and pass --yes to apply it.") from None
 
 
-# Checks that read the cluster's Kubernetes API whenever a registry is found (with --pod, every command does).
+# Checks that read the cluster's Kubernetes API whenever a registry is found (starting from pods, every command does).
 KUBERNETES_CHECKS = ("pull-secret-sp", "pull-secret-admin")
 
 
-def _diagnose(cmd, group, resource_group_name, name, acr, image, pod, namespace, checks, probe=False, timeout=None):
+def _diagnose(cmd, group, resource_group_name, name, acr, image, pod, namespace, checks, probe=False, timeout=None,
+              no_run_command=False):
     from azext_acrpull._format import remediation_in_table
     from azext_acrpull.diagnose.facts.live import LiveFacts
     from azext_acrpull.diagnose.runner import select_checks
     from azext_acrpull.diagnose.summary import summary_lines
 
     request = _request(cmd, group, resource_group_name, name, acr, image, pod, namespace, checks, probe=probe,
-                       timeout=timeout)
+                       timeout=timeout, no_run_command=no_run_command)
     facts = LiveFacts(cmd.cli_ctx, request)
     try:
         facts.prefetch(facts.cluster, facts.registry_lookups)   # in flight while the check modules are imported
-        selected = select_checks(group, checks, pod=bool(pod))
-        if pod or any(c.check_id in KUBERNETES_CHECKS for c in selected):
+        if facts.discovering():   # the pod LIST, and the registries its images will be looked up in, at once
+            facts.prefetch(facts.failing_pods, facts.registries_in_subscription)
+        selected = select_checks(group, checks, pod=_starts_from_pods(request))
+        if _starts_from_pods(request) or any(c.check_id in KUBERNETES_CHECKS for c in selected):
             # Its URL needs only -g and -n: the kubeconfig does not wait for the cluster's GET.
             facts.prefetch(facts.kube_connection)
         findings = _findings(cmd, facts, selected)
@@ -235,14 +239,27 @@ def _after_output(cmd, lines):
     cmd.cli_ctx.register_event(EVENT_CLI_SUCCESSFUL_EXECUTE, emit)
 
 
-def _request(cmd, group, resource_group_name, name, acr, image, pod, namespace, checks, probe=False, timeout=None):
+def _request(cmd, group, resource_group_name, name, acr, image, pod, namespace, checks, probe=False, timeout=None,
+             no_run_command=False):
+    from azure.cli.core.azclierror import MutuallyExclusiveArgumentError
+
     from azext_acrpull._validators import acr_suffix
     from azext_acrpull.diagnose.deadline import DEFAULT_TIMEOUT
     from azext_acrpull.diagnose.request import DiagnoseRequest
+    if probe and no_run_command:
+        raise MutuallyExclusiveArgumentError("--probe runs a pod through AKS run command, which --no-run-command "
+                                             "turns off: give one of them.")
     return DiagnoseRequest(resource_group=resource_group_name, name=name, registry=acr, images=tuple(image or ()),
-                           pod=pod, namespace=namespace or "default", checks=checks, group=group,
-                           acr_suffix=acr_suffix(cmd.cli_ctx),
-                           options={"probe": bool(probe), "timeout": timeout or DEFAULT_TIMEOUT})
+                           pod=pod, namespace=namespace or "default", namespace_given=namespace is not None,
+                           checks=checks, group=group, acr_suffix=acr_suffix(cmd.cli_ctx),
+                           options={"probe": bool(probe), "timeout": timeout or DEFAULT_TIMEOUT,
+                                    "no_run_command": bool(no_run_command)})
+
+
+def _starts_from_pods(request):
+    """The pod checks join every command when it starts from pods: the --pod, or the failing pods it finds when
+    nothing names a pod, an image or a registry."""
+    return bool(request.pod) or (not request.images and request.registry is None)
 
 
 def _findings(cmd, facts, selected, message="Diagnosing"):
@@ -345,7 +362,11 @@ def _require_cluster_and_registry(facts, request):
             "or pass --acr with the registry's resource ID if it is in another subscription.".format(
                 lookups[0]["name"]))
     if not lookups:
-        broader = _broader_scopes(facts)
+        _raise_if_pods_unreadable(facts, request)
+        if not request.pod and not request.images:   # the failing pods name none: the findings say so
+            return
+        from azext_acrpull.diagnose.common.registry import broader_scopes
+        broader = broader_scopes(facts)
         raise RequiredArgumentMissingError(
             "No registry to diagnose: the cluster's pull identity holds no role on any registry{} and no --image or "
             "--pod names one. Pass --acr <registry name, login server or resource ID>.".format(
@@ -353,17 +374,21 @@ def _require_cluster_and_registry(facts, request):
                 "none can be picked)".format(", ".join(broader)) if broader else ""))
 
 
-def _broader_scopes(facts):
-    """Scopes above registries (management group, subscription, resource group) where the pull identity holds a role:
-    an inherited AcrPull covers every registry there, so discovery by role cannot pick one."""
-    from .diagnose.facts import FactError
+def _raise_if_pods_unreadable(facts, request):
+    """With nothing else to diagnose, the pods that could not be read are the error: say why (an API server that
+    cannot be reached, a missing permission), not that nothing names a registry."""
+    from azure.cli.core.azclierror import AzureConnectionError, AzureResponseError
+
+    from azext_acrpull.diagnose.facts import FactError
     try:
-        oid = facts.pull_identity().get("objectId")
-        assignments = facts.principal_role_assignments(oid) if oid else []
-    except FactError:
-        return []
-    scopes = [(a.get("properties") or {}).get("scope") or "" for a in assignments]
-    return list(dict.fromkeys(s for s in scopes if s and "/providers/microsoft.containerregistry/" not in s.lower()))
+        facts.diagnosed_pods()
+        return
+    except FactError as err:
+        reason = err.reason.rstrip(".")
+    what = "pod {}/{}".format(request.namespace, request.pod) if request.pod else "the cluster's pods"
+    error = AzureConnectionError if "could not be reached" in reason else AzureResponseError
+    raise error("Cannot read {}: {}. Or pass --acr <registry> to diagnose the registry without them.".format(
+        what, reason)) from None
 
 
 def _cluster_not_found(err, request, facts):

@@ -8,8 +8,8 @@ from tests.simulator.scenarios import SCENARIOS, build
 
 def main():
     parser = argparse.ArgumentParser(prog="scripts/demo.sh")
-    parser.add_argument("--scenario", default="demo-broken", choices=sorted(SCENARIOS), metavar="NAME",
-                        help="the scenario to diagnose (default demo-broken; --list shows them all)")
+    parser.add_argument("--scenario", default="demo-stuck", choices=sorted(SCENARIOS), metavar="NAME",
+                        help="the scenario to diagnose (default demo-stuck; --list shows them all)")
     parser.add_argument("--list", action="store_true", help="list the scenarios with what each one breaks")
     parser.add_argument("az_args", nargs="*", help="extra arguments for az aks diagnose-pull run")
     args = parser.parse_args()
@@ -22,7 +22,8 @@ def main():
     try:
         env.load(build(args.scenario))
         print("Scenario {}: {}\n".format(args.scenario, SCENARIOS[args.scenario][0]))
-        command = ["aks", "diagnose-pull", "run", "-g", "rg1", "-n", "aks1", "--acr", "myacr", "-o", "table"]
+        # The first command a person runs names only the cluster: the failing pods are found first.
+        command = ["aks", "diagnose-pull", "run", "-g", "rg1", "-n", "aks1", "-o", "table"]
         command += args.az_args
         print("$ az " + " ".join(command), flush=True)
         result = env.run(*command)

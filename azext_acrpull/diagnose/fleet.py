@@ -21,6 +21,8 @@ logger = get_logger(__name__)
 # Checks that judge the cluster alone, so they run for a cluster with no registry to check it against.
 REGISTRY_FREE = ("kubelet-identity-vmss", "sp-credential-expiry")
 NETWORK_CHECKS = ("private-dns-link", "acr-network-rules", "vnet-peering", "egress-path")
+# Checks that read the node pools' scale sets (sp-role-principal: what they record for the kubelet identity).
+SCALE_SET_CHECKS = ("kubelet-identity-vmss", "sp-role-principal")
 
 
 class Tally:
@@ -106,7 +108,7 @@ def run_fleet(cli_ctx, acr=None, subscriptions=None, management_group=None, chec
     arg = ResourceGraph(rest)
     data = FleetData(arg, GraphBatch(rest), rest, acr_suffix,
                      network=any(c in ids for c in NETWORK_CHECKS),
-                     scale_sets=any(c in ids for c in ("kubelet-identity-vmss",) + NETWORK_CHECKS))
+                     scale_sets=any(c in ids for c in SCALE_SET_CHECKS + NETWORK_CHECKS))
     data.load(subscriptions, [management_group] if management_group else None)
     unreadable = [{"subscription": name, "reason": "no subscription of that name is among those the signed-in "
                                                    "account can read (az account list)"} for name in unresolved]
@@ -287,7 +289,10 @@ def summary_lines(result, remediations_below=False):
             lines.append(first_fix_line(finding))
     if not ranked and result.tally.first:
         _, cluster, finding = result.tally.first
-        lines.append(cause_line("No check failed; first warning in cluster {}".format(id_name(cluster)), finding))
+        lines.append(cause_line("No check failed; first warning in cluster {}".format(id_name(cluster)), finding,
+                                fix=False))
+        if finding.remediation:
+            lines.append(first_fix_line(finding))
     if result.not_run:
         lines.append("Not run in fleet mode (they need the cluster's Kubernetes API, an image or the registry's data "
                      "plane; use `az aks diagnose-pull run` on one cluster): {}.".format(", ".join(result.not_run)))

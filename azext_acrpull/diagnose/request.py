@@ -10,6 +10,7 @@ class DiagnoseRequest:
     images: tuple = ()              # parsed ImageReference values
     pod: str = None
     namespace: str = "default"
+    namespace_given: bool = False   # --namespace was given (it narrows the search for failing pods)
     checks: tuple = None            # check ids, or None for every check of the group
     group: str = "run"
     acr_suffix: str = ".azurecr.io"

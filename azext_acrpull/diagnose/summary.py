@@ -73,7 +73,8 @@ def _causes(findings):
             pods_by_cause.setdefault((f.evidence or {}).get("cause") or "unknown", []).append(f)
     causes, explained = [], set()
     for cause, pod_findings in pods_by_cause.items():
-        pods = list(dict.fromkeys(_pod_name(f) for f in pod_findings))
+        pods = list(dict.fromkeys(p for f in pod_findings    # a group's other pods (evidence.samePods) count too
+                                  for p in [_pod_name(f)] + list((f.evidence or {}).get("samePods") or ())))
         look_at = list(pod_findings[0].evidence.get("lookAt") or CAUSE_CHECKS.get(cause, ()))
         checks = [c for c in look_at if c in by_check]
         fixing = [c for c in checks if any(f.remediation for f in by_check[c])]
@@ -99,7 +100,7 @@ def cause_lines(findings):
         for status, label in ((WARNING, "No check failed; first warning"), (ERROR, "No check failed; not decided")):
             first = next((f for f in findings if f.status == status), None)
             if first:
-                return [cause_line(label, first)]
+                return [cause_line(label, first, fix=False)] + ([first_fix_line(first)] if first.remediation else [])
         return []
     (label, lead, more, pods, token), others = causes[0], causes[1:]
     lines = [cause_line("Top " + label, lead, more, pods, fix=False)]

@@ -149,13 +149,26 @@ SP_CASES = [
     ("sp-healthy", "sp-role-principal", "registry myacr", "Pass", ["current service principal aks1-sp"]),
     ("auth-sp-old-principal", "sp-role-principal", "registry myacr", "Fail",
      ["service principal aks1-sp-2024 (appId", "not at the cluster's current service principal aks1-sp (appId"]),
-    ("auth-sp-shared-registry", "sp-role-principal", "registry myacr", "Fail",
-     ["service principal aks2-sp (appId", "which other clusters run as (aks2)", "leave theirs in place"]),
+    # Another cluster's service principal, or a deleted principal nothing ties to this cluster, is not its old one
+    # (issue 17): acr-role-assignment carries the Fail; an orphaned assignment is housekeeping, never the cause.
+    ("auth-sp-shared-registry", "sp-role-principal", "registry myacr", "Pass",
+     ["aks2-sp", "points at an identity this cluster used before"]),
     ("auth-sp-shared-registry", "acr-role-assignment", "registry myacr", "Fail", ["aks1-sp"]),
-    ("auth-sp-deleted-principal", "sp-role-principal", "registry myacr", "Fail",
-     ["(deleted: it no longer exists in Microsoft Entra ID)"]),
+    ("auth-sp-deleted-principal", "sp-role-principal", "registry myacr", "Pass",
+     ["Housekeeping, not the cause", "(deleted: it no longer exists in Microsoft Entra ID)"]),
     ("auth-mi-moved-from-sp", "sp-role-principal", "registry myacr", "Fail",
-     ["service principal aks1-sp (appId", "moved to a managed identity", "kubelet identity aks1-agentpool"]),
+     ["service principal aks1-sp (appId", "named after this cluster", "moved to a managed identity",
+      "kubelet identity aks1-agentpool"]),
+    ("auth-sp-aks-made-principal", "sp-role-principal", "registry myacr", "Fail",
+     ["service principal k8s-runtime-identity (appId", "carries this cluster's DNS prefix",
+      "credentials were reset to another service principal"]),
+    ("auth-mi-kubelet-recreated", "sp-role-principal", "registry myacr", "Fail",
+     ["(deleted: it no longer exists in Microsoft Entra ID)", "still records it as the principal of kubelet "
+      "identity aks1-agentpool", "kubelet identity was deleted and recreated"]),
+    ("mi-acrpull-missing", "sp-role-principal", "registry myacr", "Skipped",
+     ["points at an identity this cluster used before", "Housekeeping, not the cause"]),
+    ("sp-acrpull-missing", "sp-role-principal", "registry myacr", "Pass",
+     ["points at an identity this cluster used before", "Housekeeping, not the cause"]),
     ("mi-healthy", "sp-role-principal", "registry myacr", "Skipped", ["current kubelet identity"]),
     ("mi-acrpull-other-identity", "sp-role-principal", "registry myacr", "Skipped",
      ["held by ci-pipeline-identity", "managed identity"]),
@@ -211,21 +224,74 @@ def test_stale_principal_names_both_ids_and_the_assignment(scenario):
 
 
 def test_a_service_principal_another_cluster_runs_as_is_not_stale(scenario):
-    """On a shared registry the other cluster's role is its own: never call it stale, never suggest removing it.
-    Whether a cluster runs as it is read from the clusters of every readable subscription, only when needed."""
+    """On a shared registry the other cluster's role is its own: nothing ties it to this cluster, so it is neither
+    stale nor a Fail, and nothing suggests removing it (issue 17: the Fail and the fix are acr-role-assignment's).
+    Clusters are listed only to clear a principal some evidence ties to this one."""
     sc = scenario("auth-sp-shared-registry")
-    findings, _ = check_auth(sc, "--acr", "myacr", "--checks", "sp-role-principal")
+    findings, _ = check_auth(sc, "--acr", "myacr", "--checks", "sp-role-principal", "acr-role-assignment")
     f = one(sc, findings, "sp-role-principal")
-    assert f["evidence"]["stalePrincipals"] == [] and "role assignment delete" not in f["message"]
-    assert "probably granted" not in f["message"] and f["remediation"] == ATTACH + REGISTRY_ID
-    (shared,) = f["evidence"]["otherClusterPrincipals"]
-    assert [c.rsplit("/", 1)[-1] for c in shared["usedByClusters"]] == ["aks2"]
-    listed = [e for e in sc.sim.log if e["path"].lower().endswith("/providers/microsoft.containerservice/"
-                                                                      "managedclusters")]
-    assert listed and all(e["method"] == "GET" for e in listed)
+    assert f["status"] == "Pass" and f["evidence"]["stalePrincipals"] == [] and f["remediation"] == ""
+    aks2 = next(s for s in sc.world.graph["servicePrincipals"] if s["displayName"] == "aks2-sp")
+    assert aks2["id"] in [e["principalId"] for e in f["evidence"]["otherPrincipals"]]
+    assert one(sc, findings, "acr-role-assignment")["remediation"] == ATTACH + REGISTRY_ID
+    for finding in findings:
+        assert "role assignment delete" not in finding["message"] + finding["remediation"], finding
+    assert not [e for e in sc.sim.log if e["path"].lower().endswith("/managedclusters")], "listed without need"
     sc = scenario("sp-healthy")
     check_auth(sc, "--acr", "myacr", "--checks", "sp-role-principal")
     assert not [e for e in sc.sim.log if e["path"].lower().endswith("/managedclusters")], "listed without need"
+
+
+@pytest.mark.parametrize("name", ["mi-acrpull-missing", "sp-acrpull-missing", "mi-acrpull-other-identity"])
+def test_the_tenants_other_principals_are_not_this_clusters(scenario, name):
+    """The noisy tenant: the signed-in operator (Owner of the subscription), a person, a CI service principal with
+    AcrPush, an app's managed identity and other clusters' kubelet identities with AcrPull, a group with Contributor
+    on the resource group and an orphaned assignment. None is this cluster's old principal; none is offered for
+    deletion; the missing role is acr-role-assignment's Fail, fixed by attaching the registry."""
+    from tests.simulator.world import LOGIN_OBJECT_ID
+    sc = scenario(name)
+    findings, _ = check_auth(sc, "--acr", "myacr")
+    f = one(sc, findings, "sp-role-principal")
+    assert f["status"] in ("Pass", "Skipped") and f["evidence"]["stalePrincipals"] == [], f
+    others = {e["principalId"]: e for e in f["evidence"]["otherPrincipals"]}
+    assert others[LOGIN_OBJECT_ID]["broadOnly"] and "Owner at /subscriptions/" in others[LOGIN_OBJECT_ID]["roles"][0]
+    names = {e["displayName"] for e in others.values()}
+    assert {"contoso-ci-pipeline", "id-orders-web", "aks-payments-agentpool", "aks-data-01-agentpool"} <= names
+    (orphan,) = f["evidence"]["orphanedAssignments"]
+    assert orphan["principalId"] in f["message"] and "Housekeeping, not the cause" in f["message"]
+    role = one(sc, findings, "acr-role-assignment")
+    assert role["status"] == "Fail" and role["remediation"] == ATTACH + REGISTRY_ID
+    assert "platform-engineers" not in role["message"], role["message"]   # Contributor on the group: not for pulls
+    for finding in findings:
+        assert "role assignment delete" not in finding["message"] + finding["remediation"], finding
+
+
+def test_a_namesake_clusters_service_principal_is_its_own(scenario):
+    """A service principal named after a cluster called aks1 is not this aks1's when another cluster runs as it:
+    the clusters are listed to find out, and its assignment is never offered for removal."""
+    sc = scenario("auth-sp-namesake-cluster")
+    findings, _ = check_auth(sc, "--acr", "myacr", "--checks", "sp-role-principal")
+    f = one(sc, findings, "sp-role-principal")
+    assert f["status"] == "Pass" and f["evidence"]["stalePrincipals"] == [] and f["remediation"] == ""
+    (namesake,) = f["evidence"]["otherClusterPrincipals"]
+    assert [t["kind"] for t in namesake["ties"]] == ["displayName"]
+    assert [c.split("/")[4] for c in namesake["usedByClusters"]] == ["rg-west"]
+    assert "role assignment delete" not in f["message"]
+    listed = [e for e in sc.sim.log if e["path"].lower().endswith("/providers/microsoft.containerservice/"
+                                                                      "managedclusters")]
+    assert listed and all(e["method"] == "GET" for e in listed)
+
+
+def test_recreated_kubelet_identity_names_the_scale_set_record(scenario):
+    sc = scenario("auth-mi-kubelet-recreated")
+    findings, _ = check_auth(sc, "--acr", "myacr", "--checks", "sp-role-principal")
+    f = one(sc, findings, "sp-role-principal")
+    (stale,) = f["evidence"]["stalePrincipals"]
+    assert not stale["exists"] and [t["kind"] for t in stale["ties"]] == ["recordedForKubeletIdentity"]
+    assert "/virtualMachineScaleSets/aks-nodepool1-" in stale["ties"][0]["detail"]
+    # Only the tied assignment may be removed; the noise's orphaned assignment is housekeeping.
+    assert "az role assignment delete --ids {}`".format(stale["roleAssignmentId"]) in f["message"]
+    assert f["message"].count("role assignment delete") == 1 and f["remediation"] == ATTACH + REGISTRY_ID
 
 
 # --- C1.S4: the kubelet identity on every scale set ----------------------------------------------------------
@@ -361,9 +427,10 @@ def test_entra_cluster_is_read_with_azs_own_token(scenario):
 
 
 def test_private_cluster_is_a_clear_error(scenario):
+    # With --no-run-command since a private cluster is read through AKS run command by default (test_discovery.py).
     sc = scenario("auth-secrets-private")
     findings, _ = sc.diagnose("--acr", "myacr", "--pod", "web-admin-stale", "--checks", "pull-secret-sp",
-                              "pull-secret-admin", "acr-role-assignment", command="check-auth")
+                              "pull-secret-admin", "acr-role-assignment", "--no-run-command", command="check-auth")
     assert one(sc, findings, "acr-role-assignment")["status"] == "Pass"     # ARM facts need no Kubernetes
     for check_id in ("pull-secret-sp", "pull-secret-admin"):
         f = one(sc, findings, check_id)

@@ -87,12 +87,16 @@ CASES = [
     case("timeout-zero", ["--timeout", "0"], 2, ["between 1 and 3600"]),
     case("timeout-words", ["--timeout", "soon"], 2, ["between 1 and 3600"]),
     case("timeout-huge", ["--timeout", "99999"], 2, ["between 1 and 3600"]),
-    # nothing names a registry and the pull identity holds no role
-    case("no-registry-anywhere", [], 1, ["--acr", "no role on any registry"], scenario="mi-acrpull-missing"),
+    # only an image outside ACR is named and the pull identity holds no role (naming nothing at all is no error:
+    # the failing pods are looked for, see test_discovery.py)
+    case("no-registry-anywhere", ["--image", "docker.io/library/nginx:1.27"], 1, ["--acr", "no role on any registry"],
+         scenario="mi-acrpull-missing"),
     # its only role is on a resource group: it covers every registry there, so none can be picked
-    case("no-registry-broader-role", [], 1,
+    case("no-registry-broader-role", ["--image", "docker.io/library/nginx:1.27"], 1,
          ["--acr", "broader scopes: /subscriptions/", "/resourceGroups/rg1; a pull role there"],
          scenario="auth-reader-rg"),
+    # nothing named, no pod fails, no registry anywhere: the diagnosis ran and says so
+    case("nothing-named-nothing-fails", [], 0, [], scenario="mi-acrpull-missing"),
 ]
 
 

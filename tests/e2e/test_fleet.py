@@ -309,6 +309,36 @@ def test_shared_subscription_scanned_for_facts_not_clusters(fleet_env):
     assert findings == []
 
 
+def test_shared_registry_blames_only_the_cluster_tied_to_an_old_principal(azenv):
+    """A registry shared by four clusters in a noisy tenant: only the cluster whose recreated kubelet identity left
+    AcrPull with its old principal fails sp-role-principal, naming the scale set that records it; the one that
+    simply has no role fails acr-role-assignment only; the other clusters' kubelet identities, the CI service
+    principal, the operator and the orphaned assignment are no cluster's old principals, and no remediation
+    deletes their assignments. One getByIds look-up for the registry's principals, not one per cluster."""
+    azenv.load(build("fleet-shared-registry"))
+    try:
+        findings, _ = fleet(azenv, "--acr", "sharedacr", "--checks", "acr-role-assignment", "sp-role-principal")
+    finally:
+        azenv.load(World())
+    status = {(f["cluster"].rsplit("/", 1)[-1], f["checkId"]): f for f in findings}
+    assert {k: f["status"] for k, f in status.items()} == {
+        ("aks-team-a", "acr-role-assignment"): "Pass", ("aks-team-a", "sp-role-principal"): "Skipped",
+        ("aks-team-b", "acr-role-assignment"): "Pass", ("aks-team-b", "sp-role-principal"): "Skipped",
+        ("aks-team-c", "acr-role-assignment"): "Fail", ("aks-team-c", "sp-role-principal"): "Fail",
+        ("aks-team-d", "acr-role-assignment"): "Fail", ("aks-team-d", "sp-role-principal"): "Skipped"}, status
+    tied = status[("aks-team-c", "sp-role-principal")]
+    (stale,) = tied["evidence"]["stalePrincipals"]
+    assert [t["kind"] for t in tied["evidence"]["stalePrincipals"][0]["ties"]] == ["recordedForKubeletIdentity"]
+    assert "kubelet identity was deleted and recreated" in tied["message"]
+    clean = status[("aks-team-d", "sp-role-principal")]
+    assert clean["evidence"]["stalePrincipals"] == [] and clean["remediation"] == ""
+    for f in findings:
+        deletes = f["message"].count("role assignment delete") + f["remediation"].count("role assignment delete")
+        assert deletes == (1 if f is tied else 0), f
+        assert stale["roleAssignmentId"] not in f["message"] or f is tied
+    lookups = [e for e in azenv.sim.log if e["path"] == "/v1.0/directoryObjects/getByIds"]
+    assert len(lookups) <= 1, lookups
+
 
 @pytest.mark.parametrize("kind", ["429", "500", "503", "403", "broken-json", "slow"])
 def test_a_resource_graph_fault_is_no_verdict(fleet_env, kind):

@@ -247,14 +247,32 @@ def test_probe_without_the_flag_is_skipped(scenario):
 
 
 # -- private cluster -------------------------------------------------------------------------------------
-def test_private_cluster_without_probe_says_how_to_read_it(scenario):
+def test_private_cluster_without_run_command_says_how_to_read_it(scenario):
+    # Changed with --no-run-command: a private cluster's objects are read through AKS run command by default, so
+    # the Error that says what to do is what --no-run-command gives.
     sc = load(scenario, "net-private-cluster")
-    findings, _ = sc.diagnose("--acr", "myacr", "--pod", "app", "--checks", "pod-pull-events", "private-dns-link")
+    findings, result = sc.diagnose("--acr", "myacr", "--pod", "app", "--checks", "pod-pull-events",
+                                   "private-dns-link", "--no-run-command")
     pod = next(f for f in findings if f["checkId"] == "pod-pull-events")
-    assert pod["status"] == "Error" and "private cluster" in pod["message"] and "--probe" in pod["message"]
+    assert pod["status"] == "Error" and "private cluster" in pod["message"], pod
+    assert "without --no-run-command" in pod["message"]
     assert next(f for f in findings if f["checkId"] == "private-dns-link")["status"] == "Fail"
-    assert not _run_command_requests(sc)
+    assert not _run_command_requests(sc) and "AKS run command (read-only" not in result.stderr
     sc.assert_read_only()
+
+
+def test_private_cluster_without_probe_reads_kubernetes_through_run_command(scenario):
+    sc = load(scenario, "net-private-cluster")
+    findings, result = sc.diagnose("--acr", "myacr", "--pod", "app", "--checks", "pod-pull-events",
+                                   "private-dns-link")
+    pod = next(f for f in findings if f["checkId"] == "pod-pull-events")
+    assert pod["status"] == "Fail" and "403" in pod["message"] and pod["evidence"]["kubernetesReadVia"] == "runCommand"
+    announced = [line for line in result.stderr.splitlines() if "through AKS run command (read-only" in line]
+    assert len(announced) == 1 and "private cluster" in announced[0], result.stderr
+    posts = [e for e in _run_command_requests(sc) if e["method"] == "POST"]
+    assert posts and all(e["status"] == 202 for e in posts)
+    sc.assert_read_only()
+    sc.assert_no_unknown_routes()
 
 
 def test_private_cluster_reads_kubernetes_through_run_command(scenario):

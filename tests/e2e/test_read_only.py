@@ -4,8 +4,9 @@
 A write is any PUT, PATCH or DELETE, and any POST other than the reads the contract allows: token requests
 (Entra ID, the registry's token exchange), list* actions (cluster user credentials, registry credentials),
 Resource Graph queries and Microsoft Graph's read-only look-ups. AKS run command is a POST that starts a pod:
-it is allowed only with --probe, which this suite never passes. Scenarios and commands are discovered, so the
-suite covers those added later.
+without --probe (which this suite never passes) it is allowed only to read Kubernetes objects with `kubectl get`
+of a cluster whose API server cannot be reached from where az runs (private, or authorized IP ranges), as the
+contract's safety rule says. Scenarios and commands are discovered, so the suite covers those added later.
 
 `run` runs every check, so it runs on every scenario. Each other command runs a subset of the same checks over
 the same facts; to keep the suite's time in bounds they take turns, each on every n-th scenario (n = their
@@ -58,6 +59,12 @@ def _posts_not_allowed(log):
     return bad
 
 
+def _api_server_closed(world):
+    clusters = [r for r in world.arm.values() if r.get("type") == "Microsoft.ContainerService/ManagedClusters"]
+    profiles = [(c["properties"].get("apiServerAccessProfile") or {}) for c in clusters]
+    return any(p.get("enablePrivateCluster") or p.get("authorizedIPRanges") for p in profiles)
+
+
 def commands_for(commands, index):
     """`run`, and the other commands in turn (all of them with ACRPULL_READ_ONLY_ALL=1)."""
     others = [c for c in commands if c != "run"]
@@ -85,7 +92,7 @@ def test_diagnosis_only_reads(scenario, tally, commands, index, name):
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(one, commands))
     writes = [(e["method"], e["host"], e["path"]) for e in sc.sim.writes()]
-    posts = _posts_not_allowed(sc.sim.log)
+    posts = [p for p in _posts_not_allowed(sc.sim.log) if not re.search(r"/runCommand$", p, re.IGNORECASE)]
     tally.add(scenarios=1, runs=len(results), requests=len(sc.sim.log), writes=len(writes) + len(posts))
     tally.note(commands=commands)
     tally.add(**{"runs_" + c.replace("-", "_"): 1 for c in commands})
@@ -94,5 +101,8 @@ def test_diagnosis_only_reads(scenario, tally, commands, index, name):
         assert result.rc in (0, 1, 3), (command, result)
     assert not writes, "az aks diagnose-pull {} wrote: {}".format(" ".join(commands), writes)
     assert not posts, "POSTs that are not reads: {}".format(posts)
-    assert not [e for e in sc.sim.log if re.search(r"/runCommand$", e["path"], re.IGNORECASE)], \
-        "AKS run command without --probe"
+    run_commands = [e for e in sc.sim.log if re.search(r"/runCommand$", e["path"], re.IGNORECASE)]
+    if run_commands:
+        assert _api_server_closed(sc.world), "AKS run command without --probe on a reachable API server"
+        ran = getattr(sc.world, "commands_run", [])
+        assert ran and all(c.startswith("kubectl get --raw ") for c in ran), ran

@@ -1,4 +1,5 @@
-"""Microsoft Graph v1.0: service principals and applications, read-only look-ups."""
+"""Microsoft Graph v1.0: service principals, applications, users and groups; read-only look-ups (the directory
+objects by id, group memberships direct and transitive, getMemberGroups and checkMemberGroups)."""
 import re
 
 
@@ -45,52 +46,120 @@ def batch(req):
     return _reply(200, {"responses": responses})
 
 
+KINDS = {"servicePrincipals": "servicePrincipal", "applications": "application", "users": "user",
+         "groups": "group"}
+
+
+def group_view(group):
+    """A group as Graph serves it (``members`` is the simulator's own record of membership)."""
+    return dict({k: v for k, v in group.items() if k != "members"}, **{"@odata.type": "#microsoft.graph.group"})
+
+
+def _objects(world, kind):
+    objects = world.graph.get(kind) or []
+    return [group_view(o) for o in objects] if kind == "groups" else objects
+
+
+def _find(world, object_id):
+    """(kind, object) of a directory object by id, or (None, None)."""
+    for kind in ("servicePrincipals", "users", "groups", "applications"):
+        for o in world.graph.get(kind) or []:
+            if o["id"].lower() == object_id.lower():
+                return kind, o
+    return None, None
+
+
+def direct_groups(world, object_id):
+    return [g for g in world.graph.get("groups") or [] if object_id.lower() in {m.lower() for m in g["members"]}]
+
+
 def transitive_groups(world, object_id):
-    """The groups an object belongs to, directly or through nested groups (``members`` is the simulator's own
-    record of membership, never served as part of a group)."""
-    groups = world.graph.get("groups") or []
-    found, frontier = {}, {object_id.lower()}
+    """The groups an object belongs to, directly or through nested groups."""
+    found, frontier = {}, [object_id]
     while frontier:
-        nxt = set()
-        for group in groups:
-            if group["id"].lower() not in found and frontier & {m.lower() for m in group.get("members", [])}:
-                found[group["id"].lower()] = {"@odata.type": "#microsoft.graph.group", "id": group["id"],
-                                              "displayName": group["displayName"]}
-                nxt.add(group["id"].lower())
+        nxt = []
+        for oid in frontier:
+            for group in direct_groups(world, oid):
+                if group["id"].lower() not in found:
+                    found[group["id"].lower()] = {"@odata.type": "#microsoft.graph.group", "id": group["id"],
+                                                  "displayName": group["displayName"]}
+                    nxt.append(group["id"])
         frontier = nxt
     return list(found.values())
+
+
+def _not_found(key):
+    return _reply(404, {"error": {"code": "Request_ResourceNotFound", "message":
+                                  "Resource '{}' does not exist or one of its queried reference-property objects "
+                                  "are not present.".format(key)}})
+
+
+def _member_of(req, kind, key, tail):
+    """GET .../{id}/memberOf and /transitiveMemberOf (optionally cast to microsoft.graph.group); POST
+    .../{id}/getMemberGroups and /checkMemberGroups (read-only look-ups)."""
+    world = req.world
+    found_kind, obj = _find(world, key)
+    if obj is None or (kind != "directoryObjects" and found_kind != kind):
+        return _not_found(key)
+    transitive = tail.startswith("transitiveMemberOf") or tail in ("getMemberGroups", "checkMemberGroups")
+    groups = transitive_groups(world, key) if transitive else [
+        {"@odata.type": "#microsoft.graph.group", "id": g["id"], "displayName": g["displayName"]}
+        for g in direct_groups(world, key)]
+    if tail == "getMemberGroups":
+        return _reply(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(Edm.String)",
+                            "value": [g["id"] for g in groups]})
+    if tail == "checkMemberGroups":
+        wanted = [str(i) for i in req.json().get("groupIds") or []]
+        if len(wanted) > 20:
+            return _reply(400, {"error": {"code": "Request_BadRequest", "message": "at most 20 groupIds"}})
+        held = {g["id"].lower() for g in groups}
+        return _reply(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(Edm.String)",
+                            "value": [i for i in wanted if i.lower() in held]})
+    by_id = {g["id"].lower(): g for g in world.graph.get("groups") or []}
+    return _reply(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#directoryObjects",
+                        "value": [group_view(by_id[g["id"].lower()]) for g in groups]})
+
+
+def _get_by_ids(req):
+    body = req.json()
+    ids = {str(i).lower() for i in body.get("ids") or []}
+    types = {str(t).lower() for t in body.get("types") or []}
+    found = []
+    for kind, odata in KINDS.items():
+        if types and odata.lower() not in types:
+            continue
+        for o in _objects(req.world, kind):
+            if o["id"].lower() in ids:
+                found.append(dict(o, **{"@odata.type": "#microsoft.graph." + odata}))
+    return _reply(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#directoryObjects",
+                        "value": found})
 
 
 def route(req):
     world = req.world
     if req.method == "POST" and req.path == "/v1.0/$batch":
         return batch(req)
-    m = re.match(r"^/v1\.0/(servicePrincipals|applications)(/([^/]+))?$", req.path)
+    m = re.match(r"^/v1\.0/(servicePrincipals|applications|users|groups)(/([^/]+))?$", req.path)
     if req.method == "GET" and m:
         kind, key = m.group(1), m.group(3)
-        objects = world.graph[kind]
+        objects = _objects(world, kind)
         if key is None:
             found = [o for o in objects if _matches(o, req.query.get("$filter"))]
             return _reply(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#" + kind,
                                 "value": found})
         for o in objects:
-            if o["id"] == key or ("(appId='" in key and o["appId"] == key.split("'")[1]):
+            if o["id"] == key or ("(appId='" in key and o.get("appId") == key.split("'")[1]):
                 return _reply(200, o)
-        return _reply(404, {"error": {"code": "Request_ResourceNotFound", "message":
-                                      "Resource '{}' does not exist or one of its queried reference-property objects "
-                                      "are not present.".format(key)}})
-    m = re.match(r"^/v1\.0/servicePrincipals/([^/]+)/transitiveMemberOf(/microsoft\.graph\.group)?$", req.path)
+        return _not_found(key)
+    m = re.match(r"^/v1\.0/(servicePrincipals|users|groups|directoryObjects)/([^/]+)/"
+                 r"(memberOf|transitiveMemberOf)(/microsoft\.graph\.group)?$", req.path)
     if req.method == "GET" and m:
-        return _reply(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#groups(id,displayName)",
-                            "value": transitive_groups(world, m.group(1))})
+        return _member_of(req, m.group(1), m.group(2), m.group(3))
+    m = re.match(r"^/v1\.0/(servicePrincipals|users|groups|directoryObjects)/([^/]+)/"
+                 r"(getMemberGroups|checkMemberGroups)$", req.path)
+    if req.method == "POST" and m:
+        return _member_of(req, m.group(1), m.group(2), m.group(3))
     if req.method == "POST" and req.path == "/v1.0/directoryObjects/getByIds":
-        ids = set(req.json().get("ids", []))
-        found = [dict(o, **{"@odata.type": "#microsoft.graph." + ("servicePrincipal" if k == "servicePrincipals"
-                                                                  else "application")})
-                 for k in ("servicePrincipals", "applications") for o in world.graph[k] if o["id"] in ids]
-        found += [{"@odata.type": "#microsoft.graph.group", "id": g["id"], "displayName": g["displayName"],
-                   "securityEnabled": True, "mailEnabled": False} for g in world.graph.get("groups") or []
-                  if g["id"] in ids]
-        return _reply(200, {"value": found})
+        return _get_by_ids(req)
     return _reply(404, {"error": {"code": "Request_BadRequest", "message": "unknown route"}}, unknown=True,
                   write=req.method not in ("GET", "HEAD"))

@@ -1,4 +1,11 @@
-"""The AKS cluster's Kubernetes API server: reads of the objects a scenario holds."""
+"""The AKS cluster's Kubernetes API server: reads of the objects a scenario holds.
+
+Lists are served as the API server serves them: across namespaces or in one, filtered by field and label
+selectors (=, ==, !=), paged with limit and an opaque continue token, written compactly with items that carry
+no kind or apiVersion. A caller's Kubernetes RBAC can be narrowed per resource and namespace (``readable``): a
+read outside it is answered 403 Forbidden with the API server's message.
+"""
+import json
 import re
 
 PLURALS = {"Pod": "pods", "Event": "events", "Secret": "secrets", "ServiceAccount": "serviceaccounts",
@@ -29,17 +36,73 @@ def _field(obj, dotted):
     return obj
 
 
+def _clauses(selector):
+    """(key, operator, value) of each clause of a field or equality-based label selector: k=v, k==v, k!=v, and for
+    labels k and !k (exists, does not exist)."""
+    for clause in filter(None, (c.strip() for c in (selector or "").split(","))):
+        if "!=" in clause:
+            key, _, value = clause.partition("!=")
+            yield key, "!=", value
+        elif "=" in clause:
+            key, _, value = clause.partition("==") if "==" in clause else clause.partition("=")
+            yield key, "=", value
+        elif clause.startswith("!"):
+            yield clause[1:], "absent", None
+        else:
+            yield clause, "exists", None
+
+
 def _selected(obj, field_selector, label_selector):
-    for clause in filter(None, (field_selector or "").split(",")):
-        key, _, value = clause.partition("=")
-        if str(_field(obj, key.rstrip("!"))) != value:
+    for key, op, value in _clauses(field_selector):
+        if (str(_field(obj, key)) == value) != (op == "="):
             return False
     labels = obj.get("metadata", {}).get("labels") or {}
-    for clause in filter(None, (label_selector or "").split(",")):
-        key, _, value = clause.partition("=")
-        if labels.get(key) != value:
+    for key, op, value in _clauses(label_selector):
+        if op in ("exists", "absent"):
+            if (key in labels) != (op == "exists"):
+                return False
+        elif (labels.get(key) == value) != (op == "="):
             return False
     return True
+
+
+def forbidden(cluster, path):
+    """The 403 Status for a caller whose Kubernetes RBAC does not cover ``path``, or None. ``cluster["readable"]``
+    maps a resource (plural) to the namespaces the caller may read it in ("*": every namespace, and the cluster
+    scope); a resource it does not name is readable everywhere."""
+    m = re.match(r"^(?:/api/v1|/apis/([^/]+)/[^/]+)(?:/namespaces/([^/]+))?/([a-z]+)(?:/([^/]+))?$", path)
+    readable = cluster.get("readable") or {}
+    if not m or m.group(3) not in readable:
+        return None
+    group, namespace, resource, name = m.group(1) or "", m.group(2), m.group(3), m.group(4)
+    allowed = readable[resource]
+    if "*" in allowed or (namespace is not None and namespace in allowed):
+        return None
+    where = 'in the namespace "{}"'.format(namespace) if namespace else "at the cluster scope"
+    return status(403, "Forbidden", '{}{} is forbidden: User "{}" cannot {} resource "{}" in API group "{}" {}'.format(
+        resource, ' "{}"'.format(name) if name else "", "acrpull-sim-user", "get" if name else "list", resource,
+        group, where))
+
+
+def _page(items, query):
+    """limit/continue paging as the API server does it: an opaque continue token and remainingItemCount."""
+    import base64
+    import json
+    start = 0
+    if query.get("continue"):
+        try:
+            start = json.loads(base64.b64decode(query["continue"]))["start"]
+        except (ValueError, KeyError, TypeError):
+            return None, status(400, "BadRequest", "continue key is not valid: illegal base64 data")
+    limit = int(query.get("limit") or 0)
+    if limit <= 0:
+        return {"resourceVersion": "12345"}, items[start:]
+    meta = {"resourceVersion": "12345"}
+    if start + limit < len(items):
+        meta["continue"] = base64.b64encode(json.dumps({"v": "meta.k8s.io/v1", "rv": 12345,
+                                                        "start": start + limit}).encode()).decode()
+        meta["remainingItemCount"] = len(items) - start - limit
+    return meta, items[start:start + limit]
 
 
 def status(code, reason, message):
@@ -96,6 +159,18 @@ def as_core_event(event):
             "reportingComponent": event.get("reportingController"), "reportingInstance": event.get("reportingInstance")}
 
 
+def _namespaces(objects):
+    found = {(o.get("metadata") or {}).get("namespace") for o in objects.values()}
+    return sorted(set(BUILTIN_NAMESPACES) | {n for n in found if n})
+
+
+def _namespace(name):
+    return {"kind": "Namespace", "apiVersion": "v1", "metadata": {
+        "name": name, "uid": "ns-" + name, "resourceVersion": "1", "creationTimestamp": "2026-11-20T08:00:00Z",
+        "labels": {"kubernetes.io/metadata.name": name}}, "spec": {"finalizers": ["kubernetes"]},
+        "status": {"phase": "Active"}}
+
+
 def route(req):
     cluster = req.world.cluster_for_host(req.host)
     token = req.world.kube_tokens.get(req.host)
@@ -108,29 +183,40 @@ def route(req):
         return reply
     objects = cluster["objects"]
     path = req.path.rstrip("/")
+    denied = forbidden(cluster, path)
+    if denied is not None:
+        return denied
     if path in objects:
         return _reply(200, objects[path])
     m = re.match(r"^(/api/v1|/apis/[^/]+/[^/]+)(/namespaces/([^/]+))?/([a-z]+)$", path)
     if m and m.group(4) in PLURALS.values():
-        items = [o for p, o in sorted(objects.items()) if p.rsplit("/", 1)[0] == path
-                 and _selected(o, req.query.get("fieldSelector"), req.query.get("labelSelector"))]
-        items += [o for o in _other_event_view(objects, path)
-                  if _selected(o, req.query.get("fieldSelector"), req.query.get("labelSelector"))]
-        kind = next(k for k, v in PLURALS.items() if v == m.group(4))
-        return _reply(200, {"kind": kind + "List", "apiVersion": "v1", "metadata": {"resourceVersion": "12345"},
-                            "items": items})
+        plural = m.group(4)
+        if m.group(2) is None and plural not in ("nodes", "namespaces"):   # every namespace's objects of a kind
+            stored = [o for p, o in sorted(objects.items()) if p.startswith(m.group(1) + "/namespaces/")
+                      and p.rsplit("/", 2)[1] == plural]
+        else:
+            stored = [o for p, o in sorted(objects.items()) if p.rsplit("/", 1)[0] == path]
+        if plural == "namespaces" and m.group(2) is None:
+            stored = [_namespace(n) for n in _namespaces(objects)]
+        items = [o for o in stored + _other_event_view(objects, path)
+                 if _selected(o, req.query.get("fieldSelector"), req.query.get("labelSelector"))]
+        meta, items = _page(items, req.query)
+        if meta is None:
+            return items
+        kind = next(k for k, v in PLURALS.items() if v == plural)
+        api = m.group(1)[len("/apis/"):] if m.group(1).startswith("/apis/") else "v1"
+        # The API server writes lists compactly, and their items without kind and apiVersion.
+        body = {"kind": kind + "List", "apiVersion": api, "metadata": meta,
+                "items": [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in items]}
+        return _reply(200, body, raw=json.dumps(body, separators=(",", ":")).encode())
     m = re.match(r"^/api/v1/namespaces/([^/]+)/([a-z]+)/([^/]+)$", path)
     if m:
         return status(404, "NotFound", '{} "{}" not found'.format(m.group(2), m.group(3)))
     m = re.match(r"^/api/v1/namespaces/([^/]+)$", path)
     if m:   # a namespace exists when it is one every cluster has, or when an object lives in it
         name = m.group(1)
-        if name in BUILTIN_NAMESPACES or any((o.get("metadata") or {}).get("namespace") == name
-                                             for o in objects.values()):
-            return _reply(200, {"kind": "Namespace", "apiVersion": "v1", "metadata": {
-                "name": name, "uid": "ns-" + name, "resourceVersion": "1", "creationTimestamp": "2026-11-20T08:00:00Z",
-                "labels": {"kubernetes.io/metadata.name": name}}, "spec": {"finalizers": ["kubernetes"]},
-                "status": {"phase": "Active"}})
+        if name in _namespaces(objects):
+            return _reply(200, _namespace(name))
         return status(404, "NotFound", 'namespaces "{}" not found'.format(name))
     m = re.match(r"^/api/v1/(nodes|namespaces)/([^/]+)$", path)
     if m:

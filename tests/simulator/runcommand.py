@@ -38,6 +38,7 @@ def run_command(req, world, path, low):
         return _reply(400, {"error": {"code": "RunCommandDisabled",
                                       "message": "Run command is disabled for this cluster."}})
     command = req.json().get("command") or ""
+    world.__dict__.setdefault("commands_run", []).append(command)   # for tests; not part of any answer
     logs, code, known = execute(world, cluster, command)
     command_id = uuid.uuid4().hex
     started = world.now_iso()
@@ -69,8 +70,8 @@ def kubectl_raw(world, cluster, target):
     req = Request("GET", host, split.path, dict(parse_qsl(split.query)),
                   {"Authorization": "Bearer " + str(world.kube_tokens.get(host))}, b"", world)
     reply = kube.route(req)
-    if reply.status == 200:
-        return json.dumps(reply.body, indent=2), 0, True
+    if reply.status == 200:   # kubectl get --raw prints the body as the API server sent it
+        return (reply.raw.decode() if reply.raw is not None else json.dumps(reply.body, indent=2)), 0, True
     reason = (reply.body or {}).get("reason", "Unknown")
     return "Error from server ({}): {}".format(reason, (reply.body or {}).get("message", "")), 1, not reply.unknown
 

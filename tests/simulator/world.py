@@ -98,6 +98,7 @@ class World:
         self.denied_scopes = []               # scopes the signed-in account may not read (403; hidden in ARG)
         self.arg_quota = [15, 5.0]            # Resource Graph: requests per window of seconds, per user
         self.created = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
+        self.quiet = ()                       # parts of the tenant backdrop (tenant.py) this world leaves out
 
     # -- queries used by the routers ------------------------------------------------------------
     @staticmethod
@@ -256,8 +257,9 @@ class World:
         return rid
 
     def service_principal(self, name, app_id=None, object_id=None, password_end=None, exists=True,
-                          secret=None):
-        """An app registration and its service principal; ``password_end`` is a list of end datetimes."""
+                          secret=None, identifier_uris=(), homepage=None):
+        """An app registration and its service principal; ``password_end`` is a list of end datetimes.
+        ``identifier_uris`` and ``homepage`` as `az aks create` sets them on the service principal it makes."""
         app_id = app_id or guid("app/" + name)
         object_id = object_id or guid("sp/" + name)
         creds = [{"customKeyIdentifier": None, "displayName": "rbac", "endDateTime": iso(end),
@@ -266,11 +268,13 @@ class World:
         if exists:
             self.graph["applications"].append({
                 "id": guid("appobj/" + name), "appId": app_id, "displayName": name, "signInAudience": "AzureADMyOrg",
+                "identifierUris": list(identifier_uris), "web": {"homePageUrl": homepage, "redirectUris": []},
                 "passwordCredentials": creds, "keyCredentials": [], "createdDateTime": iso(self.created)})
             self.graph["servicePrincipals"].append({
-                "id": object_id, "appId": app_id, "displayName": name, "accountEnabled": True,
+                "id": object_id, "appId": app_id, "displayName": name, "appDisplayName": name, "accountEnabled": True,
                 "servicePrincipalType": "Application", "appOwnerOrganizationId": self.tenant_id,
-                "servicePrincipalNames": [app_id], "passwordCredentials": [], "keyCredentials": [],
+                "servicePrincipalNames": list(identifier_uris) + [app_id], "homepage": homepage,
+                "alternativeNames": [], "passwordCredentials": [], "keyCredentials": [],
                 "tags": ["WindowsAzureActiveDirectoryIntegratedApp"]})
         if secret:
             self.login_apps[app_id] = secret
@@ -286,8 +290,9 @@ class World:
         # Every managed identity is also a service principal in Entra ID (servicePrincipalType ManagedIdentity).
         props = identity["properties"]
         self.graph["servicePrincipals"].append({
-            "id": props["principalId"], "appId": props["clientId"], "displayName": name, "accountEnabled": True,
-            "servicePrincipalType": "ManagedIdentity", "alternativeNames": ["isExplicit=True", rid],
+            "id": props["principalId"], "appId": props["clientId"], "displayName": name, "appDisplayName": None,
+            "accountEnabled": True, "servicePrincipalType": "ManagedIdentity", "homepage": None,
+            "alternativeNames": ["isExplicit=True", rid],
             "servicePrincipalNames": [props["clientId"], "https://identity.azure.net/" + guid("mi/" + rid)],
             "passwordCredentials": [], "keyCredentials": [], "tags": []})
         return identity

@@ -84,7 +84,12 @@ class FakeFacts:
             return {"id": resource_id, "properties": {"principalId": "OID-1", "clientId": "cid-1"}}
         return {"id": resource_id, "properties": {"principalId": "oid-2", "clientId": "cid-2"}}
 
-    def pod_containers(self):
+    def diagnosed_pods(self):
+        """The run's pods (the --pod here), as LiveFacts gives them."""
+        pod = self.request.pod
+        return [{"metadata": {"name": pod, "namespace": self.request.namespace}}] if pod else []
+
+    def pod_containers(self, pod=None):
         return self._containers
 
     def pod_events(self, namespace, name):

@@ -126,7 +126,8 @@ def test_remediations_the_table_left_out_follow_the_summary():
 
 def test_no_failure_names_the_first_warning():
     lines = summary_lines([_f("egress-path", WARNING, "subnet s", "Appliance. More.", "az look")])
-    assert lines[1] == "No check failed; first warning (egress-path, subnet s): Appliance. Fix: az look"
+    assert lines[1:] == ["No check failed; first warning (egress-path, subnet s): Appliance.",
+                         "First fix to try (egress-path, subnet s): az look"]
 
 
 @pytest.mark.parametrize("typed,meant", [("acr-role-asignment", "acr-role-assignment"), ("egress", "egress-path"),
@@ -169,3 +170,21 @@ def test_fleet_scope_is_subscriptions_or_a_management_group():
         validate_fleet(_Cmd("fleet"), _Ns(subscriptions=["a"], management_group="mg"))
     validate_fleet(_Cmd("fleet"), _Ns(subscriptions=["a"]))
     validate_fleet(_Cmd("fleet"), _Ns(management_group="mg"))
+
+
+def test_guarded_credential_offers_get_token_info_only_when_azs_does():
+    """azure-core calls get_token_info on a credential that has it; az 2.61's credential has only get_token."""
+    from azext_acrpull.diagnose.facts.transport import TokenGuard
+
+    class Old:
+        def get_token(self, *scopes, **kwargs):
+            return ("token", scopes)
+
+    class New(Old):
+        def get_token_info(self, *scopes, options=None):
+            return ("info", scopes)
+
+    guard = TokenGuard()
+    old, new = guard.credential(Old()), guard.credential(New())
+    assert not hasattr(old, "get_token_info") and old.get_token("s/.default") == ("token", ("s/.default",))
+    assert new.get_token_info("s/.default") == ("info", ("s/.default",))

@@ -12,7 +12,7 @@ from azext_acrpull._validators import _cluster_name, _resource_group, _timeout
 from azext_acrpull.diagnose.deadline import Deadline
 from azext_acrpull.diagnose.facts.base import FactError
 from azext_acrpull.diagnose.facts.kube import kube_permission
-from azext_acrpull.diagnose.facts.live import _error_code
+from azext_acrpull.diagnose.facts.sdk import _error_code
 from azext_acrpull.diagnose.facts.transport import (
     RETRIES,
     RETRY_AFTER_MAX,

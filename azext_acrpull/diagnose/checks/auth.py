@@ -1,167 +1,41 @@
 """Cause 1: 401 Unauthorized. Does the identity the nodes pull with hold a pull role, and can it sign in?"""
 from datetime import datetime, timedelta, timezone
 
-from ..credentials import day, expiry, parse_time, password_ends
+from ..common.commands import assign_command, new_sp_command, repository_condition, reset_sp_command
+from ..common.pull import (
+    created_at,
+    held_roles_words,
+    identity_words,
+    is_abac,
+    principals_of,
+    registry_grants,
+    repositories_for,
+)
+from ..common.registry import no_registry, registry_target
+from ..credentials import day, expiry, password_ends
 from ..facts import FactError
 from ..findings import FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import id_name, parse_resource_id, same_id
 from ..roles import (
-    ABAC_MODE,
     PULL_ACTION,
     REPOSITORY_CONTENT_READ,
-    REPOSITORY_METADATA_READ,
-    any_group,
     assignments_of,
-    denial,
     group_ids,
-    pull_grants,
 )
-from .registry import registry_target
+from ..ties import (
+    alternative_resource_ids,
+    begins_with_cluster,
+    credential_starts,
+    name_keys,
+    name_tie,
+    recorded_principals,
+    recorded_tie,
+    ties,
+    uri_keys,
+)
 
 PROPAGATION = timedelta(minutes=30)
-REPOSITORY_READER = "Container Registry Repository Reader"
 MANAGED_IDENTITY = "ManagedIdentity"
-
-
-# --- shared by the checks of this module and of secrets.py ------------------------------------------------------
-
-
-def identity_words(identity):
-    if identity["kind"] == "kubeletIdentity":
-        return "kubelet identity {} (object id {})".format(identity["name"], identity["objectId"])
-    return "service principal {} (appId {}, object id {})".format(
-        identity.get("name") or identity["clientId"], identity["clientId"], identity.get("objectId") or "unknown")
-
-
-def is_abac(registry):
-    return (registry.get("properties", {}).get("roleAssignmentMode") or "") == ABAC_MODE
-
-
-def _images(facts):
-    """--image and, when the reader knows them, the --pod's images; a pod that cannot be read adds none (the pod
-    and pull-secret checks say why)."""
-    entries = getattr(facts, "image_entries", None)   # not every reader (fleet) knows pods
-    if entries is None:
-        return list(facts.request.images)
-    try:
-        return [e["reference"] for e in entries() if e["reference"]]
-    except FactError:
-        return list(facts.request.images)
-
-
-def repositories_for(facts, registry):
-    """Repositories of the images this run is about that live in `registry`, in order, without repeats."""
-    login = (registry.get("properties", {}).get("loginServer") or "").lower()
-    found = []
-    for image in _images(facts):
-        if image.registry.lower() == login and image.repository not in found:
-            found.append(image.repository)
-    return found
-
-
-def no_registry(chk, facts):
-    return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED,
-                        "No registry to check: the registry named was not found (see registry-lookup).")]
-
-
-def raise_first(results):
-    for result in results:
-        if isinstance(result, Exception):
-            raise result
-    return results
-
-
-def registry_grants(facts, registry, assignments, principal_ids, repository=None, abac=None):
-    """Pull grants among `assignments` (as listed at the registry) for these principals; `abac` overrides the
-    registry's own mode (to tell what a role would grant in the other one)."""
-    wanted = {p.lower() for p in principal_ids}
-    assignments = assignments_of(assignments, wanted)   # through the list's index: a shared registry has thousands
-    definition_ids = sorted({a["properties"]["roleDefinitionId"] for a in assignments
-                             if (a.get("properties", {}).get("principalId") or "").lower() in wanted})
-    fetched = raise_first(facts.parallel(facts.role_definition, definition_ids))
-    definitions = dict(zip(definition_ids, fetched, strict=True))
-    # The list at a registry holds only assignments that apply there, so a management group scope among them is
-    # one that holds the registry's subscription.
-    mgs = frozenset(a["properties"]["scope"].rsplit("/", 1)[-1].lower() for a in assignments
-                    if "/managementgroups/" in (a.get("properties", {}).get("scope") or "").lower())
-    return pull_grants(assignments, definitions, principal_ids, registry["id"],
-                       is_abac(registry) if abac is None else abac,
-                       repository=repository, management_groups=mgs)
-
-
-def principals_of(facts, object_id, assignments):
-    """The principal ids whose roles apply to `object_id` at the registry: its own, and the groups it belongs to
-    when some group holds a role there (Graph is asked only then). Returns (ids, {group id: name})."""
-    if not any_group(assignments):
-        return [object_id], {}
-    groups = facts.member_groups(object_id)
-    return [object_id] + sorted(groups), groups
-
-
-def held_roles_words(facts, registry, assignments, action=PULL_ACTION, data=False):
-    """What the roles an identity holds at the registry lack, in words: 'X at scope (why not)'."""
-    ids = sorted({a["properties"]["roleDefinitionId"] for a in assignments})
-    definitions = dict(zip(ids, raise_first(facts.parallel(facts.role_definition, ids)), strict=True))
-    words = []
-    for a in assignments:
-        props = a.get("properties", {})
-        role = (definitions.get(props.get("roleDefinitionId")) or {}).get("properties") or {}
-        why = denial(role.get("permissions"), action, data)
-        if why:
-            words.append("{} at {} ({})".format(role.get("roleName") or id_name(props.get("roleDefinitionId")),
-                                                props.get("scope"), why))
-    return "; ".join(words)
-
-
-def assign_command(object_id, registry, role=None, repository_condition=None):
-    """`az role assignment create` for a pull role on the registry (the only way to grant an ABAC role)."""
-    role = role or (REPOSITORY_READER if is_abac(registry) else "AcrPull")
-    command = ('az role assignment create --assignee-object-id {} --assignee-principal-type ServicePrincipal '
-               '--role "{}" --scope {}'.format(object_id, role, registry["id"]))
-    if repository_condition:
-        command += ' --condition "{}" --condition-version 2.0'.format(repository_condition)
-    return command
-
-
-def repository_condition(repositories):
-    """A condition limiting repository reads to these repositories, as Azure's portal writes it (with NOT for `!`,
-    which an interactive shell would expand inside double quotes)."""
-    names = " OR ".join("@Request[Microsoft.ContainerRegistry/registries/repositories:name] "
-                        "StringEqualsIgnoreCase '{}'".format(r) for r in repositories)
-    return ("((NOT ActionMatches{{'{}'}} AND NOT ActionMatches{{'{}'}}) OR ({}))".format(
-        REPOSITORY_CONTENT_READ, REPOSITORY_METADATA_READ, names))
-
-
-def acr_args(facts, registry):
-    """-n/-g (and --subscription when it differs from the cluster's) for `az acr ...` commands."""
-    rid = parse_resource_id(registry["id"])
-    args = "-n {} -g {}".format(registry["name"], rid.resource_group)
-    if rid.subscription.lower() != (facts.cluster_subscription() or "").lower():
-        args += " --subscription {}".format(rid.subscription)
-    return args
-
-
-def reset_sp_command(facts, app_id, app_exists=True):
-    """Give the cluster a new secret of its service principal (kept alongside the others, so nothing else that
-    uses the service principal breaks)."""
-    kind = "app" if app_exists else "sp"
-    return ('az aks update-credentials -g {} -n {} --reset-service-principal --service-principal {} '
-            '--client-secret "$(az ad {} credential reset --id {} --append --query password -o tsv)"'.format(
-                facts.cluster_resource_group, facts.cluster_name, app_id, kind, app_id))
-
-
-def new_sp_command(facts):
-    """A new service principal for a cluster whose own no longer exists."""
-    return ('read -r APP_ID SECRET <<< "$(az ad sp create-for-rbac --name {}-sp --query "[[appId, password]]" -o tsv)" '
-            '&& az aks update-credentials -g {} -n {} --reset-service-principal --service-principal "$APP_ID" '
-            '--client-secret "$SECRET"'.format(facts.cluster_name, facts.cluster_resource_group, facts.cluster_name))
-
-
-def created_at(assignments, assignment_id):
-    for a in assignments:
-        if same_id(a.get("id"), assignment_id):
-            return parse_time(a.get("properties", {}).get("createdOn"))
-    return None
 
 
 # --- C1.S1, X.abac ---------------------------------------------------------------------------------------------
@@ -330,11 +204,14 @@ def _workload_identity_grant(facts, registry, assignments):
 
 
 def _other_groups(facts, registry, assignments, groups):
-    """Groups that could pull but do not hold the identity: the case where membership was assumed."""
+    """Groups given a pull role but that do not hold the identity: the case where membership was assumed. A group
+    that can pull only through a broad role on an enclosing scope (Contributor on the resource group, say) was
+    given it to manage resources, not to pull: it is not named."""
     others = sorted(group_ids(assignments) - set(groups or {}))
     if not others:
         return ""
-    holders = sorted({g.principal_id for g in registry_grants(facts, registry, assignments, others)})
+    holders = sorted({g.principal_id for g in registry_grants(facts, registry, assignments, others)
+                      if not _broad(g, registry)})
     if not holders:
         return ""
     names = facts.directory_objects(holders)
@@ -424,8 +301,9 @@ def sp_credential_expiry(chk, facts):
 
 
 @check("sp-role-principal", "C1.S3", "Registry pull roles point at the cluster's current identity",
-       "Compares the principals of the registry's pull roles with the cluster's current service principal (or "
-       "kubelet identity), to catch roles left with an earlier or deleted service principal.", groups=("auth",),
+       "Looks among the principals of the registry's pull roles for one this cluster used before, on evidence that "
+       "ties it to the cluster (az aks create's name and identifier URI, replaced credentials, a recreated kubelet "
+       "identity's former principal); the tenant's other principals are never called stale.", groups=("auth",),
        fleet=True)
 def sp_role_principal(chk, facts):
     identity = facts.pull_identity()
@@ -440,64 +318,43 @@ def _principal_finding(chk, facts, identity, registry):
     managed = identity["kind"] == "kubeletIdentity"
     oid = (identity.get("objectId") or "").lower()
     assignments = facts.role_assignments(registry["id"])
-    grants = _holder_grants(facts, registry, assignments)
-    own = principals_of(facts, identity["objectId"], assignments)[0] if oid else []
-    mine = registry_grants(facts, registry, assignments_of(assignments, own), own) if oid else []
-    others = [g for g in grants if g.principal_id.lower() != oid]
     current = {"kind": identity["kind"], "objectId": identity.get("objectId"), "clientId": identity.get("clientId")}
     who = identity_words(identity) if oid else "service principal {} (which no longer exists)".format(
         identity["clientId"])
-    if mine:
-        words = "The pull role on {} points at the cluster's current {}.".format(registry["name"], who)
-        return chk.finding(target, SKIPPED if managed else PASS, words + (
-            " Stale service principals apply to service-principal clusters." if managed else ""),
-            currentPrincipal=current)
-    objects = facts.directory_objects([g.principal_id for g in others]) if others else {}
-    stale, kept = [], []
-    for g in others:
-        obj = objects.get(g.principal_id.lower())
-        entry = {"principalId": g.principal_id, "role": g.role_name, "roleAssignmentId": g.assignment_id,
-                 "exists": obj is not None, "appId": (obj or {}).get("appId"),
-                 "displayName": (obj or {}).get("displayName"),
-                 "servicePrincipalType": (obj or {}).get("servicePrincipalType")}
-        if obj is None or ((obj.get("@odata.type") or "").endswith("servicePrincipal")
-                           and obj.get("servicePrincipalType") != MANAGED_IDENTITY):
-            stale.append(entry)
-        else:
-            kept.append(entry)
-    evidence = {"currentPrincipal": current, "registryId": registry["id"], "stalePrincipals": stale,
-                "otherPrincipals": kept}
-    shared, unsure = _in_use_elsewhere(facts, stale, evidence)
-    if not stale and not shared:
-        words = ("No pull role on {} points at another service principal or at a deleted identity{}; the {} holds "
-                 "none itself (see acr-role-assignment).".format(
-                     registry["name"], " (held by {})".format(", ".join(sorted(
-                         {e["displayName"] or e["principalId"] for e in kept}))) if kept else "", who))
-        if managed:
-            return chk.finding(target, SKIPPED, words + " The cluster uses a managed identity.", **evidence)
-        return chk.finding(target, PASS, words, **evidence)
-    sentences = []
-    if stale:
-        names = "; ".join(_principal_words(e) for e in stale)
-        if managed:
-            sentences.append("The pull role(s) on {} point at {}, not at the cluster's current {}: the cluster moved "
-                             "to a managed identity (or its identity was recreated) and the roles stayed with the old "
-                             "principal.".format(registry["name"], names, who))
-        else:
-            sentences.append("The pull role(s) on {} point at {}, not at the cluster's current {}: they were probably "
-                             "granted to a service principal the cluster used before its credentials were reset."
-                             .format(registry["name"], names, who))
-    if shared:
-        sentences.append("The pull role(s) on {} {} {}, which other clusters run as ({}), not at this cluster's "
-                         "current {}: the registry is shared and this cluster has no role of its own; leave theirs in "
-                         "place.".format(registry["name"], "also point at" if stale else "point at",
-                                         "; ".join(_principal_words(e) for e in shared),
-                                         ", ".join(sorted({id_name(c) for e in shared for c in e["usedByClusters"]})),
-                                         who))
-    sentences.append("Grant the role to the current identity{}.".format(
-        "; the old assignment(s) can then be removed with `az role assignment delete --ids {}`{}".format(
-            " ".join(e["roleAssignmentId"] for e in stale), unsure) if stale else ""))
-    words = " ".join(sentences)
+    if oid:
+        own = principals_of(facts, identity["objectId"], assignments)[0]
+        if registry_grants(facts, registry, assignments_of(assignments, own), own):
+            words = "The pull role on {} points at the cluster's current {}.".format(registry["name"], who)
+            return chk.finding(target, SKIPPED if managed else PASS, words + (
+                " Stale service principals apply to service-principal clusters." if managed else ""),
+                currentPrincipal=current)
+    index = _pull_holders(facts, registry, assignments)
+    tied, unsure = _tied_holders(facts, identity, index)
+    evidence = {"currentPrincipal": current, "registryId": registry["id"], "stalePrincipals": tied}
+    evidence.update(unsure)
+    skip = {oid} | {t["principalId"].lower() for t in tied}
+    others = _others(facts, index, skip)
+    orphaned = [index["holders"][pid] for pid in index["orphaned"][:OTHERS_SHOWN + len(skip)] if pid not in skip]
+    evidence["otherPrincipals"] = others
+    evidence["otherPrincipalCount"] = len(index["holders"]) - len(skip & set(index["holders"]))
+    evidence["orphanedAssignments"] = [{"principalId": e["principalId"], "roleAssignmentIds": e["roleAssignmentIds"]}
+                                       for e in orphaned[:OTHERS_SHOWN]]
+    if not tied:
+        return _nothing_tied(chk, target, registry, managed, who, others, orphaned, evidence)
+    names = "; ".join("{} ({})".format(_principal_words(e), "; ".join(_tie_words(t, identity) for t in e["ties"]))
+                      for e in tied)
+    kinds = {t["kind"] for e in tied for t in e["ties"]}
+    if kinds & {"formerKubeletIdentity", "recordedForKubeletIdentity"}:
+        cause = "the kubelet identity was deleted and recreated, and the role stayed with its former principal"
+    elif managed:
+        cause = "the cluster moved to a managed identity and the role stayed with its former service principal"
+    else:
+        cause = "the cluster's credentials were reset to another service principal and the role stayed with the " \
+                "old one"
+    words = ("The pull role(s) on {} point at {}, not at the cluster's current {}: {}. Grant the role to the current "
+             "identity; the old assignment(s) can then be removed with `az role assignment delete --ids {}`.".format(
+                 registry["name"], names, who, cause, " ".join(a for e in tied for a in e["roleAssignmentIds"])))
+    words += _housekeeping(registry, orphaned)
     if not oid:
         fix = new_sp_command(facts) + " && az aks update -n {} -g {} --attach-acr {}".format(
             facts.cluster_name, facts.cluster_resource_group, registry["id"])
@@ -509,53 +366,227 @@ def _principal_finding(chk, facts, identity, registry):
     return chk.finding(target, FAIL, words, fix, **evidence)
 
 
-def _holder_grants(facts, registry, assignments):
-    """The pull grants of every principal (not user or group) at the registry, worked out once per listed
-    assignments (a fleet's clusters share their registry's list, and would each scan it whole)."""
-    memo = getattr(assignments, "__dict__", None)
-    key = ("holder grants", registry["id"].lower(), is_abac(registry))
-    if memo is not None and key in memo:
-        return memo[key]
+# How many of the principals not tied to the cluster a finding lists (the rest are counted).
+OTHERS_SHOWN = 20
+BROAD_PATTERNS = ("'*'", "'*/read'")
+
+
+def _nothing_tied(chk, target, registry, managed, who, others, orphaned, evidence):
+    """No pull role points at an identity this cluster used before: the missing role is acr-role-assignment's."""
+    present = [e for e in others if e["exists"]]
+    held = ""
+    if present:
+        shown = [e["displayName"] or e["principalId"] for e in present[:5]]
+        held = " (held by {}{})".format(", ".join(shown), " and {} more".format(len(present) - 5)
+                                        if len(present) > 5 else "")
+    words = ("No pull role on {} points at an identity this cluster used before{}: nothing ties those principals to "
+             "this cluster (neither its name, its DNS prefix nor its kubelet identity's records); the {} holds none "
+             "itself (see acr-role-assignment).".format(registry["name"], held, who))
+    words += _housekeeping(registry, orphaned)
+    if managed:
+        return chk.finding(target, SKIPPED, words + " The cluster uses a managed identity.", **evidence)
+    return chk.finding(target, PASS, words, **evidence)
+
+
+def _housekeeping(registry, orphaned):
+    if not orphaned:
+        return ""
+    return (" Housekeeping, not the cause: {} assignment(s) on {} point at {}; nothing ties {} to this cluster."
+            .format(sum(len(e["roleAssignmentIds"]) for e in orphaned), registry["name"],
+                    "; ".join(_principal_words(e) for e in orphaned[:3]) + (" and {} more".format(len(orphaned) - 3)
+                                                                            if len(orphaned) > 3 else ""),
+                    "it" if len(orphaned) == 1 else "them"))
+
+
+def _broad(grant, registry):
+    """A grant through a role that reads or manages everything (`*`, `*/read`: Owner, Contributor, Reader), held on
+    a scope that encloses the registry."""
+    return not same_id(grant.scope, registry["id"]) and any(p in grant.via for p in BROAD_PATTERNS)
+
+
+def _others(facts, index, skip):
+    """Up to OTHERS_SHOWN holders not tied to the cluster: those in the cluster's own resource groups first, then by
+    name. Looked up in the registry's index, so a cluster's work does not grow with the holders."""
+    near = []
+    for group in (facts.cluster_resource_group, facts.node_resource_group()):
+        near += [pid for pid in index["byGroup"].get((group or "").lower(), []) if pid not in near]
+    chosen = [pid for pid in near if pid not in skip]
+    for pid in index["ordered"][:OTHERS_SHOWN + len(skip) + len(near)]:
+        if len(chosen) >= OTHERS_SHOWN:
+            break
+        if pid not in skip and pid not in chosen:
+            chosen.append(pid)
+    return [index["holders"][pid] for pid in chosen[:OTHERS_SHOWN]]
+
+
+def _shared_once(facts, key, fetch):
+    """A fact of the registry, the same for every cluster of a fleet run (worked out once there)."""
+    shared = getattr(facts, "shared_once", None)
+    return (shared or facts.once)(key, fetch)
+
+
+def _pull_holders(facts, registry, assignments):
+    """The principals (not users or groups) that hold a pull role on the registry, with their directory objects,
+    indexed by the keys that can tie one to a cluster. Once per registry: a fleet's clusters look candidates up here
+    instead of scanning every holder."""
+    return _shared_once(facts, ("pull_holders", registry["id"].lower()),
+                        lambda: _index_holders(facts, registry, assignments))
+
+
+def _index_holders(facts, registry, assignments):
     principals = sorted({(a.get("properties", {}).get("principalId") or "").lower() for a in assignments
                          if (a.get("properties", {}).get("principalType") or "ServicePrincipal")
                          not in ("User", "Group", "ForeignGroup")} - {""})
     grants = registry_grants(facts, registry, assignments, principals)
-    if memo is not None:
-        memo[key] = grants
-    return grants
+    objects = facts.directory_objects(sorted({g.principal_id for g in grants})) if grants else {}
+    holders, by_name, by_uri, by_rid = {}, {}, {}, {}
+    for g in grants:
+        pid = g.principal_id.lower()
+        broad = _broad(g, registry)
+        entry = holders.get(pid)
+        if entry is None:
+            obj = objects.get(pid)
+            rids = alternative_resource_ids(obj or {})
+            entry = holders[pid] = {
+                "principalId": g.principal_id, "exists": obj is not None, "appId": (obj or {}).get("appId"),
+                "displayName": (obj or {}).get("displayName"),
+                "servicePrincipalType": (obj or {}).get("servicePrincipalType"),
+                "resourceId": rids[0] if rids else None, "role": g.role_name, "roleAssignmentId": g.assignment_id,
+                "roles": [], "roleAssignmentIds": [], "broadOnly": True}
+            for key in name_keys((obj or {}).get("displayName")):
+                by_name.setdefault(key, []).append(pid)
+            for key in uri_keys(obj or {}):
+                by_uri.setdefault(key, []).append(pid)
+            for rid in rids:
+                by_rid.setdefault(rid.lower(), []).append(pid)
+        entry["roles"].append("{} at {}".format(g.role_name, g.scope))
+        entry["roleAssignmentIds"].append(g.assignment_id)
+        entry["broadOnly"] = entry["broadOnly"] and broad
+    by_group = {}
+    for pid, entry in holders.items():
+        rid = parse_resource_id(entry["resourceId"]) if entry["resourceId"] else None
+        if rid and rid.resource_group:
+            by_group.setdefault(rid.resource_group.lower(), []).append(pid)
+    ordered = sorted(holders, key=lambda p: ((holders[p]["displayName"] or "~").lower(), p))
+    position = {p: i for i, p in enumerate(ordered)}
+    return {"holders": holders, "objects": objects, "byName": by_name, "byUri": by_uri, "byResourceId": by_rid,
+            "byGroup": {g: sorted(p, key=position.get) for g, p in by_group.items()}, "ordered": ordered,
+            "orphaned": [p for p in ordered if not holders[p]["exists"]]}
 
 
-def _in_use_elsewhere(facts, stale, evidence):
-    """Take out of ``stale`` the service principals another cluster still runs as: on a shared registry their roles
-    are that cluster's, and removing them would break its pulls. Returns them (``evidence.otherClusterPrincipals``)
-    and words for what could not be known."""
-    candidates = [e for e in stale if e["exists"] and e.get("appId")]
+def _tied_holders(facts, identity, index):
+    """The holders that evidence ties to this cluster, each with its ``ties``; and evidence of what could not be
+    read. A holder another cluster runs as is never tied (a cluster of the same name elsewhere)."""
+    managed = identity["kind"] == "kubeletIdentity"
+    props = facts.cluster().get("properties") or {}
+    cluster = {"name": facts.cluster_name, "dnsPrefix": props.get("dnsPrefix") or props.get("fqdnSubdomain"),
+               "location": facts.cluster().get("location")}
+    oid = (identity.get("objectId") or "").lower()
+    holders = index["holders"]
+    candidates = set(index["byName"].get(cluster["name"].lower(), []))
+    candidates |= set(index["byUri"].get((cluster["dnsPrefix"] or "").lower(), []))
+    if managed:
+        candidates |= set(index["byResourceId"].get((identity.get("resourceId") or "").lower(), []))
+    unsure, recorded = {}, {}
+    if managed and set(holders) - {oid}:
+        try:
+            recorded = recorded_principals(facts.node_vmss(), identity.get("resourceId"))
+        except FactError as err:
+            unsure["scaleSetsUnread"] = err.reason
+        candidates |= set(recorded) & set(holders)
+    candidates.discard(oid)
+    tied = []
+    starts = None
+    for pid in sorted(candidates):
+        entry, obj = holders[pid], index["objects"].get(pid)
+        found = []
+        scale_set = recorded_tie(pid, recorded, identity)
+        if scale_set:
+            found.append({"kind": "recordedForKubeletIdentity", "detail": scale_set})
+        if obj is not None:
+            if not managed and starts is None:
+                starts = _current_starts(facts, identity)
+            app = _application_if_needed(facts, obj, cluster, managed)
+            found += ties(dict(obj, application=app) if app else obj, cluster, identity, starts or [])
+        if found:
+            tied.append(dict(entry, ties=found))
+    tied, elsewhere = _in_use_elsewhere(facts, tied, unsure)
+    if elsewhere:
+        unsure["otherClusterPrincipals"] = elsewhere
+    return tied, unsure
+
+
+def _current_starts(facts, identity):
+    if not identity.get("objectId"):
+        return []
+    try:
+        sp = facts.service_principal(identity["clientId"]) or {}
+        app = facts.application(identity["clientId"]) or {}
+    except FactError:
+        return []
+    return credential_starts(app.get("passwordCredentials"), app.get("keyCredentials"),
+                             sp.get("passwordCredentials"), sp.get("keyCredentials"))
+
+
+def _application_if_needed(facts, obj, cluster, managed):
+    """The application of a service principal whose name only begins with the cluster's (its credentials decide);
+    None otherwise or when it cannot be read."""
+    if managed or not obj.get("appId") or name_tie(obj.get("displayName"), cluster["name"]) or \
+            not begins_with_cluster(obj.get("displayName"), cluster["name"]):
+        return None
+    try:
+        return facts.application(obj["appId"])
+    except FactError:
+        return None
+
+
+def _in_use_elsewhere(facts, tied, unsure):
+    """Take out of ``tied`` the service principals another cluster runs as: a cluster of the same name elsewhere
+    names its service principal the same way, and that role is its own. Returns (tied, those taken out)."""
+    candidates = [e for e in tied if e.get("appId") and e.get("servicePrincipalType") != MANAGED_IDENTITY]
     if not candidates:
-        return [], ""
+        return tied, []
     try:
         users = facts.service_principal_clusters()
     except FactError as err:
-        evidence["clustersUnread"] = err.reason
-        return [], " if no other cluster runs as it (the clusters could not be read: {})".format(
-            err.reason.rstrip("."))
+        unsure["clustersUnread"] = err.reason
+        return tied, []
     own = (facts.cluster().get("id") or "").lower()
-    shared = []
-    for entry in candidates:
-        used_by = [c for c in users["byAppId"].get(entry["appId"].lower(), []) if c.lower() != own]
+    kept, elsewhere = [], []
+    for entry in tied:
+        used_by = [c for c in users["byAppId"].get((entry.get("appId") or "").lower(), []) if c.lower() != own]
         if used_by:
-            stale.remove(entry)
-            shared.append(dict(entry, usedByClusters=used_by))
-    evidence["otherClusterPrincipals"] = shared
+            elsewhere.append(dict(entry, usedByClusters=used_by))
+        else:
+            kept.append(entry)
     if users["unreadable"]:
-        evidence["clustersUnread"] = users["unreadable"]
-        return shared, " if no cluster in subscription(s) {} runs as it (their clusters could not be read)".format(
-            ", ".join(u["subscription"] for u in users["unreadable"]))
-    return shared, ""
+        unsure["clustersUnread"] = users["unreadable"]
+    return kept, elsewhere
+
+
+def _tie_words(tie, identity):
+    detail = tie["detail"]
+    if tie["kind"] == "identifierUri":
+        return "its identifier URI {} carries this cluster's DNS prefix, as `az aks create` named the service " \
+               "principal it made for the cluster".format(detail)
+    if tie["kind"] == "displayName":
+        return "named after this cluster"
+    if tie["kind"] == "replacedCredentials":
+        return "its name begins with the cluster's, and it got no credential after the cluster's current service " \
+               "principal got its own"
+    if tie["kind"] == "formerKubeletIdentity":
+        return "the managed identity {} under another object id: the kubelet identity was recreated".format(
+            id_name(detail))
+    return "scale set {} still records it as the principal of kubelet identity {}".format(
+        id_name(detail), identity.get("name"))
 
 
 def _principal_words(entry):
     if not entry["exists"]:
         return "principal {} (deleted: it no longer exists in Microsoft Entra ID)".format(entry["principalId"])
+    if entry.get("servicePrincipalType") == MANAGED_IDENTITY:
+        return "managed identity {} (object id {})".format(entry["displayName"] or entry["appId"],
+                                                            entry["principalId"])
     return "service principal {} (appId {}, object id {})".format(
         entry["displayName"] or entry["appId"], entry["appId"], entry["principalId"])
 

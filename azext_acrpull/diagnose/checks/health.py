@@ -1,6 +1,6 @@
 """S0.health: what `az acr check-health` sees, from the machine that runs az (not from the cluster)."""
+from ..common.registry import no_registry_found, registry_target
 from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
-from .registry import registry_target
 
 WHERE = "From this machine (where az runs, not the cluster's network)"
 
@@ -13,7 +13,7 @@ WHERE = "From this machine (where az runs, not the cluster's network)"
 def registry_health(chk, facts):
     registries = facts.registries()
     if not registries:
-        return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED, "No registry was found to check.")]
+        return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED, no_registry_found(facts))]
     return [_health_one(chk, facts, registry) for registry in registries]
 
 

@@ -2,11 +2,11 @@
 every role looks right: a registry that refuses ARM-audience tokens (B.armaud), a registry in another Entra tenant
 (B.tenant)."""
 from ..classify import WAITING_REASONS, failed_token
+from ..common.registry import no_registry, registry_target
 from ..facts import FactError
 from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import parse_resource_id
 from .pod import container_events
-from .registry import registry_target
 
 ARM_POLICY = "azureADAuthenticationAsArmPolicy"
 TOKEN_WORDS = {"oauth": "the registry refused the credential it offered (oauth-token 401)",
@@ -15,28 +15,35 @@ TOKEN_WORDS = {"oauth": "the registry refused the credential it offered (oauth-t
 
 
 def pod_pull_tokens(facts, registry):
-    """The --pod's containers waiting on a pull from ``registry``, each with the token its error says failed
-    (B.token): [{"container", "image", "token"}]. Empty without --pod or when the pod cannot be read (the pod's own
-    checks say why)."""
-    request = facts.request
-    if not getattr(request, "pod", None) or not hasattr(facts, "pod_containers"):
+    """The containers of the run's pods (the --pod, or the failing pods it found) waiting on a pull from
+    ``registry``, each with the token its error says failed (B.token): [{"pod", "container", "image", "token"}].
+    Empty without pods or when they cannot be read (the pod's own checks say why); events that cannot be read
+    leave the waiting message."""
+    if not hasattr(facts, "diagnosed_pods"):
         return []
     login = (registry.get("properties", {}).get("loginServer") or "").lower()
     try:
-        containers = facts.pod_containers()
-        events = facts.pod_events(request.namespace, request.pod)
+        pods = facts.diagnosed_pods()
     except FactError:
         return []
     found = []
-    for container in containers:
-        waiting = (container["status"].get("state") or {}).get("waiting") or {}
-        if waiting.get("reason") not in WAITING_REASONS or container["image"].split("/")[0].lower() != login:
-            continue
-        texts = [waiting.get("message") or ""] + [e.get("message") or "" for e in
-                                                  container_events(events, container, containers)]
-        tokens = {failed_token(t) for t in texts}
-        token = next((t for t in ("oauth", "anonymous") if t in tokens), "none")
-        found.append({"container": container["name"], "image": container["image"], "token": token})
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        containers = facts.pod_containers(pod)
+        try:
+            events = facts.pod_events(meta.get("namespace"), meta.get("name"))
+        except FactError:
+            events = []
+        for container in containers:
+            waiting = (container["status"].get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") not in WAITING_REASONS or container["image"].split("/")[0].lower() != login:
+                continue
+            texts = [waiting.get("message") or ""] + [e.get("message") or "" for e in
+                                                      container_events(events, container, containers)]
+            tokens = {failed_token(t) for t in texts}
+            token = next((t for t in ("oauth", "anonymous") if t in tokens), "none")
+            found.append({"pod": "{}/{}".format(meta.get("namespace"), meta.get("name")),
+                          "container": container["name"], "image": container["image"], "token": token})
     return found
 
 
@@ -56,7 +63,6 @@ def _subscription_args(facts, registry):
 def registry_arm_audience(chk, facts):
     registries = facts.registries()
     if not registries:
-        from .auth import no_registry
         return no_registry(chk, facts)
     return [_arm_audience(chk, facts, registry) for registry in registries]
 
@@ -84,16 +90,16 @@ def _arm_audience(chk, facts, registry):
                     "authentication', effect Modify) may have disabled it and can disable it again: exempt the "
                     "registry from that assignment after enabling it.")
     failed = [p for p in pod_pull_tokens(facts, registry) if p["token"] in TOKEN_WORDS]
-    evidence["failedPulls"] = failed
+    evidence["failedPulls"] = [{k: v for k, v in p.items() if k != "pod"} for p in failed]
     if failed:
         first = failed[0]
         return chk.finding(
             target, FAIL,
             "Registry {} refuses Microsoft Entra tokens issued for Azure Resource Manager (policies.{} is "
-            "disabled), and container {} of pod {}/{} pulling {} got {}: nodes whose credential provider presents "
+            "disabled), and container {} of pod {} pulling {} got {}: nodes whose credential provider presents "
             "an ARM-audience token are turned away. {}".format(
-                name, ARM_POLICY, first["container"], facts.request.namespace, facts.request.pod, first["image"],
-                TOKEN_WORDS[first["token"]], policy_words), fix, **evidence)
+                name, ARM_POLICY, first["container"], first["pod"], first["image"], TOKEN_WORDS[first["token"]],
+                policy_words), fix, **evidence)
     return chk.finding(
         target, WARNING,
         "Registry {} refuses Microsoft Entra tokens issued for Azure Resource Manager (policies.{} is disabled). "
@@ -115,7 +121,6 @@ def registry_tenant(chk, facts):
     findings = [_tenant_finding(chk, facts, identity, lookup) for lookup in facts.registry_lookups()
                 if lookup["registry"] is not None or lookup.get("tenant")]
     if not findings:
-        from .auth import no_registry
         return no_registry(chk, facts)
     return findings
 
@@ -251,7 +256,8 @@ def node_provisioning_identity(chk, facts):
 
 
 def _kubelet_may_pull(facts, registry):
-    from .auth import assignments_of, principals_of, registry_grants
+    from ..common.pull import principals_of, registry_grants
+    from ..roles import assignments_of
     identity = facts.pull_identity()
     if not identity.get("objectId"):
         return False

@@ -3,6 +3,7 @@
 Each check reports once per image of ``--image`` and of the ``--pod``. The assessments below are plain functions
 of facts so that ``pod-pull-events`` can use them to decide between the causes an ambiguous error text allows.
 """
+from ..common.registry import closest_registries
 from ..facts import FactError
 from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, Finding, check
 from ..placement import pool_placement
@@ -16,7 +17,6 @@ from ..reference import (
     registry_name_from_host,
 )
 from ..workload import patch_pod_spec_command, set_image_command
-from .registry import closest_registries
 
 CLOUD_OF_SUFFIX = {".azurecr.io": "AzureCloud", ".azurecr.cn": "AzureChinaCloud", ".azurecr.us": "AzureUSGovernment"}
 MULTI_ARCH_BUILD = "docker buildx build --platform linux/amd64,linux/arm64 -t {} --push ."
@@ -39,11 +39,15 @@ def _containers(entry):
     return [c["name"] for c in entry["containers"]]
 
 
+def entry_pod(entry):
+    """The (first) pod whose containers use the image, or None for an image given with --image."""
+    return entry["containers"][0]["pod"] if entry["containers"] else None
+
+
 def _use_image(facts, entry, image):
     """How to make the workload (or the user) reference ``image`` instead of the entry's text."""
-    pod = facts.diagnosed_pod() if entry["containers"] else None
-    if pod is not None:
-        return "; ".join(set_image_command(pod, name, image) for name in _containers(entry))
+    if entry["containers"]:
+        return "; ".join(dict.fromkeys(set_image_command(c["pod"], c["name"], image) for c in entry["containers"]))
     return "Reference the image as {}".format(image)
 
 
@@ -281,7 +285,7 @@ def _platform_one(chk, facts, entry):
         return chk.finding(image_target(entry), SKIPPED, "Not checked: the image does not exist in registry {} (see "
                                                          "image-manifest).".format(registry["name"]),
                            image=entry["text"])
-    pod = facts.diagnosed_pod() if entry["containers"] else None
+    pod = entry_pod(entry)
     state = assess_platform(facts, entry, registry, pod)
     verdict = platform_verdict(facts, entry, state, pod)
     return chk.finding(image_target(entry), verdict["status"], verdict["message"], verdict["remediation"],

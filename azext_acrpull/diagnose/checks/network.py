@@ -1,6 +1,7 @@
 """Causes 3 and 4: 403 Forbidden and i/o timeout. Private DNS, the registry's firewall, peering and
 the path out of the node subnet, judged from Azure's own network facts; and, with --probe, one
 look from inside the cluster."""
+from ..common.registry import no_registry_found, registry_target
 from ..facts import FactError
 from ..findings import FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import id_name, parse_resource_id, same_id
@@ -19,7 +20,6 @@ from ..netpath import (
     route_for_internet,
     uncovered,
 )
-from .registry import registry_target
 
 APPROVED = "approved"
 # IP rules named in a finding (evidence and words): a registry shared by a fleet may allow hundreds of addresses.
@@ -245,7 +245,7 @@ def private_dns_link(chk, facts):
 def _per_registry(chk, facts, judge):
     registries = facts.registries()
     if not registries:
-        return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED, "No registry was found to check.")]
+        return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED, no_registry_found(facts))]
     return [judge(chk, facts, registry) for registry in registries]
 
 

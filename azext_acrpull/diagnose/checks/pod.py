@@ -1,12 +1,16 @@
 """S0 and X.qps: start from the pod that is stuck. What does Kubernetes say, and which cause does it point at?
 
-``pod-pull-events`` is the starting point of a ``--pod`` diagnosis, so it registers in the ``pod`` group: every
-command selects it when ``--pod`` is given (see ``runner.select_checks``), and ``run`` without ``--pod`` reports it
-``Skipped``. Its finding names the checks of the cause it found, which the same run reports below it.
+``pod-pull-events`` is the starting point of a diagnosis that starts from pods, so it registers in the ``pod``
+group: every command selects it when ``--pod`` is given, or when nothing names a pod, an image or a registry and
+the run looks for the failing pods itself (see ``runner.select_checks`` and ``discovery.py``). One pod of each
+group of pods that fail alike is classified (its events are read, no other pod's); the groups beyond the first
+ones are summarised in one finding. With ``--acr`` or ``--image`` and no ``--pod`` it is ``Skipped``. Its finding
+names the checks of the cause it found, which the same run reports below it.
 """
 from ..classify import WAITING_REASONS, classify_pull_error, classify_waiting, failed_token
+from ..discovery import ACTIVE_PODS, pod_name, pull_waits
 from ..facts import FactError
-from ..findings import FAIL, PASS, SKIPPED, WARNING, check
+from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
 from ..platform import mismatch
 from ..workload import patch_pod_spec_command
 from .image import acr_image, assess_manifest, assess_platform, assess_reference, platform_verdict
@@ -66,15 +70,33 @@ _QPS = "pull QPS exceeded"
 _TEXT_LIMIT = 2000
 
 
-def pod_target(facts, container=None):
-    text = "pod {}/{}".format(facts.request.namespace, facts.request.pod)
+_SUMMARY_LIMIT = 20     # failing pods named one by one in the summary finding
+
+
+def pod_target(pod, container=None):
+    text = "pod {}".format(pod_name(pod))
     return text + " ({} {})".format(container["kind"], container["name"]) if container else text
 
 
 def _skipped_without_pod(chk, facts):
     return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED,
                         "No --pod given: a pod's state and events are read for the pod named with --pod (and "
-                        "--namespace).")]
+                        "--namespace), or for the failing pods found when neither --acr nor --image is given.")]
+
+
+def _scope(facts):
+    return "namespace {}".format(facts.request.namespace) if facts.request.namespace_given else \
+        "cluster {}".format(facts.cluster_name)
+
+
+def _events(facts, pod):
+    """(events about the pod, None) or ([], why they could not be read): the container status still carries the
+    pull error text, so a verdict does not depend on them."""
+    meta = pod.get("metadata") or {}
+    try:
+        return facts.pod_events(meta.get("namespace"), meta.get("name")), None
+    except FactError as err:
+        return [], err.reason.rstrip(".")
 
 
 def _when(event):
@@ -103,6 +125,9 @@ def _pull_texts(container, events):
     texts = []
     if waiting.get("message"):
         texts.append((waiting["message"], "waiting message", None))
+    for detail in (container["status"].get("lastState") or {}).values():
+        if (detail or {}).get("message"):
+            texts.append((detail["message"], "last state message", None))
     for event in events:
         if event.get("type") == "Warning" or event.get("reason") == "BackOff":
             texts.append((event.get("message") or "", "event {}".format(event.get("reason")), event))
@@ -114,7 +139,7 @@ def classify_container(container, events):
     waiting = (container["status"].get("state") or {}).get("waiting") or {}
     reason = waiting.get("reason")
     for text, source, event in _pull_texts(container, events):
-        found = classify_waiting(reason, text) if event is None else classify_pull_error(text)
+        found = classify_waiting(reason, text) if source == "waiting message" else classify_pull_error(text)
         if found.cause != "unknown":
             return found, text, source, event
     return classify_waiting(reason, waiting.get("message") or ""), waiting.get("message") or "", \
@@ -178,15 +203,39 @@ def _http_proxy(facts):
        "Reads the pod (init, regular and ephemeral containers), its container statuses and its events (core v1 and "
        "events.k8s.io/v1), and classifies the pull error of every container waiting in ErrImagePull, "
        "ImagePullBackOff, InvalidImageName or ErrImageNeverPull into the article's causes; when the text allows "
-       "several (an anonymous 401), the registry, the image and the node pools decide. Runs with --pod only.",
-       groups=("pod",))
+       "several (an anonymous 401), the registry, the image and the node pools decide. Without --pod, --image and "
+       "--acr, the pods that fail to pull are found first with one LIST of the active pods of every namespace the "
+       "caller can read (--namespace narrows it): one finding per group of pods that fail alike (the replicas of "
+       "a Deployment), the groups beyond the first ten summarised in one. Events that cannot be read leave the "
+       "container status to decide.", groups=("pod",))
 def pod_pull_events(chk, facts):
-    if not facts.request.pod:
+    if facts.request.pod:
+        return _pod_findings(chk, facts, facts.diagnosed_pod(), [])
+    if not facts.discovering():
         return _skipped_without_pod(chk, facts)
-    pod = facts.diagnosed_pod()
-    containers = facts.pod_containers()
-    events = facts.pod_events(facts.request.namespace, facts.request.pod)
-    entries = {c["name"]: e for e in facts.image_entries() for c in e["containers"]}
+    found = facts.failing_pod_groups()
+    if not found["reported"]:
+        return [_nothing_fails(chk, facts, found)]
+    findings = []
+    for group in found["reported"]:
+        try:
+            findings += _pod_findings(chk, facts, group["pod"], group["others"])
+        except FactError as err:
+            findings.append(chk.finding(pod_target(group["pod"]), ERROR, "Could not reach a verdict: {}.".format(
+                err.reason.rstrip(".")), reason=err.reason))
+    if found["summarised"]:
+        findings.append(_summarised(chk, facts, found))
+    return findings
+
+
+def _pod_findings(chk, facts, pod, others):
+    """The findings of one pod (and the ``others`` that fail alike): one per container waiting on a pull."""
+    containers = facts.pod_containers(pod)
+    meta = pod.get("metadata") or {}
+    waiting_pull = any(((c["status"].get("state") or {}).get("waiting") or {}).get("reason") in WAITING_REASONS
+                       for c in containers)
+    events, events_error = _events(facts, pod) if waiting_pull else ([], None)
+    entries = {c["name"]: e for e in facts.image_entries() for c in e["containers"] if c["pod"] is pod}
     node = (pod.get("spec") or {}).get("nodeName")
     findings = []
     for container in containers:
@@ -194,25 +243,54 @@ def pod_pull_events(chk, facts):
         waiting = state.get("waiting") or {}
         mine = container_events(events, container, containers)
         if waiting.get("reason") in WAITING_REASONS:
-            findings.append(_pull_failure(chk, facts, pod, container, mine, entries.get(container["name"]), node))
+            findings.append(_pull_failure(chk, facts, pod, container, mine, entries.get(container["name"]), node,
+                                          others, events_error))
         elif _exec_format_error(container):
             findings.append(chk.finding(
-                pod_target(facts, container), WARNING,
+                pod_target(pod, container), WARNING,
                 "Container {} pulled image {} but cannot start it: exec format error, the image is built for another "
                 "CPU architecture than node {}.".format(container["name"], container["image"], node),
                 "Run az aks diagnose-pull check-image -g {} -n {} --pod {} --namespace {} to compare the image's "
                 "platforms with the node pools".format(facts.cluster_resource_group, facts.cluster_name,
-                                                       facts.request.pod, facts.request.namespace),
+                                                       meta.get("name"), meta.get("namespace")),
                 cause="X.arch", container=container["name"], image=container["image"], node=node,
                 lookAt=list(CAUSE_CHECKS["X.arch"])))
     if findings:
         return findings
     status = pod.get("status") or {}
     states = {c["name"]: next(iter(c["status"].get("state") or {"unknown": {}})) for c in containers}
-    return [chk.finding(pod_target(facts), PASS, "No container of pod {}/{} is waiting on an image pull (phase {}; "
-                        "{}).".format(facts.request.namespace, facts.request.pod, status.get("phase") or "unknown",
+    return [chk.finding(pod_target(pod), PASS, "No container of pod {} is waiting on an image pull (phase {}; "
+                        "{}).".format(pod_name(pod), status.get("phase") or "unknown",
                                       ", ".join("{} {}".format(k, v) for k, v in states.items()) or "no containers"),
                         phase=status.get("phase"), node=node, containers=states)]
+
+
+def _nothing_fails(chk, facts, found):
+    message = "No pod fails to pull: none of the {} active pods in {} has a container waiting in {}.".format(
+        found["podsRead"], found["scope"], ", ".join(WAITING_REASONS[:-1]) + " or " + WAITING_REASONS[-1])
+    if found["unreadableNamespaces"]:
+        message += " Namespaces the signed-in account may not read were not searched: {}.".format(
+            ", ".join(found["unreadableNamespaces"]))
+    return chk.finding(_scope(facts), PASS, message, podsRead=found["podsRead"], scope=found["scope"],
+                       fieldSelector=ACTIVE_PODS, unreadableNamespaces=list(found["unreadableNamespaces"]))
+
+
+def _summarised(chk, facts, found):
+    """The failing pods beyond the groups diagnosed one by one, in one finding."""
+    pods = [p for g in found["summarised"] for p in [g["pod"]] + g["others"]]
+    named = ["{} ({})".format(pod_name(p), ", ".join("{} {} {}".format(w["kind"], w["name"], w["reason"])
+                                                      for w in pull_waits(p))) for p in pods]
+    first = found["summarised"][0]["pod"]["metadata"]
+    return chk.finding(
+        "{}: {} more failing pods".format(_scope(facts), len(pods)), FAIL,
+        "{} more pods in {} groups wait on an image pull and were not diagnosed one by one: {}{}.".format(
+            len(pods), len(found["summarised"]), "; ".join(named[:_SUMMARY_LIMIT]),
+            "; ..." if len(named) > _SUMMARY_LIMIT else ""),
+        "Diagnose each with az aks diagnose-pull run -g {} -n {} --pod <name> --namespace <namespace>, for example "
+        "--pod {} --namespace {}".format(facts.cluster_resource_group, facts.cluster_name, first.get("name"),
+                                         first.get("namespace")),
+        pods=[{"pod": pod_name(p), "waiting": pull_waits(p)} for p in pods[:200]], podCount=len(pods),
+        groups=len(found["summarised"]))
 
 
 def _exec_format_error(container):
@@ -224,9 +302,10 @@ def _exec_format_error(container):
     return False
 
 
-def _pull_failure(chk, facts, pod, container, events, entry, node):
+def _pull_failure(chk, facts, pod, container, events, entry, node, others=(), events_error=None):
     found, text, source, event = classify_container(container, events)
     cause, decided_by = decide(facts, found, entry, pod)
+    meta = pod.get("metadata") or {}
     waiting = (container["status"].get("state") or {}).get("waiting") or {}
     token = failed_token(text)
     look_at = _look_at(chk, cause, token)
@@ -245,20 +324,31 @@ def _pull_failure(chk, facts, pod, container, events, entry, node):
         message += " " + TOKEN_WORDS[token]
     if look_at:
         message += " Cause {}: see {}.".format(cause, ", ".join(look_at))
+    if events_error:
+        message += " The pod's events could not be read ({}), so the container status was classified.".format(
+            events_error)
+    if others:
+        message += " {} more pod(s) with the same images wait too: {}.".format(
+            len(others), ", ".join((o.get("metadata") or {}).get("name") for o in others[:5]) +
+            (", ..." if len(others) > 5 else ""))
     group = GROUP_OF_CAUSE.get(cause)
     remediation = _image_fix(facts, cause, entry, pod, container) or _CAUSE_FIX.get(cause) or (
         "See the failed {} finding(s); on their own: az aks diagnose-pull {} -g {} -n {} --pod {} --namespace "
-        "{}".format(", ".join(look_at), group, facts.cluster_resource_group, facts.cluster_name, facts.request.pod,
-                    facts.request.namespace) if group else
-        "Read the full error with kubectl describe pod {} -n {}".format(facts.request.pod, facts.request.namespace))
+        "{}".format(", ".join(look_at), group, facts.cluster_resource_group, facts.cluster_name, meta.get("name"),
+                    meta.get("namespace")) if group else
+        "Read the full error with kubectl describe pod {} -n {}".format(meta.get("name"), meta.get("namespace")))
     evidence = {"cause": cause, "textCause": found.cause, "ambiguous": found.ambiguous, "token": token,
                 "reason": found.reason, "decidedBy": decided_by, "waitingReason": waiting.get("reason"),
                 "container": container["name"], "containerKind": container["kind"], "image": container["image"],
                 "imagePullPolicy": container["imagePullPolicy"], "node": node, "source": source,
-                "text": text[:_TEXT_LIMIT], "lookAt": look_at}
+                "text": text[:_TEXT_LIMIT], "lookAt": look_at, "eventsRead": events_error is None}
+    if events_error:
+        evidence["eventsError"] = events_error
+    if others:
+        evidence.update(podCount=len(others) + 1, samePods=[pod_name(o) for o in others])
     if event is not None:
         evidence.update(eventReason=event.get("reason"), eventCount=event.get("count"), lastSeen=_when(event))
-    return chk.finding(pod_target(facts, container), FAIL, message, remediation, **evidence)
+    return chk.finding(pod_target(pod, container), FAIL, message, remediation, **evidence)
 
 
 def _look_at(chk, cause, token):
@@ -301,13 +391,24 @@ def _policy_fix(pod, container):
 @check("pull-rate-limit", "X.qps", "Kubelet's pull rate limit is not what stops the pull",
        "Looks for 'pull QPS exceeded' in the pod's events and container states: kubelet refuses pulls beyond its "
        "registryPullQPS (5 per second, burst 10, by default). With imagePullPolicy Always every pod start pulls, so "
-       "IfNotPresent is the fix. Runs with --pod only.", groups=("image",))
+       "IfNotPresent is the fix. Runs for the --pod, or for the failing pods found when nothing names a pod, an "
+       "image or a registry.", groups=("image",))
 def pull_rate_limit(chk, facts):
-    if not facts.request.pod:
+    if not facts.request.pod and not facts.discovering():
         return _skipped_without_pod(chk, facts)
-    pod = facts.diagnosed_pod()
-    containers = facts.pod_containers()
-    events = facts.pod_events(facts.request.namespace, facts.request.pod)
+    pods = facts.diagnosed_pods()
+    if not pods:
+        return [chk.finding(_scope(facts), SKIPPED, "No pod fails to pull (see pod-pull-events), so no pull was "
+                            "refused for kubelet's rate limit.")]
+    findings = []
+    for pod in pods:
+        findings += _rate_limit_of(chk, facts, pod)
+    return findings
+
+
+def _rate_limit_of(chk, facts, pod):
+    containers = facts.pod_containers(pod)
+    events, events_error = _events(facts, pod)
     node = (pod.get("spec") or {}).get("nodeName")
     findings = []
     for container in containers:
@@ -322,14 +423,14 @@ def pull_rate_limit(chk, facts):
                     "node": node, "events": count, "lastSeen": _when(hits[0]) if hits else None}
         if policy == "Always":
             findings.append(chk.finding(
-                pod_target(facts, container), FAIL,
+                pod_target(pod, container), FAIL,
                 "Kubelet on node {} refused to pull {} {} time(s): pull QPS exceeded (registryPullQPS). Container {} "
                 "uses imagePullPolicy Always, so every start of a pod pulls again.".format(
                     node, container["image"], count, container["name"]),
                 _policy_fix(pod, container), **evidence))
         else:
             findings.append(chk.finding(
-                pod_target(facts, container), WARNING,
+                pod_target(pod, container), WARNING,
                 "Kubelet on node {} refused to pull {} {} time(s): pull QPS exceeded. Container {} already uses "
                 "imagePullPolicy {}; many pods starting on one node at once exceed kubelet's registryPullQPS "
                 "(5 pulls per second, burst 10, by default).".format(node, container["image"], count,
@@ -338,5 +439,9 @@ def pull_rate_limit(chk, facts):
                 "on the nodes; kubelet retries on its own, so the pods start after the burst", **evidence))
     if findings:
         return findings
-    return [chk.finding(pod_target(facts), PASS, "No 'pull QPS exceeded' in the events of pod {}/{}.".format(
-        facts.request.namespace, facts.request.pod), node=node)]
+    if events_error:   # the refusal may be written only in the events
+        return [chk.finding(pod_target(pod), ERROR, "Could not reach a verdict: no 'pull QPS exceeded' in the "
+                            "container states of pod {}, but its events could not be read ({}).".format(
+                                pod_name(pod), events_error), node=node, eventsRead=False, reason=events_error)]
+    return [chk.finding(pod_target(pod), PASS, "No 'pull QPS exceeded' in the events of pod {}.".format(
+        pod_name(pod)), node=node)]

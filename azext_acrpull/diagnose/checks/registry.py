@@ -1,30 +1,22 @@
 """S0: the registry itself: does it exist, can it be read."""
-from ..findings import FAIL, PASS, check
-
-
-def registry_target(registry_or_name):
-    name = registry_or_name.get("name") if isinstance(registry_or_name, dict) else registry_or_name
-    return "registry {}".format(name)
-
-
-def closest_registries(facts, name, limit=3):
-    """Names of the registries the signed-in account sees that are closest to ``name`` (a typo's likely meaning)."""
-    from ..facts import FactError
-    from ..reference import closest, edit_distance
-    try:
-        names = [r.get("name") for r in facts.registries_in_subscription()]
-    except (FactError, NotImplementedError, AttributeError):
-        return []
-    near = [n for n in closest(name, names, limit) if edit_distance(name.lower(), n.lower()) <= max(2, len(name) // 3)]
-    return near
+from ..common.registry import NOTHING_NAMES_A_REGISTRY, broader_scopes, closest_registries, registry_target
+from ..findings import FAIL, PASS, SKIPPED, check
 
 
 @check("registry-lookup", "S0", "The registry exists and can be read",
        "Finds the registry named by --acr or by the image and reads its properties (SKU, login server, "
        "network and role-assignment mode) that the other checks use.", groups=("registry",), fleet=True)
 def registry_lookup(chk, facts):
+    lookups = facts.registry_lookups()
+    if not lookups:
+        broader = broader_scopes(facts)
+        message = NOTHING_NAMES_A_REGISTRY
+        if broader:
+            message = message[:-1] + "; its roles are at broader scopes ({}), where a pull role covers every " \
+                "registry below, so none can be picked.".format(", ".join(broader))
+        return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED, message, broaderScopes=broader)]
     findings = []
-    for lookup in facts.registry_lookups():
+    for lookup in lookups:
         registry = lookup["registry"]
         if registry is None and lookup.get("tenant"):
             findings.append(chk.finding(

@@ -7,6 +7,9 @@ Secrets are read from the cluster's Kubernetes API; only user names, dates and i
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from ..common.commands import acr_args, assign_command
+from ..common.pull import is_abac, principals_of, registry_grants, repositories_for
+from ..common.registry import no_registry
 from ..credentials import (
     ADMIN,
     KIND_WORDS,
@@ -24,18 +27,9 @@ from ..credentials import (
     scope_map_allows_pull,
     scope_map_pull_patterns,
 )
-from ..facts import FactError
+from ..discovery import pod_name
 from ..findings import FAIL, PASS, SKIPPED, STATUS_ORDER, WARNING, check
-from .auth import (
-    acr_args,
-    assign_command,
-    assignments_of,
-    is_abac,
-    no_registry,
-    principals_of,
-    registry_grants,
-    repositories_for,
-)
+from ..roles import assignments_of
 
 SP_KINDS = (SERVICE_PRINCIPAL, REFRESH_TOKEN)
 REGISTRY_KINDS = (ADMIN, "token")
@@ -53,6 +47,7 @@ class _Use:
     pod_lists_own: bool = False       # the pod names its own imagePullSecrets (so none of its account's are added)
     credentials: list = field(default_factory=list)
     problem: str = ""
+    pod: str = None                   # the pod (in ``namespace``) whose pulls use it; None for a namespace's secret
 
     @property
     def target(self):
@@ -60,29 +55,20 @@ class _Use:
 
 
 def _uses(facts, registry):
-    """The pull secrets that matter for this registry: the pod's (and its service account's), or without --pod
-    the docker-config secrets of the namespace."""
+    """The pull secrets that matter for this registry: those of the pods the run is about (the --pod, or the
+    failing pods it found) and of their service accounts, each once; without pods, the docker-config secrets of
+    the namespace."""
     request, login = facts.request, registry.get("properties", {}).get("loginServer") or ""
     namespace = request.namespace
     repositories = repositories_for(facts, registry)
     repository = repositories[0] if len(repositories) == 1 else None
+    pods = facts.diagnosed_pods()
     uses = []
-    if request.pod:
-        pod = facts.pod(namespace, request.pod)
-        if pod is None:
-            raise FactError("pod {}/{} was not found in the cluster".format(namespace, request.pod), 404)
-        spec = pod.get("spec") or {}
-        listed = [s.get("name") for s in spec.get("imagePullSecrets") or [] if s.get("name")]
-        account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
-        sa = facts.service_account(namespace, account) or {}
-        for name in listed:
-            uses.append(_Use(namespace, name, "pod {}".format(request.pod), facts.secret(namespace, name)))
-        for ref in sa.get("imagePullSecrets") or []:
-            name = ref.get("name")
-            if name and name not in listed:
-                uses.append(_Use(namespace, name, "service account {}".format(account),
-                                 facts.secret(namespace, name), in_pod=False, pod_lists_own=bool(listed)))
-    else:
+    for pod in pods:
+        for use in _pod_uses(facts, pod):
+            if not any((u.namespace, u.name) == (use.namespace, use.name) for u in uses):
+                uses.append(use)
+    if not pods:
         for secret in facts.image_pull_secrets(namespace):
             meta = secret.get("metadata") or {}
             uses.append(_Use(meta.get("namespace") or namespace, meta.get("name"), "namespace " + namespace, secret))
@@ -92,15 +78,37 @@ def _uses(facts, registry):
         decoded = decode_pull_secret(use.secret)
         use.problem = decoded.problem
         use.credentials = credentials_for(decoded, login, repository)
-    if not request.pod:
+    if not pods:
         uses = [u for u in uses if u.credentials]
     return uses
 
 
+def _pod_uses(facts, pod):
+    """A pod's own imagePullSecrets, then those of its service account that it does not list."""
+    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+    namespace, name = meta.get("namespace"), meta.get("name")
+    listed = [s.get("name") for s in spec.get("imagePullSecrets") or [] if s.get("name")]
+    account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+    sa = facts.service_account(namespace, account) or {}
+    uses = [_Use(namespace, s, "pod {}".format(name), facts.secret(namespace, s), pod=name) for s in listed]
+    for ref in sa.get("imagePullSecrets") or []:
+        secret = ref.get("name")
+        if secret and secret not in listed:
+            uses.append(_Use(namespace, secret, "service account {}".format(account), facts.secret(namespace, secret),
+                             in_pod=False, pod_lists_own=bool(listed), pod=name))
+    return uses
+
+
+def _pod_words(facts):
+    """'pod ns/a' or 'pods ns/a, ns/b' for the pods the run is about; None without pods."""
+    names = [pod_name(p) for p in facts.diagnosed_pods()]
+    if not names:
+        return None
+    return "{} {}".format("pod" if len(names) == 1 else "pods", ", ".join(names))
+
+
 def _scope_words(facts):
-    if facts.request.pod:
-        return "pod {}/{}".format(facts.request.namespace, facts.request.pod)
-    return "namespace {}".format(facts.request.namespace)
+    return _pod_words(facts) or "namespace {}".format(facts.request.namespace)
 
 
 def _skip(chk, facts, registry, uses, kinds, other_check):
@@ -109,15 +117,15 @@ def _skip(chk, facts, registry, uses, kinds, other_check):
     others = ["{} uses {}".format(u.target, KIND_WORDS[classify_user(u.credentials[0].username, registry["name"])])
               for u in relevant]
     what = "a service principal" if kinds == SP_KINDS else "the admin user or an ACR token"
-    if facts.request.pod:
-        text = "No image pull secret of pod {}/{} holds credentials for {} that use {}".format(
-            facts.request.namespace, facts.request.pod, login, what)
+    pods = _pod_words(facts)
+    if pods:
+        text = "No image pull secret of {} holds credentials for {} that use {}".format(pods, login, what)
     else:
         text = "No image pull secret in namespace {} holds credentials for {} that use {}".format(
             facts.request.namespace, login, what)
     text += " ({}; see {})".format("; ".join(others), other_check) if others else \
         "; {} with the cluster's own identity (see acr-role-assignment)".format(
-            "the pod pulls" if facts.request.pod else "its pods pull")
+            "the pod pulls" if pods else "its pods pull")
     return chk.finding(_scope_words(facts), SKIPPED, text + ".", registry=registry["name"])
 
 
@@ -129,13 +137,12 @@ def _kube_secret_command(use, registry, username, password_expression):
                 password_expression))
 
 
-def _recreate_pod_command(facts):
-    pod = facts.pod(facts.request.namespace, facts.request.pod) or {}
+def _recreate_pod_command(facts, use):
+    pod = facts.pod(use.namespace, use.pod) or {}
     owned = bool((pod.get("metadata") or {}).get("ownerReferences"))
     if owned:
-        return "kubectl delete pod {} -n {}".format(facts.request.pod, facts.request.namespace)
-    return "kubectl get pod {0} -n {1} -o yaml | kubectl replace --force -f -".format(
-        facts.request.pod, facts.request.namespace)
+        return "kubectl delete pod {} -n {}".format(use.pod, use.namespace)
+    return "kubectl get pod {0} -n {1} -o yaml | kubectl replace --force -f -".format(use.pod, use.namespace)
 
 
 def _worst(problems):
@@ -146,13 +153,13 @@ def _finding(chk, facts, use, registry, problems, passed, evidence):
     """One finding per secret: the worst problem decides; fixes run in order."""
     if not use.in_pod and use.pod_lists_own:
         note = ("Pod {} names its own imagePullSecrets, so those of its {} (this one) are never added to it and "
-                "kubelet does not use this secret.".format(facts.request.pod, use.source))
+                "kubelet does not use this secret.".format(use.pod, use.source))
         problems = problems + [(WARNING, note, "Add {} to imagePullSecrets in the pod's template (or remove the "
                                                "pod's own list).".format(use.name))]
     elif not use.in_pod:
         note = ("Pod {} does not list this secret: it was added to its {} after the pod was created, and kubelet "
-                "uses only the pod's own list, so recreate the pod.".format(facts.request.pod, use.source))
-        problems = problems + [(WARNING, note, _recreate_pod_command(facts))]
+                "uses only the pod's own list, so recreate the pod.".format(use.pod, use.source))
+        problems = problems + [(WARNING, note, _recreate_pod_command(facts, use))]
     evidence.update(source=use.source, listedByPod=use.in_pod, registry=registry["name"])
     target = use.target
     if not problems:

@@ -94,6 +94,11 @@ class Facts:
             raise value
         return value
 
+    def shared_once(self, key, fetch):
+        """``once`` for a fact that is the same for every cluster of a run: one cluster here; a bulk reader shares
+        it between its clusters."""
+        return self.once(key, fetch)
+
     def prime(self, key, value):
         """Store a fact read elsewhere (a bulk read, or a list that already held the resource)."""
         with self._guard:
@@ -163,8 +168,8 @@ class Facts:
     def service_principal_clusters(self):
         """The clusters (ids) that run as each service principal, by appId (lower case), across every subscription
         the account can read, and the subscriptions whose clusters could not be read. Asked only when a pull
-        role points at another service principal: before calling it stale, see whether a cluster still uses it."""
-        return self.once("service_principal_clusters", self._service_principal_clusters)
+        role points at a principal some evidence ties to this cluster: another cluster that runs as it clears it."""
+        return self.shared_once("service_principal_clusters", self._service_principal_clusters)
 
     def _service_principal_clusters(self):
         subs = self.readable_subscriptions()

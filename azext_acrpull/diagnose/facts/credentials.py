@@ -45,7 +45,7 @@ class CredentialFacts:
 
     def _get_child(self, registry_id, kind, name):
         from ..._client_factory import cf_container_registry
-        from .live import rest
+        from .sdk import rest
         rid = parse_resource_id(registry_id)
         client = self._client(cf_container_registry, rid.subscription)
         operations = getattr(client, kind)

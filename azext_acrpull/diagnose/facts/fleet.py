@@ -480,7 +480,7 @@ class FleetData:
         while url:
             status, _, body = self.rest.send("GET", url, self.rest.arm_resource, kind="dns")
             if status != 200 or not isinstance(body, dict):
-                from .live import explain
+                from .sdk import explain
                 raise explain(_HttpStatus(status, body), "the {} records of private DNS zone {}".format(
                     record_type.upper(), id_name(zone_id)),
                     "Microsoft.Network/privateDnsZones/{}/read".format(record_type.upper()))
@@ -557,6 +557,10 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
         if not cached[0]:
             raise cached[1]
         return cached[1]
+
+    def shared_once(self, key, fetch):
+        """Facts the same for every cluster of the scan (a registry's pull role holders) are worked out once."""
+        return self.data.once(("shared",) + (key if isinstance(key, tuple) else (key,)), fetch)
 
     def parallel(self, func, items):
         """Facts are in memory (or read in bulk on first use): no threads needed."""

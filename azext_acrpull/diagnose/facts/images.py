@@ -18,6 +18,11 @@ CONTAINER_KINDS = (("initContainers", "initContainerStatuses", "init container")
 class ImageFacts:
     """Mixin for LiveFacts: the images to check, the registries behind them, the pools they must run on."""
 
+    def discovering(self):
+        """Nothing names a pod, an image or a registry: the run starts from the pods that fail to pull."""
+        request = self.request
+        return not request.pod and not request.images and request.registry is None
+
     def diagnosed_pod(self):
         """The --pod object; None without --pod. FactError when it cannot be read or does not exist."""
         if not self.request.pod:
@@ -28,9 +33,30 @@ class ImageFacts:
                 self.request.namespace, self.request.pod, self.request.namespace), 404)
         return pod
 
-    def pod_containers(self):
-        """The pod's containers: name, kind, image, imagePullPolicy and status, in spec order."""
-        pod = self.diagnosed_pod()
+    def diagnosed_pods(self):
+        """The pods this run is about: the --pod; when the run discovers, one pod of each group of failing pods
+        it reports (their replicas fail alike); otherwise none."""
+        if self.request.pod:
+            return [self.diagnosed_pod()]
+        if not self.discovering():
+            return []
+        return [group["pod"] for group in self.failing_pod_groups()["reported"]]
+
+    def failing_pod_groups(self):
+        """The failing pods found by one LIST: {"reported": [{"pod", "others"}], "summarised": [...same],
+        "podsRead", "scope", "unreadableNamespaces"}."""
+        return self.once("failing_pod_groups", self._failing_pod_groups)
+
+    def _failing_pod_groups(self):
+        from ..discovery import REPORTED_GROUPS, group_failing
+        found = self.failing_pods()
+        groups = [{"pod": pod, "others": others} for pod, others in group_failing(found["pods"])]
+        return dict(found, reported=groups[:REPORTED_GROUPS], summarised=groups[REPORTED_GROUPS:])
+
+    def pod_containers(self, pod=None):
+        """A pod's containers (the --pod's by default): name, kind, image, imagePullPolicy, status and the pod, in
+        spec order."""
+        pod = self.diagnosed_pod() if pod is None else pod
         if pod is None:
             return []
         spec, status = pod.get("spec") or {}, pod.get("status") or {}
@@ -40,7 +66,7 @@ class ImageFacts:
             for container in spec.get(field) or []:
                 out.append({"name": container.get("name"), "kind": kind, "image": container.get("image") or "",
                             "imagePullPolicy": container.get("imagePullPolicy"),
-                            "status": statuses.get(container.get("name")) or {}})
+                            "status": statuses.get(container.get("name")) or {}, "pod": pod})
         return out
 
     def image_entries(self):
@@ -65,8 +91,9 @@ class ImageFacts:
 
         for reference in self.request.images:
             add(reference.original, reference)
-        for container in self.pod_containers():
-            add(container["image"], container=container)
+        for pod in self.diagnosed_pods():
+            for container in self.pod_containers(pod):
+                add(container["image"], container=container)
         return list(entries.values())
 
     def registry_names_from_images(self):

@@ -85,11 +85,16 @@ class KubeFacts:
         key = ("kube", path, tuple(sorted((params or {}).items())))
         return self.once(key, lambda: self._kube_get(path, params))
 
-    def _kube_get(self, path, params):
+    def kube_list_page(self, path, params, parse):
+        """One page of a LIST, handed to ``parse`` as the bytes the server sent (see discovery.read_page)."""
+        key = ("kube-page", path, tuple(sorted(params.items())))
+        return self.once(key, lambda: self._kube_get(path, params, parse))
+
+    def _kube_get(self, path, params, parse=None):
         from .transport import Unreachable, request
         note(KUBERNETES)   # findings built from this say how Kubernetes was read (runner.py)
         if self.kube_through_run_command():
-            return self.kube_get_via_run_command(path, params)
+            return self.kube_get_via_run_command(path, params, parse)
         conn = self.kube_connection()
         with self.reading("{} from the cluster's Kubernetes API server".format(path)):
             try:   # transient answers are retried within the run's bounds (transport.py)
@@ -97,8 +102,8 @@ class KubeFacts:
                                    params=params, headers=conn.get("headers"), cert=conn.get("cert"),
                                    verify=conn["verify"])
             except Unreachable as err:
-                if self.private_api_server():   # read through AKS run command (with --probe), see runcommand.py
-                    return self.kube_get_private(path, params, self._unreachable(conn["server"], err.cause))
+                if self.api_server_closed_to_caller():   # read through AKS run command, see runcommand.py
+                    return self.kube_get_private(path, params, self._unreachable(conn["server"], err.cause), parse)
                 raise FactError(self._unreachable(conn["server"], err.cause), fault=err.fault) from None
         if response.status_code == 404:
             return None
@@ -114,7 +119,7 @@ class KubeFacts:
             raise FactError("the Kubernetes API answered HTTP {} for {}: {}".format(
                 response.status_code, path, _status_message(response)), response.status_code)
         try:
-            return response.json()
+            return parse(response.content) if parse else response.json()
         except ValueError:
             raise FactError("the Kubernetes API returned an unreadable answer for {}".format(path),
                             fault=True) from None
@@ -164,6 +169,61 @@ class KubeFacts:
                 seen.add(uid)
                 events.append(event)
         return events
+
+    def failing_pods(self):
+        """The pods that fail to pull, from one paged LIST of the active pods (see discovery.py): {"pods",
+        "podsRead", "scope", "unreadableNamespaces"}. Without permission to list pods cluster-wide, the namespaces
+        are listed and read one by one, and those the caller may not read are named."""
+        return self.once("failing_pods", self._failing_pods)
+
+    def _failing_pods(self):
+        request = self.request
+        if request.namespace_given:
+            pods, count = self._list_failing("/api/v1/namespaces/{}/pods".format(request.namespace))
+            return {"pods": pods, "podsRead": count, "scope": "namespace " + request.namespace,
+                    "unreadableNamespaces": []}
+        try:
+            pods, count = self._list_failing("/api/v1/pods")
+            return {"pods": pods, "podsRead": count, "scope": "every namespace", "unreadableNamespaces": []}
+        except FactError as err:
+            if err.status_code != 403:
+                raise
+            cluster_wide = err
+        try:
+            listed = (self.kube_get("/api/v1/namespaces") or {}).get("items") or []
+        except FactError:
+            raise FactError("{}; nor may it list the namespaces to read them one by one: pass --namespace with a "
+                            "namespace it can read, or --pod".format(cluster_wide.reason.rstrip(".")), 403) from None
+        names = [(n.get("metadata") or {}).get("name") for n in listed]
+        results = self.parallel(lambda ns: self._list_failing("/api/v1/namespaces/{}/pods".format(ns)), names)
+        pods, count, unreadable = [], 0, []
+        for name, result in zip(names, results, strict=True):
+            if isinstance(result, FactError):
+                if result.status_code != 403:
+                    raise result
+                unreadable.append(name)
+                continue
+            pods += result[0]
+            count += result[1]
+        if len(unreadable) == len(names):
+            raise cluster_wide
+        return {"pods": pods, "podsRead": count, "unreadableNamespaces": unreadable,
+                "scope": "the {} of {} namespaces the signed-in account may read".format(
+                    len(names) - len(unreadable), len(names))}
+
+    def _list_failing(self, path):
+        """(failing pods, pods read) of one LIST, page by page."""
+        from ..discovery import ACTIVE_PODS, PAGE_SIZE, read_page
+        pods, count, token = [], 0, None
+        while True:
+            params = {"fieldSelector": ACTIVE_PODS, "limit": str(PAGE_SIZE)}
+            if token:
+                params["continue"] = token
+            found, token, read = self.kube_list_page(path, params, read_page)
+            pods += found
+            count += read
+            if not token:
+                return pods, count
 
     def service_account(self, namespace, name):
         return self.kube_get("/api/v1/namespaces/{}/serviceaccounts/{}".format(namespace, name))

@@ -3,12 +3,18 @@
 `POST .../managedClusters/{name}/runCommand` makes AKS start a short-lived pod (namespace
 aks-command) that runs a shell command with kubectl at hand; its logs come back from
 `.../commandResults/{id}`. It needs no kubectl, no network path to the API server and no privileged
-pod, so it works for private clusters too. Because it starts a pod, it runs only with --probe.
+pod, so it works for private clusters too. It is used in two cases only (the contract's safety rule):
+`kubectl get` of the objects a diagnosis reads when the API server cannot be reached from where az runs
+(announced on stderr; --no-run-command refuses it), and the probe script, only with --probe.
 """
 import json
 import shlex
 
+from knack.log import get_logger
+
 from .base import FactError
+
+logger = get_logger(__name__)
 
 POLL_SECONDS = 3
 RUN_TIMEOUT = 300
@@ -87,10 +93,14 @@ def parse_probe(logs):
 
 
 class RunCommandFacts:
-    """Mixin for LiveFacts: commands run inside the cluster through AKS run command (only with --probe)."""
+    """Mixin for LiveFacts: commands run inside the cluster through AKS run command."""
 
     def probe_enabled(self):
         return bool((self.request.options or {}).get("probe"))
+
+    def run_command_allowed(self):
+        """Whether Kubernetes objects may be read with kubectl through run command (not with --no-run-command)."""
+        return not (self.request.options or {}).get("no_run_command")
 
     def run_command(self, command):
         """The result of running ``command`` in the cluster: id, exitCode, logs, provisioningState, reason."""
@@ -104,9 +114,11 @@ class RunCommandFacts:
 
     def _run_command(self, command):
         from ..._client_factory import cf_container_service
-        from .live import rest
-        if not self.probe_enabled():
+        from .sdk import rest
+        if PROBE_MARKER in command and not self.probe_enabled():
             raise FactError("AKS run command starts a pod in the cluster, so it runs only with --probe")
+        if PROBE_MARKER not in command and not self.run_command_allowed():
+            raise FactError("AKS run command was turned off with --no-run-command")
         props = self.cluster().get("properties") or {}
         if (props.get("apiServerAccessProfile") or {}).get("disableRunCommand"):
             raise FactError("run command is disabled on cluster {} (apiServerAccessProfile.disableRunCommand); "
@@ -152,10 +164,16 @@ class RunCommandFacts:
         return {"run": {k: run[k] for k in ("id", "exitCode", "startedAt", "finishedAt")},
                 "script": script, "answers": parse_probe(run["logs"])}
 
-    # -- Kubernetes reads of a private cluster ------------------------------------------------
+    # -- Kubernetes reads of an API server closed to the caller ---------------------------------
     def private_api_server(self):
         return bool(((self.cluster().get("properties") or {}).get("apiServerAccessProfile") or {})
                     .get("enablePrivateCluster"))
+
+    def api_server_closed_to_caller(self):
+        """A private cluster, or authorized IP ranges: the reasons an API server may not answer from here while
+        the cluster's own pods (and so run command) still reach it."""
+        profile = (self.cluster().get("properties") or {}).get("apiServerAccessProfile") or {}
+        return bool(profile.get("enablePrivateCluster") or profile.get("authorizedIPRanges"))
 
     def kube_through_run_command(self):
         return getattr(self, "_kube_via_run_command", False)
@@ -164,30 +182,41 @@ class RunCommandFacts:
         """How Kubernetes objects were read, for findings to say: through the API server or run command."""
         if self.kube_through_run_command():
             return {"via": "runCommand", "note": "(Kubernetes objects read with kubectl through AKS run command: the "
-                                                 "private API server is not reachable from here.)"}
+                                                 "API server is not reachable from here.)"}
         return {"via": "apiServer", "note": ""}
 
-    def kube_get_private(self, path, params, unreachable):
-        """A private API server that cannot be reached from here: read with kubectl through run command."""
-        if not self.probe_enabled():
-            raise FactError("{}; or rerun with --probe to read it through AKS run command".format(unreachable))
+    def kube_get_private(self, path, params, unreachable, parse=None):
+        """An API server that cannot be reached from here: read with kubectl through run command, said once on
+        stderr; with --no-run-command, the reads that needed it fail with what to do."""
+        if not self.run_command_allowed():
+            raise FactError("{}; or rerun without --no-run-command to read it with kubectl through AKS run "
+                            "command".format(unreachable))
         self._kube_via_run_command = True   # later reads go straight to run command
-        return self.kube_get_via_run_command(path, params)
+        self.once("run_command_announced", lambda: logger.warning(
+            "The Kubernetes API server of cluster %s cannot be reached from here (%s): reading its objects with "
+            "`kubectl get` through AKS run command (read-only; --no-run-command turns this off).", self.cluster_name,
+            "private cluster" if self.private_api_server() else "authorized IP ranges") or True)
+        return self.kube_get_via_run_command(path, params, parse)
 
-    def kube_get_via_run_command(self, path, params=None):
+    def kube_get_via_run_command(self, path, params=None, parse=None):
         """GET a Kubernetes API path with `kubectl get --raw` inside the cluster; None when not found."""
         from urllib.parse import urlencode
+
+        from .kube import kube_permission
         target = path + ("?" + urlencode(sorted(params.items())) if params else "")
         run = self.run_command("kubectl get --raw {}".format(shlex.quote(target)))
         logs = run.get("logs") or ""
         if run.get("exitCode") == 0:
             try:
-                return json.loads(logs)
+                return parse(logs) if parse else json.loads(logs)
             except ValueError:
                 raise FactError("kubectl in AKS run command {} returned an unreadable answer for {}".format(
                     run.get("id"), path)) from None
         if "(NotFound)" in logs:
             return None
+        if "(Forbidden)" in logs:   # the signed-in account's Kubernetes RBAC, as through the API server
+            raise FactError("the signed-in account may not read {} in the cluster (needs Kubernetes RBAC permission "
+                            "to {}): {}".format(path, kube_permission(path), logs.strip().splitlines()[0][:300]), 403)
         first = logs.strip().splitlines()[0] if logs.strip() else run.get("reason") or "no output"
         raise FactError("kubectl get --raw {} through AKS run command {} failed (exit code {}): {}".format(
             path, run.get("id"), run.get("exitCode"), first[:200]))

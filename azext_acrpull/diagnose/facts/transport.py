@@ -319,6 +319,10 @@ class TokenGuard:
             raise error
 
     def credential(self, inner):
+        """``inner`` through this guard. azure-core asks a credential for ``get_token_info`` when it has one, so the
+        wrapper has it only when az's credential does (that of azure-cli 2.61 does not)."""
+        if hasattr(inner, "get_token_info"):
+            return _GuardedTokenInfoCredential(inner, self)
         return _GuardedCredential(inner, self)
 
     def raw_token(self, cli_ctx, resource, subscription=None):
@@ -421,11 +425,15 @@ class _GuardedCredential:
     def get_token(self, *scopes, **kwargs):
         return self._guard.get(scopes, lambda: self._inner.get_token(*scopes, **kwargs))
 
-    def get_token_info(self, *scopes, options=None):
-        return self._guard.get(scopes, lambda: self._inner.get_token_info(*scopes, options=options))
-
     def __getattr__(self, name):
         return getattr(self._inner, name)
+
+
+class _GuardedTokenInfoCredential(_GuardedCredential):
+    """The same, for a credential that also has azure-core's newer ``get_token_info``."""
+
+    def get_token_info(self, *scopes, options=None):
+        return self._guard.get(scopes, lambda: self._inner.get_token_info(*scopes, options=options))
 
 
 # -- Microsoft Graph ---------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ import uuid
 
 from knack.log import get_logger
 
-from ..checks.auth import assign_command, is_abac, repository_condition
+from ..common.commands import assign_command, repository_condition
+from ..common.pull import is_abac
 from ..ids import id_name, parse_resource_id, same_id
 from ..roles import ACR_PULL_ROLE_ID, REPOSITORY_READER_ROLE_ID
 from . import Change, ChangeFailed, remedy, write_error

@@ -4,7 +4,7 @@ import ipaddress
 
 from knack.log import get_logger
 
-from ..checks.registry import registry_target
+from ..common.registry import registry_target
 from ..ids import id_name, parse_resource_id
 from ..netpath import record_name
 from . import Change, ChangeFailed, remedy, write_error

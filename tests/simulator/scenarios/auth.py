@@ -276,6 +276,51 @@ def auth_mi_moved_from_sp():
     return w
 
 
+@scenario("auth-sp-aks-made-principal", "Service-principal cluster moved to a new service principal; AcrPull still "
+                                        "points at the one `az aks create` made for it (its identifier URI carries "
+                                        "the cluster's DNS prefix), since renamed (C1.S3).")
+def auth_sp_aks_made_principal():
+    w, _, cluster, registry = _sp("auth-sp-aks-made-principal", NOW + timedelta(days=300))
+    uri = "https://3f9a1c.{}.eastus.cloudapp.azure.com".format(cluster["properties"]["dnsPrefix"])
+    old = w.service_principal("k8s-runtime-identity", password_end=[NOW + timedelta(days=900)],
+                              identifier_uris=[uri], homepage=uri)
+    w.assign(registry["id"], "AcrPull", old["objectId"])
+    return w
+
+
+@scenario("auth-sp-namesake-cluster", "Service-principal cluster aks1 without a pull role; AcrPull is held by the "
+                                      "service principal `az aks create` named after another cluster called aks1, "
+                                      "in another resource group, which still runs as it (passes C1.S3).")
+def auth_sp_namesake_cluster():
+    w, _, _, registry = _sp("auth-sp-namesake-cluster", NOW + timedelta(days=300))
+    other = w.service_principal("aks1", password_end=[NOW + timedelta(days=900)])
+    w.cluster("aks1", "rg-west", identity="sp", sp=other)
+    w.assign(registry["id"], "AcrPull", other["objectId"])
+    return w
+
+
+def recreate_kubelet_identity(w, cluster):
+    """The kubelet identity deleted and recreated under the same name (its old service principal is gone with it),
+    then given to the cluster again (`az aks update --assign-kubelet-identity`): the cluster's profile names the new
+    principal; the scale sets, until the node images are upgraded, still record the old one. Returns the old
+    principal id."""
+    profile = cluster["properties"]["identityProfile"]["kubeletidentity"]
+    old = profile["objectId"]
+    new = w.recreate_identity(profile["resourceId"])["properties"]
+    profile.update(objectId=new["principalId"], clientId=new["clientId"])
+    return old
+
+
+@scenario("auth-mi-kubelet-recreated", "Managed-identity cluster whose kubelet identity was deleted and recreated; "
+                                       "AcrPull still points at the old (deleted) principal, which the node pools' "
+                                       "scale sets still record for the identity (C1.S3).")
+def auth_mi_kubelet_recreated():
+    w, cluster, registry = _mi("auth-mi-kubelet-recreated")
+    old = recreate_kubelet_identity(w, cluster)
+    w.assign(registry["id"], "AcrPull", old)
+    return w
+
+
 # --- kubelet identity on the scale sets (C1.S4) ----------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """Beyond the article (B.*): identities, tokens and registry policy. Each pod's pull error is the one the world
 gives its node's kubelet (``pods.kubelet_pull_error``), never written by hand."""
 from ..pods import failing_pod, node_name, nodes, provisioned_node
+from ..registry_content import push
 from ..world import World
 from . import scenario
 from .foundation import kubelet_object_id
@@ -12,6 +13,9 @@ def _mi(name):
     w = World(name)
     cluster = w.cluster("aks1", "rg1", pools=[{"name": "nodepool1", "mode": "System"}])
     registry = w.registry("myacr", "rg1")
+    # The pod's image exists: its pull fails for the reason each scenario names, not for a missing image (which the
+    # operator, Owner of the subscription in the default tenant, can see).
+    push(w, registry, "web", "1.4", ["linux/amd64"])
     nodes(w, cluster)
     return w, cluster, registry
 

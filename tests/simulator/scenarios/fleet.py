@@ -110,3 +110,18 @@ def fleet_mixed():
     w.assign("/subscriptions/{}/resourceGroups/rg-stg".format(STAGING), "Contributor",
              kubelet_object_id(clusters["aks-stg-web"]))
     return w
+
+
+@scenario("fleet-shared-registry", "Four managed-identity clusters share one registry: two pull, one's kubelet "
+                                   "identity was recreated and AcrPull stayed with its old principal (C1.S3), one "
+                                   "simply has no pull role (C1.S1).")
+def fleet_shared_registry():
+    from .auth import recreate_kubelet_identity
+    w = World("fleet-shared-registry")
+    registry = w.registry("sharedacr", "rg-shared")
+    clusters = {name: w.cluster(name, "rg-teams") for name in ("aks-team-a", "aks-team-b", "aks-team-c",
+                                                               "aks-team-d")}
+    for name in ("aks-team-a", "aks-team-b"):
+        w.assign(registry["id"], "AcrPull", kubelet_object_id(clusters[name]))
+    w.assign(registry["id"], "AcrPull", recreate_kubelet_identity(w, clusters["aks-team-c"]))
+    return w

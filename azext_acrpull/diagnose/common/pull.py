@@ -1,0 +1,94 @@
+"""The pull identity and its roles at a registry, as the checks of cause 1 and the pull-secret checks read them."""
+from ..credentials import parse_time
+from ..facts import FactError
+from ..ids import id_name, same_id
+from ..roles import ABAC_MODE, PULL_ACTION, any_group, assignments_of, denial, pull_grants
+
+
+def identity_words(identity):
+    if identity["kind"] == "kubeletIdentity":
+        return "kubelet identity {} (object id {})".format(identity["name"], identity["objectId"])
+    return "service principal {} (appId {}, object id {})".format(
+        identity.get("name") or identity["clientId"], identity["clientId"], identity.get("objectId") or "unknown")
+
+
+def is_abac(registry):
+    return (registry.get("properties", {}).get("roleAssignmentMode") or "") == ABAC_MODE
+
+
+def _images(facts):
+    """--image and, when the reader knows them, the --pod's images; a pod that cannot be read adds none (the pod
+    and pull-secret checks say why)."""
+    entries = getattr(facts, "image_entries", None)   # not every reader (fleet) knows pods
+    if entries is None:
+        return list(facts.request.images)
+    try:
+        return [e["reference"] for e in entries() if e["reference"]]
+    except FactError:
+        return list(facts.request.images)
+
+
+def repositories_for(facts, registry):
+    """Repositories of the images this run is about that live in `registry`, in order, without repeats."""
+    login = (registry.get("properties", {}).get("loginServer") or "").lower()
+    found = []
+    for image in _images(facts):
+        if image.registry.lower() == login and image.repository not in found:
+            found.append(image.repository)
+    return found
+
+
+def raise_first(results):
+    for result in results:
+        if isinstance(result, Exception):
+            raise result
+    return results
+
+
+def registry_grants(facts, registry, assignments, principal_ids, repository=None, abac=None):
+    """Pull grants among `assignments` (as listed at the registry) for these principals; `abac` overrides the
+    registry's own mode (to tell what a role would grant in the other one)."""
+    wanted = {p.lower() for p in principal_ids}
+    assignments = assignments_of(assignments, wanted)   # through the list's index: a shared registry has thousands
+    definition_ids = sorted({a["properties"]["roleDefinitionId"] for a in assignments
+                             if (a.get("properties", {}).get("principalId") or "").lower() in wanted})
+    fetched = raise_first(facts.parallel(facts.role_definition, definition_ids))
+    definitions = dict(zip(definition_ids, fetched, strict=True))
+    # The list at a registry holds only assignments that apply there, so a management group scope among them is
+    # one that holds the registry's subscription.
+    mgs = frozenset(a["properties"]["scope"].rsplit("/", 1)[-1].lower() for a in assignments
+                    if "/managementgroups/" in (a.get("properties", {}).get("scope") or "").lower())
+    return pull_grants(assignments, definitions, principal_ids, registry["id"],
+                       is_abac(registry) if abac is None else abac,
+                       repository=repository, management_groups=mgs)
+
+
+def principals_of(facts, object_id, assignments):
+    """The principal ids whose roles apply to `object_id` at the registry: its own, and the groups it belongs to
+    when some group holds a role there (Graph is asked only then). Returns (ids, {group id: name})."""
+    if not any_group(assignments):
+        return [object_id], {}
+    groups = facts.member_groups(object_id)
+    return [object_id] + sorted(groups), groups
+
+
+def held_roles_words(facts, registry, assignments, action=PULL_ACTION, data=False):
+    """What the roles an identity holds at the registry lack, in words: 'X at scope (why not)'."""
+    ids = sorted({a["properties"]["roleDefinitionId"] for a in assignments})
+    definitions = dict(zip(ids, raise_first(facts.parallel(facts.role_definition, ids)), strict=True))
+    words = []
+    for a in assignments:
+        props = a.get("properties", {})
+        role = (definitions.get(props.get("roleDefinitionId")) or {}).get("properties") or {}
+        why = denial(role.get("permissions"), action, data)
+        if why:
+            words.append("{} at {} ({})".format(role.get("roleName") or id_name(props.get("roleDefinitionId")),
+                                                props.get("scope"), why))
+    return "; ".join(words)
+
+
+def created_at(assignments, assignment_id):
+    for a in assignments:
+        if same_id(a.get("id"), assignment_id):
+            return parse_time(a.get("properties", {}).get("createdOn"))
+    return None
