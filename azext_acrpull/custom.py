@@ -343,6 +343,8 @@ def _require_cluster_and_registry(facts, request):
     if request.pod and cluster_read:
         try:
             missing = facts.pod(request.namespace, request.pod) is None
+            # a pod never created (refused at admission) is named by its workload: pod-admission reads that
+            missing = missing and not facts.workload_named(request.namespace, request.pod)
         except FactError:  # an unreadable pod is reported by the pod checks; a missing one stops here
             missing = False
         if missing:

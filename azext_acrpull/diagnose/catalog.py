@@ -5,7 +5,7 @@ check has not landed yet: it keeps its place in the order (``CATALOG_ORDER``) an
 """
 import dataclasses
 
-from .checks import auth, health, identity, image, network, pod, registry, secrets
+from .checks import admission, auth, cache, health, identity, image, network, node, pod, registry, secrets
 
 CATALOG_LINES = (
     pod.pod_pull_events,
@@ -29,9 +29,9 @@ CATALOG_LINES = (
     identity.node_provisioning_identity,
     identity.registry_arm_audience,
     identity.registry_tenant,
-    "artifact-cache-rule",
-    "pod-admission",
-    "node-disk-pressure",
+    cache.artifact_cache_rule,
+    admission.pod_admission,
+    node.node_disk_pressure,
 )
 
 

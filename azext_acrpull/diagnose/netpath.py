@@ -207,3 +207,166 @@ def public_tags(service, region):
     """Service tags an NSG or route may use for a public Azure service in a region."""
     names = ["Internet", "AzureCloud", "AzureCloud." + region, service, "{}.{}".format(service, region)]
     return names
+
+
+# -- Azure Firewall rules -------------------------------------------------------------------------
+# The FQDN tags Azure Firewall offers name Microsoft's own services (WindowsUpdate, AzureKubernetesService, ...); none
+# holds a customer's registry or its storage, so an fqdnTags rule never lets a registry's traffic through.
+ALLOWED = "allowed"
+DENIED = "denied"
+UNKNOWN = "unknown"
+
+
+def firewall_collections(policies=(), classic=None):
+    """Rule collections in Azure Firewall's processing order, as flat dicts.
+
+    ``policies``: the policy chain from the topmost base policy down, each ``{"name", "groups"}`` with its rule
+    collection groups as REST JSON (a parent's rules are processed before its child's, whatever the priorities);
+    ``classic``: a firewall's own ``properties`` (applicationRuleCollections, networkRuleCollections)."""
+    found = []
+    for level, policy in enumerate(policies):
+        groups = sorted(policy.get("groups") or [], key=lambda g: int(_p(g).get("priority") or 65000))
+        for group in groups:
+            collections = sorted(_p(group).get("ruleCollections") or [], key=lambda c: int(c.get("priority") or 65000))
+            for coll in collections:
+                if coll.get("ruleCollectionType") not in (None, "FirewallPolicyFilterRuleCollection"):
+                    continue   # NAT collections translate inbound traffic
+                for kind, wanted in (("network", "NetworkRule"), ("application", "ApplicationRule")):
+                    rules = [r for r in coll.get("rules") or [] if r.get("ruleType") == wanted]
+                    if rules:
+                        found.append({"kind": kind, "level": level, "where": "rule collection group {} of firewall "
+                                      "policy {}".format(group.get("name"), policy.get("name")),
+                                      "collection": coll.get("name"), "priority": coll.get("priority"),
+                                      "action": ((coll.get("action") or {}).get("type") or "Allow"), "rules": rules})
+    if classic:
+        for kind, field in (("network", "networkRuleCollections"), ("application", "applicationRuleCollections")):
+            for coll in sorted(classic.get(field) or [], key=lambda c: int(_p(c).get("priority") or 65000)):
+                found.append({"kind": kind, "level": 0, "where": "the firewall's classic rules",
+                              "collection": coll.get("name"), "priority": _p(coll).get("priority"),
+                              "action": ((_p(coll).get("action") or {}).get("type") or "Allow"),
+                              "rules": _p(coll).get("rules") or []})
+    return found
+
+
+def _p(obj):
+    return (obj or {}).get("properties") or {}
+
+
+def fqdn_covers(pattern, host):
+    """Does an Azure Firewall FQDN pattern (``*``, ``*.contoso.com``, ``*contoso.com``, exact) match ``host``?
+    A wildcard host (``*.blob.core.windows.net``, any storage account) is covered only by a pattern that matches
+    every name under it."""
+    pattern, host = (pattern or "").lower().strip().rstrip("."), (host or "").lower().rstrip(".")
+    if not pattern:
+        return False
+    if pattern == "*":
+        return True
+    if host.startswith("*."):
+        base = host[1:]                     # ".blob.core.windows.net"
+        if pattern.startswith("*."):
+            return base.endswith(pattern[1:])
+        return pattern.startswith("*") and base.endswith(pattern[1:])
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    if pattern.startswith("*"):
+        return host.endswith(pattern[1:])
+    return host == pattern
+
+
+def _ports_443(values):
+    for value in values or []:
+        value = str(value).strip()
+        if value == "*":
+            return True
+        low, _, high = value.partition("-")
+        try:
+            if int(low) <= HTTPS <= int(high or low):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _addresses(values, ip_groups, groups):
+    """The address values of a rule plus its IP groups' addresses; None when an IP group could not be read."""
+    values = [str(v) for v in values or []]
+    for group_id in groups or []:
+        members = ip_groups.get(str(group_id).lower())
+        if members is None:
+            return None
+        values += members
+    return values
+
+
+def _source_ok(rule, sources, ip_groups):
+    values = _addresses(rule.get("sourceAddresses"), ip_groups, rule.get("sourceIpGroups"))
+    if values is None:
+        return None
+    for value in values:
+        if value == "*":
+            return True
+        net = network(value)
+        if net and any(network(s) and network(s).version == net.version and network(s).overlaps(net)
+                       for s in sources):
+            return True
+    return False
+
+
+def _network_rule(rule, need, ip_groups):
+    protocols = [str(p).upper() for p in (rule.get("ipProtocols") or rule.get("protocols") or [])]
+    if not (set(protocols) & {"TCP", "ANY"}) or not _ports_443(rule.get("destinationPorts")):
+        return False
+    if any(fqdn_covers(f, need["host"]) for f in rule.get("destinationFqdns") or [] if not str(f).startswith("*")):
+        return True
+    tags = {t.lower() for t in need.get("tags") or ()}
+    values = [str(v) for v in rule.get("destinationAddresses") or []]
+    if any(v == "*" or v.lower() in tags for v in values):
+        return True
+    if need.get("ip") and any(contains(v, need["ip"]) for v in values):
+        return True
+    if rule.get("destinationIpGroups"):
+        members = _addresses([], ip_groups, rule.get("destinationIpGroups"))
+        if members is None or not need.get("ip"):
+            return None       # an address list cannot be compared with a public host name without resolving it
+        return any(contains(v, need["ip"]) for v in members) or any(v == "*" for v in members)
+    return False
+
+
+def _application_rule(rule, need):
+    https = any((str(p.get("protocolType") or "").lower() == "https" and int(p.get("port") or HTTPS) == HTTPS)
+                for p in rule.get("protocols") or [] if isinstance(p, dict))
+    if not https:
+        return False
+    return any(fqdn_covers(f, need["host"]) for f in rule.get("targetFqdns") or [])
+
+
+def firewall_decision(collections, need, sources, ip_groups=None):
+    """(ALLOWED | DENIED | UNKNOWN, words) for one destination through Azure Firewall: network rules first, then
+    application rules, each in processing order; the first rule that matches decides; no match is denied.
+
+    ``need``: ``{"host": "myacr.azurecr.io", "ip": "10.0.2.5" or None, "tags": service tags that hold it}``;
+    ``sources``: the node subnet's prefixes; ``ip_groups``: IP group id (lower case) -> addresses."""
+    ip_groups = ip_groups or {}
+    unsure, unsure_actions = None, set()
+    for kind in ("network", "application"):
+        for coll in (c for c in collections if c["kind"] == kind):
+            for rule in coll["rules"]:
+                source = _source_ok(rule, sources, ip_groups)
+                if source is False:
+                    continue
+                matched = _network_rule(rule, need, ip_groups) if kind == "network" else _application_rule(rule, need)
+                if matched is False:
+                    continue
+                words = "{} rule {} in collection {} ({}, {})".format(kind, rule.get("name"), coll["collection"],
+                                                                       coll["action"], coll["where"])
+                action = ALLOWED if coll["action"].lower() == "allow" else DENIED
+                if source is None or matched is None:
+                    unsure = unsure or words + " uses an IP group that cannot be compared with it"
+                    unsure_actions.add(action)
+                    continue
+                if unsure_actions - {action}:
+                    return UNKNOWN, unsure
+                return action, words
+    if unsure:
+        return UNKNOWN, unsure
+    return DENIED, "no rule allows it (Azure Firewall denies what no rule allows)"

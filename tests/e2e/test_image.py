@@ -9,7 +9,8 @@ from tests.simulator import dataplane
 from tests.simulator.scenarios.image import ARTICLE_PODS
 from tests.simulator.server import Fault
 
-IMAGE_CHECKS = ["image-reference", "image-manifest", "image-platform", "pull-rate-limit"]
+IMAGE_CHECKS = ["image-reference", "image-manifest", "image-platform", "pull-rate-limit", "artifact-cache-rule",
+                "pod-admission", "node-disk-pressure"]
 
 
 def _clean(sc):

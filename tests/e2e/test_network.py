@@ -20,14 +20,19 @@ EXPECTED = {
     "net-selected-endpoint-unused": ("Fail", "Fail", "Fail", "Pass"),
     "net-peering-one-way": ("Pass", "Pass", "Fail", "Pass"),
     "net-peering-disconnected": ("Pass", "Pass", "Fail", "Pass"),
-    "net-route-to-firewall": ("Pass", "Pass", "Pass", "Warning"),
+    "net-route-to-firewall": ("Pass", "Pass", "Pass", "Fail"),
     "net-route-pe-policies-off": ("Pass", "Pass", "Pass", "Pass"),
-    "net-nsg-deny-443": ("Skipped", "Pass", "Skipped", "Warning"),
+    "net-nsg-deny-443": ("Skipped", "Pass", "Skipped", "Fail"),
     "net-acl-missing-lb-ip": ("Skipped", "Fail", "Skipped", "Pass"),
     "net-acl-lb-ip-allowed": ("Skipped", "Pass", "Skipped", "Pass"),
     "net-nat-gateway": ("Skipped", "Pass", "Skipped", "Pass"),
     "net-managed-nat-missing": ("Skipped", "Fail", "Skipped", "Pass"),
-    "net-udr-firewall": ("Skipped", "Warning", "Skipped", "Warning"),
+    "net-udr-firewall": ("Skipped", "Warning", "Skipped", "Fail"),
+    "net-fw-policy-login-only": ("Skipped", "Pass", "Skipped", "Fail"),
+    "net-fw-policy-allows-both": ("Skipped", "Pass", "Skipped", "Pass"),
+    "net-appliance-third-party": ("Skipped", "Pass", "Skipped", "Warning"),
+    "net-proxy-wildcard-no-proxy": ("Pass", "Pass", "Pass", "Warning"),
+    "net-proxy-no-proxy-right": ("Pass", "Pass", "Pass", "Pass"),
     "net-private-cluster": ("Fail", "Fail", "Pass", "Pass"),
     "mi-healthy": ("Skipped", "Pass", "Skipped", "Pass"),
 }
@@ -172,6 +177,83 @@ def test_nsg_denying_443_names_the_rule(scenario):
                                 "--protocol Tcp --destination-port-ranges 443 --destination-address-prefixes "
                                 "AzureContainerRegistry")
     assert "*.blob.core.windows.net" in f["message"]
+
+
+def test_nsg_deny_alone_is_a_failed_check_in_the_summary(scenario):
+    """The contract's Fail: a run whose only problem is the NSG deny must not say that no check failed."""
+    _, findings, result = network(scenario, "net-nsg-deny-443")
+    assert [f["checkId"] for f in findings if f["status"] == "Fail"] == ["egress-path"]
+    assert "1 of " in result.stderr and "0 of " not in result.stderr, result.stderr
+    assert "First fix to try (egress-path" in result.stderr
+
+
+# -- B.fqdn: the Azure Firewall's rules ----------------------------------------------------------------
+POLICY_ID = ("/subscriptions/{}/resourceGroups/rg-hub/providers/Microsoft.Network/firewallPolicies/hub-fw-policy"
+             .format(HUB_SUB))
+
+
+def test_firewall_policy_that_allows_only_the_login_server_fails(scenario):
+    sc, findings, _ = network(scenario, "net-fw-policy-login-only")
+    f = sc.status_of(findings, "egress-path")
+    assert f["status"] == "Fail", f
+    assert "Azure Firewall hub-fw at 10.0.1.4 allows the login server but not the data path (*.blob.core.windows.net)" \
+        in f["message"], f["message"]
+    assert "no rule allows it" in f["message"]
+    assert f["evidence"]["firewallDenied"] == ["*.blob.core.windows.net"]
+    decisions = {d["host"]: d["verdict"] for d in f["evidence"]["firewallDecisions"]}
+    assert decisions == {"myacr.azurecr.io": "allowed", "*.blob.core.windows.net": "denied"}
+    assert f["remediation"] == (
+        "az network firewall policy rule-collection-group collection add-filter-collection -g rg-hub --policy-name "
+        "hub-fw-policy --rule-collection-group-name aks-egress --name allow-myacr --collection-priority 100 --action "
+        "Allow --rule-name myacr-443 --source-addresses 10.1.0.0/22 --rule-type ApplicationRule --protocols Https=443 "
+        "--target-fqdns *.blob.core.windows.net --subscription " + HUB_SUB)
+    reads = [e["path"].lower() for e in sc.sim.log if e["method"] == "GET"]
+    assert POLICY_ID.lower() + "/rulecollectiongroups" in reads, reads
+    # The pod's layer download EOF is classified as the data path and points here.
+    pod_findings, _ = sc.diagnose("--pod", "app", "--namespace", "default", "--checks", "pod-pull-events",
+                                  "egress-path", command="run")
+    pod = sc.status_of(pod_findings, "pod-pull-events")
+    assert (pod["status"], pod["evidence"]["cause"]) == ("Fail", "B.fqdn"), pod
+    assert "egress-path" in pod["evidence"]["lookAt"]
+
+
+def test_firewall_policy_that_allows_both_through_its_base_policy_passes(scenario):
+    sc, findings, _ = network(scenario, "net-fw-policy-allows-both")
+    f = sc.status_of(findings, "egress-path")
+    assert f["status"] == "Pass", f
+    assert "Azure Firewall hub-fw at 10.0.1.4, whose rules allow myacr.azurecr.io, *.blob.core.windows.net" \
+        in f["message"], f["message"]
+    rules = {d["host"]: d["rule"] for d in f["evidence"]["firewallDecisions"]}
+    assert "org-base-policy" in rules["myacr.azurecr.io"] and "hub-fw-policy" in rules["*.blob.core.windows.net"]
+
+
+def test_third_party_appliance_is_a_warning_naming_the_hosts(scenario):
+    sc, findings, _ = network(scenario, "net-appliance-third-party")
+    f = sc.status_of(findings, "egress-path")
+    assert f["status"] == "Warning" and "a virtual appliance at 10.0.1.100" in f["message"], f
+    assert f["remediation"] == ("Allow HTTPS to myacr.azurecr.io, *.blob.core.windows.net (registry without dedicated "
+                                "data endpoints) from 10.1.0.0/22 on the firewall or appliance at 10.0.1.100")
+
+
+# -- B.proxy: the cluster's HTTP proxy ------------------------------------------------------------------
+def test_proxy_wildcard_no_proxy_sends_private_hosts_to_the_proxy(scenario):
+    sc, findings, _ = network(scenario, "net-proxy-wildcard-no-proxy")
+    f = sc.status_of(findings, "egress-path")
+    assert f["status"] == "Warning", f
+    assert "noProxy uses *.azurecr.io" in f["message"]
+    assert "myacr.azurecr.io, myacr.eastus.data.azurecr.io to the HTTP proxy http://10.0.1.10:3128/" in f["message"]
+    assert f["evidence"]["noProxyMissing"] == ["myacr.azurecr.io", "myacr.eastus.data.azurecr.io"]
+    assert "az aks update -g rg1 -n aks1 --http-proxy-config" in f["remediation"]
+
+
+def test_tls_error_behind_a_proxy_without_trusted_ca(scenario):
+    sc = load(scenario, "net-proxy-tls-untrusted")
+    findings, _ = sc.diagnose("--pod", "app", "--namespace", "default", command="check-network")
+    f = sc.status_of(findings, "egress-path")
+    assert f["status"] == "Warning" and f["evidence"]["tlsErrorBehindProxy"] is True, f
+    assert "trustedCa" in f["remediation"]
+    pod = sc.status_of(findings, "pod-pull-events")
+    assert (pod["evidence"]["cause"], pod["evidence"]["textCause"]) == ("B.proxy", "X.tls"), pod
 
 
 # -- S0.checkacr: from inside the cluster ------------------------------------------------------------
@@ -379,5 +461,6 @@ def test_check_network_help_and_catalog(scenario):
     assert result.rc == 0 and "--probe" in result.stdout and "Examples" in result.stdout
     listed = sc.az("aks", "diagnose-pull", "list-checks", "-o", "json").json()
     articles = {c["checkId"]: c["article"] for c in listed}
-    assert articles["egress-path"] == "C4.S2,X.tls,M.nsg,M.fw" and articles["cluster-pull-probe"] == "S0.checkacr"
+    assert articles["egress-path"] == "C4.S2,X.tls,M.nsg,M.fw,B.fqdn,B.proxy"
+    assert articles["cluster-pull-probe"] == "S0.checkacr"
     assert articles["registry-health"] == "S0.health"

@@ -66,11 +66,14 @@ CASES = {
     "private-dns-link": [("net-hub-spoke-healthy", ())],
     "acr-network-rules": [("net-acl-lb-ip-allowed", ()), ("net-hub-spoke-healthy", ())],
     "vnet-peering": [("net-hub-spoke-healthy", ())],
-    "egress-path": [("net-route-to-firewall", ()), ("net-acl-lb-ip-allowed", ())],
+    "egress-path": [("net-route-to-firewall", ()), ("net-acl-lb-ip-allowed", ()), ("net-fw-policy-login-only", ())],
     "pull-rate-limit": [("image-pods", ())],
     "registry-arm-audience": [("beyond-armaud-disabled", ())],
     "registry-tenant": [("auth-mg-cross-sub", ()), ("beyond-tenant-other", ("--acr", PARTNER_ID))],
     "node-provisioning-identity": [("beyond-nap", ()), ("mi-healthy", ())],
+    "artifact-cache-rule": [("cache-credentials-unhealthy", ())],
+    "pod-admission": [("admission-refused", ())],
+    "node-disk-pressure": [("node-disk-full", ())],
 }
 
 

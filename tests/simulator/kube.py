@@ -9,7 +9,8 @@ import json
 import re
 
 PLURALS = {"Pod": "pods", "Event": "events", "Secret": "secrets", "ServiceAccount": "serviceaccounts",
-           "Node": "nodes", "Namespace": "namespaces", "ConfigMap": "configmaps"}
+           "Node": "nodes", "Namespace": "namespaces", "ConfigMap": "configmaps", "ReplicaSet": "replicasets",
+           "Deployment": "deployments", "Job": "jobs", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}
 CLUSTER_SCOPED = {"Node", "Namespace"}
 BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -131,7 +132,9 @@ def _other_event_view(objects, path):
     other = _EVENT_APIS[1 - _EVENT_APIS.index(api)]
     prefix = other + path[len(api):]
     convert = as_events_v1 if api == _EVENT_APIS[1] else as_core_event
-    return [convert(o) for p, o in sorted(objects.items()) if p.rsplit("/", 1)[0] == prefix]
+    everywhere = re.compile(r"^{}/namespaces/[^/]+/events$".format(re.escape(other)))
+    return [convert(o) for p, o in sorted(objects.items()) if p.rsplit("/", 1)[0] == prefix
+            or (prefix == other + "/events" and everywhere.match(p.rsplit("/", 1)[0]))]
 
 
 def as_events_v1(event):

@@ -229,9 +229,14 @@ def nsg(world, rg, name, rules=(), location="eastus", subscription=SUBSCRIPTION)
                                      "defaultSecurityRules": defaults, "subnets": [], "networkInterfaces": []}})
 
 
-def azure_firewall(world, rg, name, subnet, private_ip, public_ip_id, location="eastus", subscription=SUBSCRIPTION):
-    """An Azure Firewall: its private address is where routes send traffic, its public IP is what the registry sees."""
+def azure_firewall(world, rg, name, subnet, private_ip, public_ip_id, location="eastus", subscription=SUBSCRIPTION,
+                   policy=None):
+    """An Azure Firewall: its private address is where routes send traffic, its public IP is what the registry sees;
+    with ``policy`` (a firewall policy id) it takes its rules from that policy instead of classic collections."""
     fid = rid("azureFirewalls", rg, name, subscription)
+    extra = {"firewallPolicy": {"id": policy}} if policy else {}
+    if policy:
+        world.arm[policy.lower()]["properties"]["firewalls"].append({"id": fid})
     return world.put({"name": name, "id": fid, "etag": _etag(fid), "type": NET + "/azureFirewalls",
                       "location": location, "tags": {},
                       "properties": {"provisioningState": "Succeeded", "threatIntelMode": "Alert",
@@ -244,7 +249,56 @@ def azure_firewall(world, rg, name, subnet, private_ip, public_ip_id, location="
                                                                           "publicIPAddress": {"id": public_ip_id},
                                                                           "provisioningState": "Succeeded"}}],
                                      "applicationRuleCollections": [], "networkRuleCollections": [],
-                                     "natRuleCollections": []}})
+                                     "natRuleCollections": [], **extra}})
+
+
+def firewall_policy(world, rg, name, groups=(), base=None, location="eastus", subscription=SUBSCRIPTION):
+    """A firewall policy and its rule collection groups (child resources, listed under the policy).
+
+    ``groups``: (name, priority, rule collections as REST JSON); ``base``: the parent policy's id."""
+    pid = rid("firewallPolicies", rg, name, subscription)
+    props = {"provisioningState": "Succeeded", "threatIntelMode": "Alert", "sku": {"tier": "Standard"},
+             "ruleCollectionGroups": [], "firewalls": [], "childPolicies": []}
+    if base:
+        props["basePolicy"] = {"id": base}
+        world.arm[base.lower()]["properties"]["childPolicies"].append({"id": pid})
+    policy = world.put({"name": name, "id": pid, "etag": _etag(pid), "type": NET + "/firewallPolicies",
+                        "location": location, "tags": {}, "properties": props})
+    for group_name, priority, collections in groups:
+        gid = pid + "/ruleCollectionGroups/" + group_name
+        props["ruleCollectionGroups"].append({"id": gid})
+        world.put({"name": group_name, "id": gid, "etag": _etag(gid),
+                   "type": NET + "/firewallPolicies/ruleCollectionGroups",
+                   "properties": {"provisioningState": "Succeeded", "priority": priority,
+                                  "ruleCollections": list(collections)}})
+    return policy
+
+
+def filter_collection(name, priority, action, rules):
+    """A FirewallPolicyFilterRuleCollection."""
+    return {"ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": name, "priority": priority,
+            "action": {"type": action}, "rules": list(rules)}
+
+
+def application_rule(name, fqdns, sources, fqdn_tags=()):
+    return {"ruleType": "ApplicationRule", "name": name, "protocols": [{"protocolType": "Https", "port": 443}],
+            "fqdnTags": list(fqdn_tags), "webCategories": [], "targetFqdns": list(fqdns), "targetUrls": [],
+            "terminateTLS": False, "sourceAddresses": list(sources), "destinationAddresses": [],
+            "sourceIpGroups": []}
+
+
+def network_rule(name, destinations, sources=(), ports=("443",), source_ip_groups=(), destination_ip_groups=()):
+    return {"ruleType": "NetworkRule", "name": name, "ipProtocols": ["TCP"], "sourceAddresses": list(sources),
+            "sourceIpGroups": list(source_ip_groups), "destinationAddresses": list(destinations),
+            "destinationIpGroups": list(destination_ip_groups), "destinationFqdns": [],
+            "destinationPorts": list(ports)}
+
+
+def ip_group(world, rg, name, addresses, location="eastus", subscription=SUBSCRIPTION):
+    gid = rid("ipGroups", rg, name, subscription)
+    return world.put({"name": name, "id": gid, "etag": _etag(gid), "type": NET + "/ipGroups", "location": location,
+                      "tags": {}, "properties": {"provisioningState": "Succeeded", "ipAddresses": list(addresses),
+                                                "firewalls": [], "firewallPolicies": []}})
 
 
 # -- private endpoints and private DNS ---------------------------------------------------------------

@@ -311,3 +311,61 @@ def provisioned_node(world, cluster, name, nodepool="default", vm_size="Standard
         "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
                    "nodeInfo": {"architecture": arch, "operatingSystem": "linux",
                                 "kubeletVersion": "v" + cluster["properties"]["kubernetesVersion"]}}})
+
+
+# -- workloads, their events, node conditions ----------------------------------------------------------------------
+_WORKLOAD_API = {"ReplicaSet": "apps/v1", "Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1",
+                 "Job": "batch/v1"}
+
+
+def workload(world, cluster, kind, name, image, namespace="default", replicas=1, owner=None):
+    """A ReplicaSet, Deployment, StatefulSet, DaemonSet or Job with one container; ``owner`` (kind, name) sets its
+    ownerReferences (a Deployment's ReplicaSet)."""
+    meta = {"name": name, "namespace": namespace, "labels": {"app": name}}
+    if owner:
+        meta["ownerReferences"] = [{"apiVersion": _WORKLOAD_API[owner[0]], "kind": owner[0], "name": owner[1],
+                                    "uid": guid("k8s/{}/{}/{}".format(owner[0], namespace, owner[1])),
+                                    "controller": True, "blockOwnerDeletion": True}]
+    template = {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": name, "image": image}]}}
+    spec = {"template": template} if kind in ("Job", "DaemonSet") else {"replicas": replicas, "template": template}
+    status = {"active": 0, "failed": 0} if kind == "Job" else {"replicas": 0, "readyReplicas": 0}
+    return world.kube_object(cluster, {"apiVersion": _WORKLOAD_API[kind], "kind": kind, "metadata": meta,
+                                       "spec": spec, "status": status})
+
+
+def object_event(world, cluster, obj, reason, message, component, type_="Warning", count=1, seconds_ago=30,
+                 namespace=None):
+    """A core v1 event about any object (a ReplicaSet's FailedCreate, a node's ImageGCFailed), written by
+    ``component``; node events live in the default namespace, as kubelet writes them."""
+    meta = obj["metadata"]
+    namespace = namespace or meta.get("namespace") or "default"
+    name = "{}.{}".format(meta["name"], guid("ev/{}/{}/{}/{}".format(obj["kind"], meta["name"], reason,
+                                                                     message))[:18].replace("-", ""))
+    involved = {"kind": obj["kind"], "name": meta["name"], "uid": meta.get("uid"),
+                "apiVersion": obj.get("apiVersion", "v1"), "resourceVersion": "4242"}
+    if meta.get("namespace"):
+        involved["namespace"] = meta["namespace"]
+    return world.kube_object(cluster, {
+        "apiVersion": "v1", "kind": "Event", "metadata": {"name": name, "namespace": namespace},
+        "involvedObject": involved, "reason": reason, "message": message, "source": {"component": component},
+        "firstTimestamp": _ts(seconds_ago + 300 * (count > 1)), "lastTimestamp": _ts(seconds_ago), "count": count,
+        "type": type_, "eventTime": None, "reportingComponent": component, "reportingInstance": ""})
+
+
+def node_condition(world, cluster, node_name, type_, status, reason, message):
+    """Set a condition on a node (DiskPressure, MemoryPressure, ...), as kubelet reports it."""
+    host = cluster["properties"]["fqdn"].lower()
+    node = world.kube[host]["objects"]["/api/v1/nodes/" + node_name]
+    conditions = [c for c in node["status"]["conditions"] if c["type"] != type_]
+    conditions.append({"type": type_, "status": status, "reason": reason, "message": message,
+                       "lastHeartbeatTime": _ts(20), "lastTransitionTime": _ts(900)})
+    node["status"]["conditions"] = conditions
+    return node
+
+
+def node_taint(world, cluster, node_name, key, effect):
+    host = cluster["properties"]["fqdn"].lower()
+    node = world.kube[host]["objects"]["/api/v1/nodes/" + node_name]
+    node["spec"]["taints"] = [t for t in node["spec"].get("taints") or [] if t["key"] != key] + [
+        {"key": key, "effect": effect, "timeAdded": _ts(900)}]
+    return node

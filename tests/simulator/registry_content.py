@@ -119,3 +119,50 @@ def storage_host(world, registry):
 def signed_in_caller(world, scope, role="Contributor"):
     """A role for the account az is logged in with (people who diagnose usually hold one on the subscription)."""
     return world.assign(scope, role, LOGIN_OBJECT_ID)
+
+
+# -- artifact cache: cache rules and credential sets (ARM child resources of the registry) ---------------------------
+def credential_set(world, registry, name, login_server, vault="contoso-kv", health="Healthy", error=None):
+    """A credential set whose username and password are Key Vault secrets; ``health`` is what ACR last found when it
+    read them (Healthy, or Unhealthy with ``error`` = (code, message)), None when the API reports none."""
+    sid = "{}/credentialSets/{}".format(registry["id"], name)
+    credential = {"name": "Credential1",
+                  "usernameSecretIdentifier": "https://{}.vault.azure.net/secrets/{}-username".format(vault, name),
+                  "passwordSecretIdentifier": "https://{}.vault.azure.net/secrets/{}-password".format(vault, name)}
+    if health:
+        credential["credentialHealth"] = {"status": health}
+        if error:
+            credential["credentialHealth"].update(errorCode=error[0], errorMessage=error[1])
+    return world.put({"id": sid, "name": name, "type": "Microsoft.ContainerRegistry/registries/credentialSets",
+                      "systemData": registry.get("systemData"),
+                      "identity": {"type": "SystemAssigned", "principalId": guid("cs-principal/" + sid),
+                                   "tenantId": world.tenant_id},
+                      "properties": {"loginServer": login_server, "authCredentials": [credential],
+                                     "creationDate": "2026-10-02T09:00:00.0000000+00:00",
+                                     "provisioningState": "Succeeded"}})
+
+
+def cache_rule(world, registry, name, source, target, credential_set_id=None):
+    rid = "{}/cacheRules/{}".format(registry["id"], name)
+    props = {"sourceRepository": source, "targetRepository": target,
+             "creationDate": "2026-10-02T09:05:00.0000000+00:00", "provisioningState": "Succeeded"}
+    if credential_set_id:
+        props["credentialSetResourceId"] = credential_set_id
+    return world.put({"id": rid, "name": name, "type": "Microsoft.ContainerRegistry/registries/cacheRules",
+                      "systemData": registry.get("systemData"), "properties": props})
+
+
+def delete_manifest(world, registry, repo, digest):
+    """Delete one manifest by digest, as acr purge or a retention policy does (the index that names it stays)."""
+    login = registry["properties"]["loginServer"]
+    del world.registry_content[login]["repositories"][repo]["manifests"][digest]
+
+
+def index_children(world, registry, repo, tag):
+    """{platform "os/arch": digest} of the index a tag points at."""
+    import json as _json
+    login = registry["properties"]["loginServer"]
+    repository = world.registry_content[login]["repositories"][repo]
+    index = _json.loads(repository["manifests"][repository["tags"][tag]]["body"])
+    return {"{}/{}".format(m["platform"]["os"], m["platform"]["architecture"]): m["digest"]
+            for m in index["manifests"] if m["platform"]["os"] != "unknown"}

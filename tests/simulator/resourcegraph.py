@@ -36,6 +36,8 @@ TABLES = ("resources", "resourcecontainers", "authorizationresources")
 # record sets, NSG rules) live only inside their parent's properties or are not in Resource Graph.
 CHILD_TYPES = {"microsoft.network/privatednszones/virtualnetworklinks",
                "microsoft.containerregistry/registries/replications",
+               "microsoft.containerregistry/registries/cacherules",
+               "microsoft.containerregistry/registries/credentialsets",
                "microsoft.containerservice/managedclusters/agentpools"}
 DEFAULT_QUOTA = (15, 5.0)
 

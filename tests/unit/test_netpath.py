@@ -248,3 +248,119 @@ def test_custom_dns_outside_the_known_vnets_is_a_warning():
 def test_azure_dns_address_counts_as_no_custom_dns():
     found = dns_finding(PlainFacts(["168.63.129.16"], linked=[SPOKE]))
     assert found.status == "Pass" and found.evidence["resolverVnetId"] == SPOKE
+
+
+# -- Azure Firewall rules (B.fqdn) -------------------------------------------------------------------------------
+from azext_acrpull.diagnose.netpath import (  # noqa: E402
+    ALLOWED,
+    DENIED,
+    UNKNOWN,
+    firewall_collections,
+    firewall_decision,
+    fqdn_covers,
+)
+
+NODES = ["10.1.0.0/22"]
+LOGIN = {"host": "myacr.azurecr.io", "ip": None, "tags": ["AzureContainerRegistry", "AzureContainerRegistry.eastus"]}
+BLOBS = {"host": "*.blob.core.windows.net", "ip": None, "tags": ["Storage", "Storage.eastus"]}
+
+
+def _app(name, fqdns, sources=("*",), tags=()):
+    return {"ruleType": "ApplicationRule", "name": name, "protocols": [{"protocolType": "Https", "port": 443}],
+            "targetFqdns": list(fqdns), "fqdnTags": list(tags), "sourceAddresses": list(sources)}
+
+
+def _net(name, destinations, sources=("*",), ports=("443",), **extra):
+    return dict({"ruleType": "NetworkRule", "name": name, "ipProtocols": ["TCP"], "sourceAddresses": list(sources),
+                 "destinationAddresses": list(destinations), "destinationPorts": list(ports)}, **extra)
+
+
+def _group(name, priority, *collections):
+    return {"name": name, "properties": {"priority": priority, "ruleCollections": [
+        {"ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": n, "priority": p, "action": {"type": a},
+         "rules": rules} for n, p, a, rules in collections]}}
+
+
+def _decide(groups, need, base=(), ip_groups=None):
+    policies = ([{"name": "base", "groups": list(base)}] if base else []) + [{"name": "child", "groups": groups}]
+    return firewall_decision(firewall_collections(policies), need, NODES, ip_groups)[0]
+
+
+@pytest.mark.parametrize("pattern, host, covered", [
+    ("*", "myacr.azurecr.io", True), ("myacr.azurecr.io", "myacr.azurecr.io", True),
+    ("*.azurecr.io", "myacr.azurecr.io", True), ("*azurecr.io", "myacr.azurecr.io", True),
+    ("other.azurecr.io", "myacr.azurecr.io", False), ("*.azurecr.io", "azurecr.io", False),
+    ("*.blob.core.windows.net", "*.blob.core.windows.net", True),
+    ("*.core.windows.net", "*.blob.core.windows.net", True),
+    ("acct.blob.core.windows.net", "*.blob.core.windows.net", False), ("*.file.core.windows.net",
+                                                                        "*.blob.core.windows.net", False),
+])
+def test_fqdn_patterns(pattern, host, covered):
+    assert fqdn_covers(pattern, host) is covered
+
+
+def test_login_only_denies_the_data_path():
+    groups = [_group("g", 100, ("allow", 100, "Allow", [_app("login", ["myacr.azurecr.io"], NODES)]))]
+    assert (_decide(groups, LOGIN), _decide(groups, BLOBS)) == (ALLOWED, DENIED)
+
+
+def test_fqdn_tags_never_hold_a_customer_registry():
+    groups = [_group("g", 100, ("aks", 100, "Allow", [_app("aks", [], NODES, tags=["AzureKubernetesService"])]))]
+    assert _decide(groups, LOGIN) == DENIED
+
+
+def test_service_tags_and_ports_in_network_rules():
+    allow = [_group("g", 100, ("tags", 100, "Allow", [_net("acr", ["AzureContainerRegistry"]),
+                                                       _net("st", ["Storage.eastus"])]))]
+    assert (_decide(allow, LOGIN), _decide(allow, BLOBS)) == (ALLOWED, ALLOWED)
+    wrong_port = [_group("g", 100, ("tags", 100, "Allow", [_net("acr", ["AzureContainerRegistry"], ports=["80"])]))]
+    assert _decide(wrong_port, LOGIN) == DENIED
+    other_source = [_group("g", 100, ("tags", 100, "Allow", [_net("acr", ["*"], sources=["192.168.0.0/16"])]))]
+    assert _decide(other_source, LOGIN) == DENIED
+
+
+def test_network_rules_before_application_rules_and_priority_order():
+    groups = [_group("late", 500, ("allow-app", 100, "Allow", [_app("login", ["myacr.azurecr.io"])])),
+              _group("early", 100, ("deny-all", 100, "Deny", [_net("all", ["*"], ports=["*"])]))]
+    assert _decide(groups, LOGIN) == DENIED
+    groups = [_group("g", 100, ("deny", 200, "Deny", [_app("x", ["*.azurecr.io"])]),
+                     ("allow", 100, "Allow", [_app("y", ["myacr.azurecr.io"])]))]
+    assert _decide(groups, LOGIN) == ALLOWED
+
+
+def test_a_base_policy_decides_before_its_child():
+    base = [_group("org", 65000, ("deny", 65000, "Deny", [_app("x", ["*.azurecr.io"])]))]
+    child = [_group("g", 100, ("allow", 100, "Allow", [_app("y", ["myacr.azurecr.io"])]))]
+    assert _decide(child, LOGIN, base=base) == DENIED
+
+
+def test_ip_groups_resolve_or_stay_unknown():
+    gid = "/subscriptions/s/resourcegroups/rg/providers/microsoft.network/ipgroups/nodes"
+    groups = [_group("g", 100, ("allow", 100, "Allow", [dict(_app("y", ["myacr.azurecr.io"], sources=[]),
+                                                             sourceIpGroups=[gid])]))]
+    assert _decide(groups, LOGIN, ip_groups={gid: ["10.1.0.0/16"]}) == ALLOWED
+    assert _decide(groups, LOGIN, ip_groups={gid: ["192.168.0.0/16"]}) == DENIED
+    assert _decide(groups, LOGIN, ip_groups={gid: None}) == UNKNOWN
+    dest = [_group("g", 100, ("allow", 100, "Allow", [_net("pe", [], destinationIpGroups=[gid])]))]
+    private = {"host": "myacr.azurecr.io", "ip": "10.1.2.5", "tags": []}
+    assert _decide(dest, private, ip_groups={gid: ["10.1.2.0/24"]}) == ALLOWED
+    assert _decide(dest, LOGIN, ip_groups={gid: ["10.1.2.0/24"]}) == UNKNOWN   # a public name is not an address
+
+
+def test_classic_rules_are_read_too():
+    classic = {"applicationRuleCollections": [{"name": "c", "properties": {"priority": 100, "action": {"type": "Allow"},
+                                                                          "rules": [_app("r", ["*.azurecr.io"])]}}]}
+    collections = firewall_collections((), classic)
+    assert firewall_decision(collections, LOGIN, NODES)[0] == ALLOWED
+    assert firewall_decision(collections, BLOBS, NODES)[0] == DENIED
+
+
+@given(st.lists(st.sampled_from(["myacr.azurecr.io", "*.azurecr.io", "*.blob.core.windows.net", "*", "x.io"]),
+                max_size=4), st.sampled_from(["Allow", "Deny"]))
+def test_a_deny_collection_never_lets_anything_through(fqdns, action):
+    groups = [_group("g", 100, ("c", 100, action, [_app("r", fqdns)]))]
+    for need in (LOGIN, BLOBS):
+        verdict = _decide(groups, need)
+        assert verdict in (ALLOWED, DENIED)
+        if action == "Deny":
+            assert verdict == DENIED

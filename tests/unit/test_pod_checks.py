@@ -256,7 +256,9 @@ def test_pod_group_joins_every_command_only_with_a_pod():
         assert "pod-pull-events" in [c.check_id for c in select_checks(group, pod=True)]
         assert "pod-pull-events" not in [c.check_id for c in select_checks(group)]
     assert [c.check_id for c in select_checks("check-image")] == ["image-reference", "image-manifest",
-                                                                  "image-platform", "pull-rate-limit"]
+                                                                  "image-platform", "pull-rate-limit",
+                                                                  "artifact-cache-rule", "pod-admission",
+                                                                  "node-disk-pressure"]
     assert "pod-pull-events" in [c.check_id for c in select_checks("run")]
 
 

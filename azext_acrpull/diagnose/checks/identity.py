@@ -2,11 +2,11 @@
 every role looks right: a registry that refuses ARM-audience tokens (B.armaud), a registry in another Entra tenant
 (B.tenant)."""
 from ..classify import WAITING_REASONS, failed_token
+from ..common.pods import container_events
 from ..common.registry import no_registry, registry_target
 from ..facts import FactError
 from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import parse_resource_id
-from .pod import container_events
 
 ARM_POLICY = "azureADAuthenticationAsArmPolicy"
 TOKEN_WORDS = {"oauth": "the registry refused the credential it offered (oauth-token 401)",
@@ -24,7 +24,9 @@ def pod_pull_tokens(facts, registry):
     login = (registry.get("properties", {}).get("loginServer") or "").lower()
     try:
         pods = facts.diagnosed_pods()
-    except FactError:
+    except FactError as err:
+        if err.fault:   # the Kubernetes API failed: whether a pull error shows a refused token is not known
+            raise
         return []
     found = []
     for pod in pods:

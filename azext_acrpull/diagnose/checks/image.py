@@ -3,11 +3,21 @@
 Each check reports once per image of ``--image`` and of the ``--pod``. The assessments below are plain functions
 of facts so that ``pod-pull-events`` can use them to decide between the causes an ambiguous error text allows.
 """
+from ..common.images import acr_image, image_target
+from ..common.images import per_image as _per_image
 from ..common.registry import closest_registries
 from ..facts import FactError
-from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, Finding, check
+from ..findings import FAIL, PASS, SKIPPED, WARNING, Finding, check
 from ..placement import pool_placement
-from ..platform import MEDIA_TYPE_NAMES, WINDOWS_NAMES, WINDOWS_TAGS, Platform, describe_node, mismatch
+from ..platform import (
+    MEDIA_TYPE_NAMES,
+    WINDOWS_NAMES,
+    WINDOWS_TAGS,
+    Platform,
+    describe_node,
+    mismatch,
+    platforms_of_index,
+)
 from ..reference import (
     KNOWN_ACR_SUFFIXES,
     closest,
@@ -20,19 +30,6 @@ from ..workload import patch_pod_spec_command, set_image_command
 
 CLOUD_OF_SUFFIX = {".azurecr.io": "AzureCloud", ".azurecr.cn": "AzureChinaCloud", ".azurecr.us": "AzureUSGovernment"}
 MULTI_ARCH_BUILD = "docker buildx build --platform linux/amd64,linux/arm64 -t {} --push ."
-
-
-def image_target(entry):
-    return "image {}".format(entry["text"])
-
-
-def _no_images(chk):
-    return [chk.finding("images", SKIPPED, "No image to check: pass --image <reference> or --pod <name>.")]
-
-
-def _error(chk, entry, err):
-    return chk.finding(image_target(entry), ERROR, "Could not reach a verdict: {}.".format(err.reason.rstrip(".")),
-                       reason=err.reason, image=entry["text"])
 
 
 def _containers(entry):
@@ -131,20 +128,6 @@ def _reference_verdict(facts, entry):
             "message": "'{}' is well formed and names registry {} (login server {}), repository '{}', {}.".format(
                 text, registry["name"], registry["properties"].get("loginServer"), reference.repository,
                 "digest " + reference.digest if reference.digest else "tag '{}'".format(reference.tag or "latest"))}
-
-
-def acr_image(facts, entry):
-    """(registry resource, None) for an image in an existing ACR of this cloud, else (None, why the ACR checks
-    skip it)."""
-    if entry["problem"]:
-        return None, "the reference is malformed (see image-reference)"
-    name, registry = facts.image_registry(entry["reference"])
-    if name is None:
-        return None, "{} is not an Azure Container Registry of this cloud; the ACR checks skip images of other " \
-                     "registries".format(entry["reference"].registry)
-    if registry is None:
-        return None, "registry {} does not exist (see registry-lookup and image-reference)".format(name)
-    return registry, None
 
 
 def assess_manifest(facts, entry, registry):
@@ -260,11 +243,55 @@ def _manifest_one(chk, facts, entry):
         return registry
     verdict = assess_manifest(facts, entry, registry)
     ref = entry["reference"]
+    if verdict["status"] == PASS:
+        verdict = _purged_children(facts, entry, registry) or verdict
     return chk.finding(
         image_target(entry), verdict["status"], verdict["message"], verdict.get("remediation", ""),
         image=entry["text"], registryId=registry["id"], repository=ref.repository, reference=ref.reference,
         missing=verdict["missing"], digest=verdict.get("digest"), mediaType=verdict.get("mediaType"),
-        closest=verdict.get("closest"))
+        closest=verdict.get("closest"), **({"purgedChildren": verdict["purged"]} if verdict.get("purged") else {}))
+
+
+def _purged_children(facts, entry, registry):
+    """B.purge: the index exists, but a child manifest a node pool the pod can land on needs is gone (a purge or
+    retention policy deleted it). HEAD each needed child; the verdict when one is missing, else None."""
+    ref = entry["reference"]
+    found = facts.registry_manifest(registry, ref.repository, ref.reference)
+    index = found.get("manifest") or {}
+    if not index.get("manifests"):
+        return None
+    pod = facts.diagnosed_pod()
+    pools = facts.node_pool_platforms()
+    spec = (pod or {}).get("spec") or {}
+    landing = [p for p in pools if pod is None or pool_placement(spec, p) is None]
+    missing = []
+    for child in index["manifests"]:
+        if ((child.get("annotations") or {}).get("vnd.docker.reference.type") == "attestation-manifest"
+                or not child.get("platform")):
+            continue
+        platforms = platforms_of_index({"manifests": [child]})
+        if not platforms:
+            continue
+        platform = platforms[0]
+        needed = [p["name"] for p in landing if mismatch([platform], p) is None]
+        if needed and not facts.registry_manifest_present(registry, ref.repository, child["digest"]):
+            missing.append((child["digest"], str(platform), needed))
+    if not missing:
+        return None
+    login = registry["properties"].get("loginServer")
+    words = "; ".join("{} for {} (needed by node pool {})".format(d, plat, ", ".join(pools_))
+                      for d, plat, pools_ in missing)
+    return {"status": FAIL, "missing": "child", "digest": found.get("digest"), "mediaType": found.get("mediaType"),
+            "closest": [],
+            "message": "The index {} of {} exists in registry {}, but its child manifest {} is missing: a purge or "
+                       "retention policy deleted it (B.purge), so nodes of that platform cannot pull the image."
+                       .format(found.get("digest"), entry["text"], registry["name"], words),
+            "remediation": "Push the image again (docker buildx build --platform {} -t {}/{} --push .), and run acr "
+                           "purge without --untagged on repository {} so that it keeps the children of the indexes it "
+                           "keeps".format(",".join(dict.fromkeys(p for _, p, _ in missing)), login,
+                                          "{}:{}".format(ref.repository, ref.tag or "latest") if not ref.digest else
+                                          ref.repository, ref.repository),
+            "purged": [{"digest": d, "platform": plat, "nodePools": pools_} for d, plat, pools_ in missing]}
 
 
 @check("image-platform", "C5.S1,X.arch", "A node pool the pod can land on runs the image's OS and architecture",
@@ -290,21 +317,6 @@ def _platform_one(chk, facts, entry):
     verdict = platform_verdict(facts, entry, state, pod)
     return chk.finding(image_target(entry), verdict["status"], verdict["message"], verdict["remediation"],
                        **verdict["evidence"])
-
-
-def _per_image(chk, facts, judge):
-    """One finding per image of --image and of the pod: ``judge(chk, facts, entry)``; a fact it could not read
-    makes that image's finding Error, and the other images are still judged."""
-    entries = facts.image_entries()
-    if not entries:
-        return _no_images(chk)
-    findings = []
-    for entry in entries:
-        try:
-            findings.append(judge(chk, facts, entry))
-        except FactError as err:
-            findings.append(_error(chk, entry, err))
-    return findings
 
 
 def _acr_or_skip(chk, facts, entry):

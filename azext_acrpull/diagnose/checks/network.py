@@ -1,12 +1,16 @@
 """Causes 3 and 4: 403 Forbidden and i/o timeout. Private DNS, the registry's firewall, peering and
 the path out of the node subnet, judged from Azure's own network facts; and, with --probe, one
 look from inside the cluster."""
+from ..classify import classify_pull_error
+from ..common import firewall as firewall_judge
 from ..common.registry import no_registry_found, registry_target
 from ..facts import FactError
 from ..findings import FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import id_name, parse_resource_id, same_id
 from ..netpath import (
+    ALLOWED,
     AZURE_DNS,
+    DENIED,
     contains,
     data_endpoint,
     diverts,
@@ -603,10 +607,14 @@ def _appliance_route(facts, endpoint):
 
 
 # -- C4.S2 / X.tls / M.nsg / M.fw: the path out of the node subnet --------------------------------
-@check("egress-path", "C4.S2,X.tls,M.nsg,M.fw", "Nothing on the node subnet's path blocks the registry",
-       "Reads the node subnet's route table and the NSGs on the subnet and the node NICs: warns when traffic to the "
-       "registry goes to a virtual appliance or firewall, or an NSG rule denies outbound TCP 443 to the registry's "
-       "addresses, and names what must be allowed.", groups=("network",), fleet=True)
+@check("egress-path", "C4.S2,X.tls,M.nsg,M.fw,B.fqdn,B.proxy", "Nothing on the node subnet's path blocks the registry",
+       "Reads the node subnet's route table and the NSGs on the subnet and the node NICs. Fails when an NSG rule "
+       "denies outbound TCP 443 to the registry's addresses before any allow, or when an Azure Firewall on the route "
+       "(its firewall policy's rule collection groups, base policies and IP groups, or its classic rules) refuses the "
+       "login server or the data path (the data endpoints of every region, or *.blob.core.windows.net); warns when the "
+       "route goes to an appliance whose rules cannot be read, and when the cluster's HTTP proxy (httpProxyConfig) "
+       "would carry traffic meant for a private endpoint, uses *. wildcards in noProxy, or meets a TLS error without "
+       "trustedCa; names what must be allowed.", groups=("network",), fleet=True)
 def egress_path(chk, facts):
     registries = facts.registries()
     if not registries:
@@ -658,31 +666,14 @@ def _egress_one(chk, facts, registry, view, entry, nic_nsgs):
     prefixes = list(sp.get("addressPrefixes") or []) + ([sp["addressPrefix"]] if sp.get("addressPrefix") else [])
     allow = _must_allow(facts, registry, view, private)
     evidence = {"subnetId": subnet.get("id"), "path": "privateEndpoint" if private else "public", "mustAllow": allow}
-    problems, fixes = [], []
+    fails, warns, fixes, passes = [], [], [], []
     table_ref = sp.get("routeTable")
     if table_ref:
         table = facts.network_resource(table_ref["id"])
         evidence["routeTable"] = table["id"]
         for route, dest in _routes_in_use(facts, view, table, private, region):
-            p = _props(route)
-            firewall = facts.firewall_at(p["nextHopIpAddress"]) if p.get("nextHopType") == "VirtualAppliance" \
-                and p.get("nextHopIpAddress") else None
-            if p.get("nextHopType") != "VirtualAppliance":
-                hop = "nowhere (next hop None drops it)"
-            elif firewall:
-                hop = "Azure Firewall {} at {}".format(firewall["name"], p.get("nextHopIpAddress"))
-                evidence.setdefault("firewalls", []).append(firewall["id"])
-            else:
-                hop = "a virtual appliance at {}".format(p.get("nextHopIpAddress"))
-            problems.append("route table {} sends {} (route {}, {}) to {}".format(
-                table["name"], dest, route.get("name"), p.get("addressPrefix"), hop))
-            if p.get("nextHopType") != "VirtualAppliance":
-                fixes.append("az network route-table route delete -g {} --route-table-name {} -n {}{}".format(
-                    parse_resource_id(table["id"]).resource_group, table["name"], route.get("name"),
-                    _sub_flag(facts, table["id"])))
-            else:
-                fixes.append(_appliance_fix(facts, registry, view, private, firewall, p.get("nextHopIpAddress"),
-                                            prefixes, allow))
+            _judge_route(facts, registry, view, private, region, prefixes, allow, table, route, dest, evidence,
+                         (fails, warns, fixes, passes))
     nsg_ids = [(sp.get("networkSecurityGroup") or {}).get("id")]
     nsg_ids += [n for pool in entry["pools"] for n in nic_nsgs.get(pool, [])]
     nsg_ids = list(dict.fromkeys(n for n in nsg_ids if n))
@@ -693,10 +684,13 @@ def _egress_one(chk, facts, registry, view, entry, nic_nsgs):
         for dest, words in _destinations(facts, registry, view, private, region):
             rule = nsg_rule_for(nsg, dest, prefixes)
             if rule and (_props(rule).get("access") or "").lower() == "deny":
-                problems.append("NSG {} rule {} (priority {}) denies outbound TCP 443 to {}".format(
+                # the first matching rule by priority decides, so no allow rule comes before this deny
+                fails.append("NSG {} rule {} (priority {}) denies outbound TCP 443 to {}".format(
                     nsg["name"], rule.get("name"), _props(rule).get("priority"), words))
                 denied.append(dest.get("ip") or dest["service"])
                 first = min(first or 4097, int(_props(rule).get("priority") or 4096))
+                evidence.setdefault("deniedBy", []).append({"nsg": nsg["id"], "rule": rule.get("name"),
+                                                            "priority": _props(rule).get("priority")})
         if denied:
             rid = parse_resource_id(nsg["id"])
             fixes.append("az network nsg rule create -g {} --nsg-name {} -n AllowContainerRegistry443 --priority {} "
@@ -704,25 +698,140 @@ def _egress_one(chk, facts, registry, view, entry, nic_nsgs):
                          "--destination-address-prefixes {}{}".format(
                              rid.resource_group, nsg["name"], free_priority_below(nsg, first), " ".join(denied),
                              _sub_flag(facts, nsg["id"])))
-    proxy = (_props(facts.cluster()).get("httpProxyConfig") or {})
-    login = (_props(registry).get("loginServer") or "").lower()
-    if proxy.get("httpsProxy") and not any(login.endswith(n.lower().lstrip("*")) for n in proxy.get("noProxy") or []
-                                           if n):
-        problems.append("the nodes pull through the HTTP proxy {}".format(_redact(proxy["httpsProxy"])))
-        fixes.append("Allow {} on the proxy {}, or add {} to the cluster's noProxy list".format(
-            allow, _redact(proxy["httpsProxy"]), login))
-    if problems:
+    _judge_proxy(facts, registry, view, private, allow, evidence, warns, fixes)
+    if fails or warns:
+        problems = fails + warns
         commands = " && ".join(dict.fromkeys(f for f in fixes if f.startswith("az ")))
         steps = [f for f in dict.fromkeys(fixes) if not f.startswith("az ")]
-        return chk.finding(target, WARNING, "{}{}. The registry's traffic must get through: {}.".format(
+        status = FAIL if fails else WARNING
+        if passes:
+            problems = problems + passes
+        return chk.finding(target, status, "{}{}. The registry's traffic must get through: {}.".format(
             problems[0][0].upper(), "; ".join(problems)[1:], allow), "; then ".join(([commands] if commands else [])
                                                                                      + steps),
-            problems=problems, **evidence)
-    return chk.finding(target, PASS, "No route, NSG or proxy on subnet {} stands between the nodes and {} ({}).".format(
-        subnet.get("name"), registry["name"], allow), **evidence)
+            problems=fails + warns, **evidence)
+    return chk.finding(target, PASS, "No route, NSG or proxy on subnet {} stands between the nodes and {} "
+                       "({}){}.".format(subnet.get("name"), registry["name"], allow,
+                                        "; " + "; ".join(passes) if passes else ""), **evidence)
 
 
-def _appliance_fix(facts, registry, view, private, firewall, hop, sources, allow):
+def _judge_route(facts, registry, view, private, region, prefixes, allow, table, route, dest, evidence, out):
+    """A user-defined route that diverts the registry's traffic: to nowhere (Warning), to an Azure Firewall whose rules
+    decide (Fail when they refuse the login server or the data path, B.fqdn; nothing when they allow both), or to
+    another appliance whose rules cannot be read (Warning naming the hosts to allow)."""
+    fails, warns, fixes, passes = out
+    p = _props(route)
+    hop_ip = p.get("nextHopIpAddress")
+    firewall = facts.firewall_at(hop_ip) if p.get("nextHopType") == "VirtualAppliance" and hop_ip else None
+    where = "route table {} sends {} (route {}, {}) to".format(table["name"], dest, route.get("name"),
+                                                              p.get("addressPrefix"))
+    if p.get("nextHopType") != "VirtualAppliance":
+        warns.append("{} nowhere (next hop None drops it)".format(where))
+        fixes.append("az network route-table route delete -g {} --route-table-name {} -n {}{}".format(
+            parse_resource_id(table["id"]).resource_group, table["name"], route.get("name"),
+            _sub_flag(facts, table["id"])))
+        return
+    if not firewall:
+        warns.append("{} a virtual appliance at {}, whose rules cannot be read".format(where, hop_ip))
+        fixes.append("Allow {} from {} on the firewall or appliance at {}".format(allow, ", ".join(prefixes), hop_ip))
+        return
+    evidence.setdefault("firewalls", []).append(firewall["id"])
+    private_addresses = None
+    if private:
+        private_addresses = {}
+        for host, ips in view["endpoint"]["addresses"].items():
+            routed = [ip for ip in ips if (route_for(ip, table) or {}).get("name") == route.get("name")]
+            if routed:
+                private_addresses[host] = routed
+    regions = [region] + [(r.get("location") or "").lower() for r in facts.registry_replications(registry)]
+    wanted = firewall_judge.needs(registry, view.get("hosts") or registry_hosts(facts, registry),
+                                  _dedicated_data_endpoints(facts, registry), private_addresses, region,
+                                  [r for r in dict.fromkeys(regions) if r])
+    result = firewall_judge.judge(facts, firewall, wanted, prefixes)
+    evidence.setdefault("firewallDecisions", []).extend(result.get("decisions") or [])
+    if result["status"] == ALLOWED:
+        passes.append("{} Azure Firewall {} at {}, whose rules allow {}".format(
+            where, firewall["name"], hop_ip, ", ".join(result["allowed"])))
+        return
+    if result["status"] == DENIED:
+        evidence["firewallDenied"] = result["denied"]
+        fails.append("{} {}".format(where, firewall_judge.words(firewall, result)))
+        if firewall.get("policy"):
+            fixes.append(firewall_judge.fix(facts, firewall, registry, result, prefixes, private)
+                         + _sub_flag(facts, firewall["policy"]))
+        else:
+            fixes.append(_appliance_fix(facts, registry, view, private, firewall, hop_ip, prefixes, allow,
+                                        hosts=result["denied"]))
+        return
+    warns.append("{} Azure Firewall {} at {}: {}".format(where, firewall["name"], hop_ip, result["reason"]))
+    fixes.append("Allow {} from {} in {}".format(allow, ", ".join(prefixes), firewall_judge.policy_words(firewall)))
+
+
+def _no_proxy_covers(entry, host):
+    """Go's NO_PROXY matching as containerd uses it: ``contoso.com`` and ``.contoso.com`` cover the name and its
+    subdomains (the first also the name itself); ``*.`` wildcards are not supported by AKS and match nothing."""
+    entry, host = (entry or "").strip().lower(), host.lower()
+    if not entry or entry.startswith("*"):
+        return entry == "*"
+    if entry.startswith("."):
+        return host.endswith(entry)
+    return host == entry or host.endswith("." + entry)
+
+
+def _judge_proxy(facts, registry, view, private, allow, evidence, warns, fixes):
+    """B.proxy: the cluster's httpProxyConfig in the registry's way."""
+    proxy = _props(facts.cluster()).get("httpProxyConfig") or {}
+    via = proxy.get("httpsProxy") or proxy.get("httpProxy")
+    if not via:
+        return
+    no_proxy = [n for n in proxy.get("noProxy") or [] if n]
+    login = (_props(registry).get("loginServer") or "").lower()
+    hosts = view.get("hosts") or registry_hosts(facts, registry)
+    evidence["httpProxy"] = _redact(via)
+    wildcards = [n for n in no_proxy if n.strip().startswith("*.")]
+    if wildcards:
+        evidence["noProxyWildcards"] = wildcards
+        warns.append("the cluster's noProxy uses {} (wildcards like *. are not supported: such an entry exempts "
+                     "nothing)".format(", ".join(wildcards)))
+        fixes.append("Write the noProxy entries without the wildcard ({}) in the cluster's httpProxyConfig (az aks "
+                     "update -g {} -n {} --http-proxy-config <file>)".format(
+                         ", ".join(w.strip()[1:] for w in wildcards), facts.cluster_resource_group,
+                         facts.cluster_name))
+    missing = [h for h in hosts if not any(_no_proxy_covers(n, h) for n in no_proxy)]
+    if private and missing:
+        evidence["noProxyMissing"] = missing
+        warns.append("the nodes send {} to the HTTP proxy {} instead of the private endpoint (not in noProxy)".format(
+            ", ".join(missing), _redact(via)))
+        fixes.append("Add {} to noProxy in the cluster's httpProxyConfig (az aks update -g {} -n {} "
+                     "--http-proxy-config <file>)".format(", ".join(missing), facts.cluster_resource_group,
+                                                          facts.cluster_name))
+    elif login in missing:
+        warns.append("the nodes pull through the HTTP proxy {}".format(_redact(via)))
+        fixes.append("Allow {} on the proxy {}, or add {} to the cluster's noProxy list".format(
+            allow, _redact(via), login))
+    if not proxy.get("trustedCa") and _tls_error_seen(facts):
+        evidence["tlsErrorBehindProxy"] = True
+        warns.append("a pull failed with x509: certificate signed by unknown authority while the proxy {} has no "
+                     "trustedCa in the cluster's httpProxyConfig (a TLS-inspecting proxy re-signs the registry's "
+                     "certificate)".format(_redact(via)))
+        fixes.append("Add the proxy's CA certificate as trustedCa to the cluster's httpProxyConfig (az aks update -g "
+                     "{} -n {} --http-proxy-config <file>)".format(facts.cluster_resource_group, facts.cluster_name))
+
+
+def _tls_error_seen(facts):
+    """Does a pull error of the diagnosed pod say the registry's certificate was signed by an unknown authority?"""
+    if not facts.request.pod:
+        return False
+    try:
+        texts = [(c["status"].get("state") or {}).get("waiting", {}).get("message") or ""
+                 for c in facts.pod_containers()]
+        texts += [e.get("message") or "" for e in facts.pod_events(facts.request.namespace, facts.request.pod)]
+    except FactError:
+        return False
+    return any(classify_pull_error(t).cause == "X.tls" and "unknown authority" in t for t in texts if t)
+
+
+def _appliance_fix(facts, registry, view, private, firewall, hop, sources, allow, hosts=None):
     """The firewall rule that lets the registry's traffic through: a ready command for a classic Azure Firewall,
     a precise step for one run by a firewall policy or for another appliance."""
     if not firewall or firewall.get("policy"):
@@ -736,9 +845,10 @@ def _appliance_fix(facts, registry, view, private, firewall, hop, sources, allow
         ips = sorted({ip for ips in view["endpoint"]["addresses"].values() for ip in ips})
         return "az network firewall network-rule create {} -n {}-443 --protocols TCP --destination-addresses {} " \
                "--destination-ports 443{}".format(common, registry["name"], " ".join(ips), _sub_flag(facts, rid.id))
-    hosts = list(view.get("hosts") or registry_hosts(facts, registry))
-    if not _dedicated_data_endpoints(facts, registry):
-        hosts.append("*.blob.core.windows.net")
+    if hosts is None:
+        hosts = list(view.get("hosts") or registry_hosts(facts, registry))
+        if not _dedicated_data_endpoints(facts, registry):
+            hosts.append("*.blob.core.windows.net")
     return "az network firewall application-rule create {} -n {}-https --protocols Https=443 --target-fqdns {}" \
            "{}".format(common, registry["name"], " ".join(hosts), _sub_flag(facts, rid.id))
 

@@ -8,6 +8,7 @@ ones are summarised in one finding. With ``--acr`` or ``--image`` and no ``--pod
 names the checks of the cause it found, which the same run reports below it.
 """
 from ..classify import WAITING_REASONS, classify_pull_error, classify_waiting, failed_token
+from ..common.pods import _when, container_events
 from ..discovery import ACTIVE_PODS, pod_name, pull_waits
 from ..facts import FactError
 from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
@@ -64,8 +65,6 @@ _CAUSE_FIX = {
     "B.slow": "Make the image smaller (fewer and smaller layers), enable artifact streaming on a Premium registry "
               "(az acr artifact-streaming update), or pre-pull the image on the nodes",
 }
-_FIELD_PATHS = {"init container": "spec.initContainers{{{}}}", "container": "spec.containers{{{}}}",
-                "ephemeral container": "spec.ephemeralContainers{{{}}}"}
 _QPS = "pull QPS exceeded"
 _TEXT_LIMIT = 2000
 
@@ -97,25 +96,6 @@ def _events(facts, pod):
         return facts.pod_events(meta.get("namespace"), meta.get("name")), None
     except FactError as err:
         return [], err.reason.rstrip(".")
-
-
-def _when(event):
-    return event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp") or ""
-
-
-def container_events(events, container, containers):
-    """The pod's events about one container, newest first: by field path, or for events without one, by the
-    image they quote (or all containers when they quote none, such as a pull secret kubelet could not read)."""
-    path = _FIELD_PATHS[container["kind"]].format(container["name"])
-    others = ['"{}"'.format(c["image"]) for c in containers if c["image"] != container["image"]]
-    mine = []
-    for event in events:
-        field = (event.get("involvedObject") or {}).get("fieldPath")
-        message = event.get("message") or ""
-        if field == path or (not field and ('"{}"'.format(container["image"]) in message
-                                            or not any(o in message for o in others))):
-            mine.append(event)
-    return sorted(mine, key=_when, reverse=True)
 
 
 def _pull_texts(container, events):
@@ -210,7 +190,16 @@ def _http_proxy(facts):
        "container status to decide.", groups=("pod",))
 def pod_pull_events(chk, facts):
     if facts.request.pod:
-        return _pod_findings(chk, facts, facts.diagnosed_pod(), [])
+        try:
+            pod = facts.diagnosed_pod()
+        except FactError as err:
+            if err.status_code != 404:
+                raise
+            return [chk.finding("pod {}/{}".format(facts.request.namespace, facts.request.pod), SKIPPED,
+                                "No pod {}/{} exists, so no container waits on a pull; a workload of that name does: "
+                                "pod-admission reads why its pods were not created.".format(
+                                    facts.request.namespace, facts.request.pod))]
+        return _pod_findings(chk, facts, pod, [])
     if not facts.discovering():
         return _skipped_without_pod(chk, facts)
     found = facts.failing_pod_groups()

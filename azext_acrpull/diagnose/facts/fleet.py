@@ -32,6 +32,8 @@ logger = get_logger(__name__)
 CLUSTER = "microsoft.containerservice/managedclusters"
 REGISTRY = "microsoft.containerregistry/registries"
 REPLICATION = "microsoft.containerregistry/registries/replications"
+CACHE_RULE = "microsoft.containerregistry/registries/cacherules"
+CREDENTIAL_SET = "microsoft.containerregistry/registries/credentialsets"
 VMSS = "microsoft.compute/virtualmachinescalesets"
 IDENTITY = "microsoft.managedidentity/userassignedidentities"
 ZONE = "microsoft.network/privatednszones"
@@ -45,8 +47,8 @@ QUERIES = {
     "clusters": "resources\n| where type =~ '{}'\n| project {}\n| order by id asc".format(CLUSTER, _COLUMNS),
     "subscriptions": "resourcecontainers\n| where type =~ 'microsoft.resources/subscriptions'\n"
                      "| project id, name, subscriptionId, tenantId, properties\n| order by id asc",
-    "registries": "resources\n| where type in~ ('{}', '{}')\n| project {}\n| order by id asc".format(
-        REGISTRY, REPLICATION, _COLUMNS),
+    "registries": "resources\n| where type in~ ('{}', '{}', '{}', '{}')\n| project {}\n| order by id asc".format(
+        REGISTRY, REPLICATION, CACHE_RULE, CREDENTIAL_SET, _COLUMNS),
     "role definitions": "authorizationresources\n| where type =~ 'microsoft.authorization/roledefinitions'\n"
                         "| project id, name, type, properties\n| order by id asc",
     # Only scopes that can hold a registry matter: the root, management groups, subscriptions, resource groups,
@@ -141,6 +143,7 @@ class FleetData:
         self.registries = {}             # id (lower) -> row
         self.registries_by_name = {}     # name (lower) -> [rows]
         self.replications = {}           # registry id (lower) -> [rows]
+        self.registry_children = {}      # (registry id (lower), "cacherules" | "credentialsets") -> [rows]
         self.definitions = {}            # role definition guid (lower) -> row
         self.assignments = []
         self.assignments_by_scope = {}   # scope (lower) -> [rows]
@@ -262,8 +265,13 @@ class FleetData:
 
     def _index_registries(self, rows):
         for row in rows:
-            if (row.get("type") or "").lower() == REPLICATION:
+            kind = (row.get("type") or "").lower()
+            if kind == REPLICATION:
                 self.replications.setdefault(_low(row["id"].split("/replications/")[0]), []).append(row)
+            elif kind in (CACHE_RULE, CREDENTIAL_SET):
+                child = kind.rsplit("/", 1)[1]
+                parent = row["id"][:row["id"].lower().index("/" + child + "/")]
+                self.registry_children.setdefault((_low(parent), child), []).append(row)
             else:
                 self.registries[_low(row["id"])] = row
                 self.registries_by_name.setdefault(row["name"].lower(), []).append(row)
@@ -659,6 +667,10 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
     def registry_names_from_images(self):
         return []
 
+    def image_entries(self):
+        """A fleet scan names no image: image-level checks judge registries instead."""
+        return []
+
     def _lookup(self, spec):
         kind, value = spec
         if kind == "id":
@@ -667,6 +679,13 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
 
     def registries(self):
         return [lk["registry"] for lk in self.registry_lookups() if lk["registry"]]
+
+    def registry_cache_rules(self, registry):
+        """The registry's cache rules as Resource Graph lists them (rows of their own, like replications)."""
+        return list(self.data.registry_children.get((_low(registry["id"]), "cacherules"), []))
+
+    def registry_credential_sets(self, registry):
+        return list(self.data.registry_children.get((_low(registry["id"]), "credentialsets"), []))
 
     def registry_replications(self, registry):
         if ((registry.get("sku") or {}).get("name") or "").lower() != "premium":
@@ -725,6 +744,14 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
             raise FactError("the signed-in account may not read {} (needs {}/{}/read): Azure Resource Graph shows "
                             "no subscription {}".format(words, rid.namespace, rid.type, rid.subscription), 403)
         raise FactError("{} was not found: Azure Resource Graph does not show it".format(words), 404)
+
+    def firewall_rules(self, firewall):
+        """Classic rules come with the firewall in the bulk read; a firewall policy's rule collection groups do not."""
+        if firewall.get("policy"):
+            raise FactError("the rules of firewall policy {} (its rule collection groups) are not read in a fleet "
+                            "scan; run az aks diagnose-pull check-network on the cluster to judge them".format(
+                                id_name(firewall["policy"])))
+        return super().firewall_rules(firewall)
 
     def resources_of_type(self, subscription, resource_type, resource_group=None, name=None):
         low_type = resource_type.lower()

@@ -239,6 +239,34 @@ class KubeFacts:
         found = self.kube_get("/api/v1/nodes") or {}
         return found.get("items") or []
 
+    def node(self, name):
+        """One node, or None when it does not exist."""
+        return self.kube_get("/api/v1/nodes/{}".format(name))
+
+    def node_events(self, name):
+        """Events about a node (kubelet records them in the default namespace), in the core v1 shape."""
+        found = self.kube_get("/api/v1/namespaces/default/events",
+                              {"fieldSelector": "involvedObject.kind=Node,involvedObject.name={}".format(name)}) or {}
+        return found.get("items") or []
+
+    def workload_named(self, namespace, name):
+        """The workload (Deployment, ReplicaSet, Job, StatefulSet, DaemonSet) a name means when no pod has it: the
+        workload of that name, or the one whose pods' names start with it; None when there is none."""
+        for path in ("/apis/apps/v1/namespaces/{}/replicasets", "/apis/apps/v1/namespaces/{}/deployments",
+                     "/apis/batch/v1/namespaces/{}/jobs", "/apis/apps/v1/namespaces/{}/statefulsets",
+                     "/apis/apps/v1/namespaces/{}/daemonsets"):
+            for item in (self.kube_get(path.format(namespace)) or {}).get("items") or []:
+                found = (item.get("metadata") or {}).get("name") or ""
+                if found == name or name.startswith(found + "-"):
+                    return item
+        return None
+
+    def workload_events(self, namespace=None, reason="FailedCreate"):
+        """Events with this reason about any object, in one namespace or the whole cluster (core v1 shape)."""
+        path = "/api/v1/namespaces/{}/events".format(namespace) if namespace else "/api/v1/events"
+        found = self.kube_get(path, {"fieldSelector": "reason={}".format(reason)}) or {}
+        return found.get("items") or []
+
 
 def core_event(event):
     """An events.k8s.io/v1 Event in the core v1 shape (note -> message, regarding -> involvedObject, series)."""

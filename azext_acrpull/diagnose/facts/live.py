@@ -14,6 +14,7 @@ from .arm import (
     foreign_tenant,
 )
 from .base import FactError, Facts
+from .cache import CacheFacts
 from .credentials import CredentialFacts
 from .graph import GraphFacts
 from .images import ImageFacts
@@ -30,7 +31,7 @@ logger = get_logger(__name__)
 ACR_PROVIDER = "/providers/microsoft.containerregistry/registries/"
 
 
-class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, ReachabilityFacts, RunCommandFacts,
+class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts, ReachabilityFacts, RunCommandFacts,
                 ImageFacts, RegistryDataFacts, ArmFacts, Facts):
     """Reads each fact from Azure the first time a check asks for it."""
 

@@ -16,6 +16,9 @@ NETWORK_TYPES = ("virtualnetworks", "privateendpoints", "networkinterfaces", "pu
                  "publicipprefixes", "loadbalancers", "natgateways", "routetables", "networksecuritygroups",
                  "azurefirewalls")
 API_VERSIONS = {"microsoft.network/" + t: NETWORK_API for t in NETWORK_TYPES}
+# Read per run only when a route leads to an Azure Firewall (not part of fleet's bulk network read).
+FIREWALL_TYPES = ("firewallpolicies", "ipgroups")
+API_VERSIONS.update({"microsoft.network/" + t: NETWORK_API for t in FIREWALL_TYPES})
 # Types read from a listing of the node resource group when the cluster's VNet is AKS-managed (see _node_subnets).
 NODE_RG_LISTS = {"microsoft.network/virtualnetworks": "node_resource_group_vnets",
                  "microsoft.network/networksecuritygroups": "node_resource_group_nsgs"}
@@ -23,7 +26,7 @@ WORDS = {"virtualnetworks": "virtual network", "privateendpoints": "private endp
          "networkinterfaces": "network interface", "publicipaddresses": "public IP address",
          "publicipprefixes": "public IP prefix", "loadbalancers": "load balancer", "natgateways": "NAT gateway",
          "routetables": "route table", "networksecuritygroups": "network security group",
-         "azurefirewalls": "Azure Firewall"}
+         "azurefirewalls": "Azure Firewall", "firewallpolicies": "firewall policy", "ipgroups": "IP group"}
 RESOURCES_API = "2024-11-01"   # the generic resource listing, as azure-mgmt-resource calls it
 SUBSCRIPTIONS_API = "2022-12-01"
 PRIVATE_DNS_API = "2018-09-01"   # as azure.mgmt.privatedns calls it
@@ -402,6 +405,41 @@ class NetworkFacts:
                             "publicIps": [(p.get("properties") or {}).get("ipAddress") for p in found
                                           if (p.get("properties") or {}).get("ipAddress")]}
         return None
+
+    def firewall_rules(self, firewall):
+        """What an Azure Firewall decides by: its policy chain (topmost base policy first, each with its rule
+        collection groups), or its classic rule collections, and the addresses of every IP group they name."""
+        return self.once(("firewall_rules", firewall["id"].lower()), lambda: self._firewall_rules(firewall))
+
+    def _firewall_rules(self, firewall):
+        chain, seen, policy_id = [], set(), firewall.get("policy")
+        classic = None if policy_id else (self.network_resource(firewall["id"]).get("properties") or {})
+        while policy_id and policy_id.lower() not in seen:
+            seen.add(policy_id.lower())
+            policy = self.network_resource(policy_id)
+            chain.insert(0, {"id": policy["id"], "name": policy.get("name"),
+                             "groups": self.firewall_rule_collection_groups(policy["id"])})
+            policy_id = _ref(policy.get("properties"), "basePolicy")
+        groups = set()
+        rules = [r for p in chain for g in p["groups"] for c in (g.get("properties") or {}).get("ruleCollections")
+                 or [] for r in c.get("rules") or []]
+        rules += [r for f in ("applicationRuleCollections", "networkRuleCollections") for c in (classic or {}).get(f)
+                  or [] for r in (c.get("properties") or {}).get("rules") or []]
+        for rule in rules:
+            groups.update(g for f in ("sourceIpGroups", "destinationIpGroups") for g in rule.get(f) or [])
+        ip_groups = {}
+        for group_id, found in zip(sorted(groups), self.parallel(self.network_resource, sorted(groups)), strict=True):
+            ip_groups[group_id.lower()] = None if isinstance(found, FactError) else \
+                list((found.get("properties") or {}).get("ipAddresses") or [])
+        return {"policies": chain, "classic": classic, "ipGroups": ip_groups}
+
+    def firewall_rule_collection_groups(self, policy_id):
+        """The rule collection groups of a firewall policy (a child collection: one listing)."""
+        rid = parse_resource_id(policy_id)
+        return self._read("the rule collection groups of firewall policy {}".format(rid.name),   # plain GET: arm.py
+                          "Microsoft.Network/firewallPolicies/ruleCollectionGroups/read",
+                          lambda: self.arm_list(rid.id.rstrip("/") + "/ruleCollectionGroups", NETWORK_API,
+                                                rid.subscription))
 
     def _lb_outbound_refs(self):
         lb_id = "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/loadBalancers/kubernetes".format(

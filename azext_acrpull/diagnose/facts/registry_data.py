@@ -57,6 +57,28 @@ class RegistryDataFacts:
         key = ("registry_manifest", _login(registry), repository, reference)
         return self.once(key, lambda: self._read_manifest(registry, repository, reference))
 
+    def registry_manifest_present(self, registry, repository, digest):
+        """Does the registry hold the manifest ``digest`` (a HEAD, as containerd does before fetching a child)?"""
+        key = ("registry_manifest_head", _login(registry), repository, digest)
+        return self.once(key, lambda: self._head_manifest(registry, repository, digest))
+
+    def _head_manifest(self, registry, repository, digest):
+        import requests
+        login = _login(registry)
+        token = self._registry_access_token(registry, "repository:{}:pull".format(repository))
+        headers = {"Accept": ", ".join(MANIFEST_MEDIA_TYPES)}
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        try:
+            response = self.http.request("HEAD", "https://{}/v2/{}/manifests/{}".format(login, repository, digest),
+                                         headers=headers, timeout=DATA_TIMEOUT, verify=_verify())
+        except requests.RequestException as err:
+            raise self._registry_unreachable(registry, err) from None
+        if response.status_code == 404:
+            return False
+        self._registry_refusal(registry, response, "the manifest {} of {}".format(digest, repository))
+        return True
+
     def registry_tags(self, registry, repository):
         """The repository's tags, or None when the repository does not exist."""
         key = ("registry_tags", _login(registry), repository)

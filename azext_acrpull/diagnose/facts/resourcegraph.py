@@ -21,7 +21,7 @@ from knack.log import get_logger
 
 from ..deadline import NO_DEADLINE
 from .base import FactError
-from .transport import CONNECT_TIMEOUT, GRACE
+from .transport import CONNECT_TIMEOUT, GRACE, TokenGuard
 
 logger = get_logger(__name__)
 
@@ -174,6 +174,7 @@ class AzureRest:
         self._session.mount("https://", adapter)
         self._tokens = {}
         self._token_lock = threading.Lock()
+        self._guard = TokenGuard(self.deadline)
         self.stats = Stats()
 
     def _token(self, resource):
@@ -182,11 +183,9 @@ class AzureRest:
             if cached and cached[1] > time.time() + 300:
                 return cached[0]
             from azure.cli.core._profile import Profile
-            try:
-                creds, _, _ = Profile(cli_ctx=self.cli_ctx).get_raw_token(resource=resource)
-            except Exception as err:  # pylint: disable=broad-except
-                raise FactError("could not get an access token for {}: {}".format(
-                    resource, str(err).splitlines()[0] if str(err) else type(err).__name__)) from None
+            # az's token through the run's TokenGuard: msal's request bounded, transient failures retried, a
+            # failure a FactError that names Entra ID (and asks for `az login` when the sign-in was refused).
+            creds = self._guard.get(resource, lambda: Profile(cli_ctx=self.cli_ctx).get_raw_token(resource=resource)[0])
             header = "{} {}".format(creds[0], creds[1])
             entry = creds[2] if len(creds) > 2 and isinstance(creds[2], dict) else {}
             expires = entry.get("expires_on") or entry.get("expiresOn")

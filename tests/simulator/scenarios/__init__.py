@@ -21,4 +21,4 @@ def build(name):
     return populate(SCENARIOS[name][1]())
 
 
-from . import auth, beyond, discovery, fix, fleet, foundation, image, network, reliability  # noqa: E402,F401  pylint: disable=wrong-import-position
+from . import auth, beyond, beyond_pull, discovery, fix, fleet, foundation, image, network, reliability  # noqa: E402,F401  pylint: disable=wrong-import-position

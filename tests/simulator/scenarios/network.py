@@ -26,8 +26,9 @@ def _spoke(w, rg="rg1", subnet_kwargs=None):
                    [dict({"name": "aks-nodes", "prefix": "10.1.0.0/22"}, **(subnet_kwargs or {}))])
 
 
-def _hub(w, pe_policies="Disabled"):
-    """The hub VNet with its Azure Firewall (10.0.1.4, public IP 52.160.40.7) and a subnet for private endpoints."""
+def _hub(w, pe_policies="Disabled", policy=None):
+    """The hub VNet with its Azure Firewall (10.0.1.4, public IP 52.160.40.7) and a subnet for private endpoints;
+    ``policy``: a function of the world that makes the firewall policy and returns its id."""
     w.subs[HUB_SUB] = "Contoso Connectivity"
     hub = nb.vnet(w, "rg-hub", "hub-vnet", ["10.0.0.0/16"], [
         {"name": "AzureFirewallSubnet", "prefix": "10.0.1.0/26"},
@@ -35,7 +36,7 @@ def _hub(w, pe_policies="Disabled"):
         subscription=HUB_SUB)
     pip = nb.public_ip(w, "rg-hub", "hub-fw-pip", FIREWALL_PUBLIC_IP, subscription=HUB_SUB)
     nb.azure_firewall(w, "rg-hub", "hub-fw", nb.subnet_id(hub, "AzureFirewallSubnet"), FIREWALL_IP, pip["id"],
-                      subscription=HUB_SUB)
+                      subscription=HUB_SUB, policy=policy(w) if policy else None)
     return hub
 
 
@@ -247,6 +248,109 @@ def net_udr_firewall():
     registry = w.registry("myacr", "rg1", networkRuleSet={"defaultAction": "Deny", "ipRules": [
         {"action": "Allow", "value": "198.51.100.0/24"}]})
     w.assign(registry["id"], "AcrPull", kubelet_object_id(cluster))
+    return w
+
+
+# -- B.fqdn: the Azure Firewall's rules, B.proxy: the cluster's HTTP proxy --------------------------------
+BLOB_EOF = ('rpc error: code = Unknown desc = failed to pull and unpack image "myacr.azurecr.io/app:1.0": failed to '
+            "copy: httpReadSeeker: failed open: failed to do request: Get \"https://myacrstore.blob.core.windows.net/"
+            'docker/registry/v2/blobs/sha256/ab/abcd/data?se=2026-12-05T22%3A00%3A00Z&sig=x": EOF')
+
+
+def _udr_policy_world(name, policy, next_hop=FIREWALL_IP, pod_error=None):
+    """A public registry behind the hub: the node subnet's 0.0.0.0/0 goes to ``next_hop`` (the Azure Firewall, which
+    takes its rules from the policy ``policy(w)`` makes, or another appliance)."""
+    w = World(name)
+    hub = _hub(w, policy=policy)
+    routes = nb.route_table(w, "rg1", "spoke-routes", [("default-to-firewall", "0.0.0.0/0", "VirtualAppliance",
+                                                         next_hop)])
+    spoke = _spoke(w, subnet_kwargs={"route_table": routes["id"]})
+    nb.peer_both(w, spoke, hub)
+    cluster = _cluster(w, spoke)
+    nb.outbound(w, cluster, "userDefinedRouting")
+    registry = w.registry("myacr", "rg1")
+    w.assign(registry["id"], "AcrPull", kubelet_object_id(cluster))
+    if pod_error:
+        app = pod(w, cluster, "app", [{"name": "app", "image": "myacr.azurecr.io/app:1.0"}], node="aks-nodepool1-0")
+        pull_failure(w, cluster, app, "app", pod_error)
+    return w
+
+
+def _policy(name, *groups, base=None):
+    def make(w):
+        parent = base(w) if base else None
+        return nb.firewall_policy(w, "rg-hub", name, groups, base=parent, subscription=HUB_SUB)["id"]
+    return make
+
+
+NODES = ("10.1.0.0/22",)
+
+
+@scenario("net-fw-policy-login-only", "0.0.0.0/0 goes to the hub's Azure Firewall, whose policy allows the login "
+                                      "server but not the registry's storage: tokens work, layer downloads end in EOF "
+                                      "(B.fqdn).")
+def net_fw_policy_login_only():
+    return _udr_policy_world("net-fw-policy-login-only", _policy("hub-fw-policy", ("aks-egress", 300, [
+        nb.filter_collection("aks-required", 200, "Allow", [
+            nb.application_rule("aks-fqdn", [], NODES, fqdn_tags=["AzureKubernetesService"]),
+            nb.application_rule("registry-login", ["myacr.azurecr.io"], NODES)])])), pod_error=BLOB_EOF)
+
+
+@scenario("net-fw-policy-allows-both", "0.0.0.0/0 goes to the hub's Azure Firewall: its base policy allows the "
+                                       "AzureContainerRegistry service tag on 443, the child policy *.blob.core."
+                                       "windows.net over HTTPS; a deny collection for other storage comes later.")
+def net_fw_policy_allows_both():
+    base = _policy("org-base-policy", ("org-network", 100, [
+        nb.filter_collection("registry-tag", 100, "Allow", [nb.network_rule("acr-tag", ["AzureContainerRegistry"],
+                                                                            ["10.0.0.0/8"])])]))
+    return _udr_policy_world("net-fw-policy-allows-both", _policy("hub-fw-policy", ("aks-egress", 300, [
+        nb.filter_collection("storage", 200, "Allow", [nb.application_rule("blobs", ["*.blob.core.windows.net"],
+                                                                           NODES)]),
+        nb.filter_collection("deny-files", 300, "Deny", [nb.application_rule("files", ["*.file.core.windows.net"],
+                                                                             ["*"])])]), base=base))
+
+
+@scenario("net-appliance-third-party", "0.0.0.0/0 goes to a third-party appliance (10.0.1.100) whose rules Azure "
+                                       "does not hold.")
+def net_appliance_third_party():
+    return _udr_policy_world("net-appliance-third-party", None, next_hop="10.0.1.100")
+
+
+def _proxy(w, no_proxy, trusted_ca=None):
+    cluster = next(r for k, r in w.arm.items() if k.endswith("/managedclusters/aks1"))
+    config = {"httpProxy": "http://10.0.1.10:3128/", "httpsProxy": "http://10.0.1.10:3128/", "noProxy": no_proxy}
+    if trusted_ca:
+        config["trustedCa"] = trusted_ca
+    cluster["properties"]["httpProxyConfig"] = config
+    return w
+
+
+@scenario("net-proxy-wildcard-no-proxy", "A private registry, and the cluster's HTTP proxy lists *.azurecr.io in "
+                                         "noProxy: a wildcard AKS does not support, so the registry's hosts go to "
+                                         "the proxy instead of the private endpoint (B.proxy).")
+def net_proxy_wildcard_no_proxy():
+    return _proxy(hub_and_spoke("net-proxy-wildcard-no-proxy"), ["localhost", "10.0.0.0/8", "*.azurecr.io"])
+
+
+@scenario("net-proxy-no-proxy-right", "A private registry, and the cluster's HTTP proxy exempts azurecr.io and its "
+                                      "subdomains.")
+def net_proxy_no_proxy_right():
+    return _proxy(hub_and_spoke("net-proxy-no-proxy-right"), ["localhost", "10.0.0.0/8", ".azurecr.io"])
+
+
+@scenario("net-proxy-tls-untrusted", "A public registry pulled through a TLS-inspecting proxy the cluster has no "
+                                     "trustedCa for: the pod fails with x509 unknown authority (B.proxy).")
+def net_proxy_tls_untrusted():
+    w = World("net-proxy-tls-untrusted")
+    cluster = w.cluster("aks1", "rg1")
+    registry = w.registry("myacr", "rg1")
+    w.assign(registry["id"], "AcrPull", kubelet_object_id(cluster))
+    _proxy(w, ["localhost", "myacr.azurecr.io", ".blob.core.windows.net"])
+    app = pod(w, cluster, "app", [{"name": "app", "image": "myacr.azurecr.io/app:1.0"}], node="aks-nodepool1-0")
+    pull_failure(w, cluster, app, "app", 'rpc error: code = Unknown desc = failed to pull and unpack image '
+                 '"myacr.azurecr.io/app:1.0": failed to resolve reference "myacr.azurecr.io/app:1.0": failed to do '
+                 'request: Head "https://myacr.azurecr.io/v2/app/manifests/1.0": tls: failed to verify certificate: '
+                 "x509: certificate signed by unknown authority")
     return w
 
 
