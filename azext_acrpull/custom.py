@@ -186,6 +186,10 @@ def _confirm_fix(plan_text, count, yes):
                          "plan above and pass --yes to apply it.") from None
 
 
+# Checks that read the cluster's Kubernetes API whenever a registry is found (starting from pods, every command does).
+KUBERNETES_CHECKS = ("pull-secret-sp", "pull-secret-admin")
+
+
 def _diagnose(cmd, group, resource_group_name, name, acr, image, pod, namespace, checks, probe=False, timeout=None,
               no_run_command=False):
     from azext_acrpull._format import remediation_in_table
@@ -200,7 +204,11 @@ def _diagnose(cmd, group, resource_group_name, name, acr, image, pod, namespace,
         facts.prefetch(facts.cluster, facts.registry_lookups)   # in flight while the check modules are imported
         if facts.discovering():   # the pod LIST, and the registries its images will be looked up in, at once
             facts.prefetch(facts.failing_pods, facts.registries_in_subscription)
-        findings = _findings(cmd, facts, select_checks(group, checks, pod=_starts_from_pods(request)))
+        selected = select_checks(group, checks, pod=_starts_from_pods(request))
+        if _starts_from_pods(request) or any(c.check_id in KUBERNETES_CHECKS for c in selected):
+            # Its URL needs only -g and -n: the kubeconfig does not wait for the cluster's GET.
+            facts.prefetch(facts.kube_connection)
+        findings = _findings(cmd, facts, selected)
     finally:
         facts.close()
     result = [f.to_dict() for f in findings]

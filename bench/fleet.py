@@ -28,14 +28,13 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass
 
 from bench.fleet_tenant import SHARED_REGISTRY, generate, generate_shared, summary
+from bench.launcher import Launcher
 from bench.readme import write_section
 from bench.run import critical_path
 from bench.summary import save_results
@@ -70,33 +69,25 @@ class Sample:
     failing: int
 
 
-def run_once(env, args, expected, timeout=900):
+def run_once(env, launcher, args, expected, timeout=900):
     env.sim.clear_log()
     resourcegraph._quota_states.clear()   # pylint: disable=protected-access  (a fresh quota for each run)
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen([env.az, *args], env=env.env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                cwd=env.dir)
-        timer = threading.Timer(timeout, proc.kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
-        wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read().decode(errors="replace")
-    if proc.returncode != 0:
-        raise RuntimeError("az {} failed ({}): {}".format(" ".join(args), proc.returncode, stderr[-2000:]))
+    with tempfile.TemporaryDirectory() as tmp:
+        out, err = os.path.join(tmp, "out"), os.path.join(tmp, "err")
+        ran = launcher.run([env.az, *args], env.env, env.dir, out, err, timeout)
+        with open(out, "rb") as f:
+            stdout = f.read()
+        with open(err, encoding="utf-8", errors="replace") as f:
+            stderr = f.read()
+    if ran["status"] != 0:
+        raise RuntimeError("az {} failed ({}): {}".format(" ".join(args), ran["status"], stderr[-2000:]))
     findings = json.loads(stdout)
     clusters = {f["cluster"] for f in findings}
     if len(clusters) != expected:
         raise RuntimeError("fleet reported {} clusters, the tenant has {}".format(len(clusters), expected))
     log = list(env.sim.log)
     arg = [e for e in log if e["path"] == ARG_PATH]
-    return Sample(wall=wall, cpu=usage.ru_utime + usage.ru_stime, rss_mb=usage.ru_maxrss / 1024.0,
+    return Sample(wall=ran["wall"], cpu=ran["cpu"], rss_mb=ran["rssMb"],
                   requests=len(log), pages=sum(1 for e in arg if e["status"] == 200),
                   throttled=sum(1 for e in arg if e["status"] == 429),
                   graph=sum(1 for e in log if e["host"] == "graph.microsoft.com"),
@@ -105,7 +96,7 @@ def run_once(env, args, expected, timeout=900):
                   failing=len({f["cluster"] for f in findings if f["status"] == "Fail"}))
 
 
-def measure(env, plan, runs, latency):
+def measure(env, launcher, plan, runs, latency):
     """{(shape, size): (tenant summary, [Sample])}"""
     results = {}
     for shape, n in plan:
@@ -117,7 +108,7 @@ def measure(env, plan, runs, latency):
         print("{} tenant of {:,} clusters generated in {:.0f} s".format(shape, n, time.perf_counter() - started),
               file=sys.stderr, flush=True)
         env.sim.latency = latency
-        samples = [run_once(env, args, n) for _ in range(1 if n >= LARGE else runs)]
+        samples = [run_once(env, launcher, args, n) for _ in range(1 if n >= LARGE else runs)]
         results[(shape, n)] = (summary(world), samples)
         del world
         med = _median(samples)
@@ -203,14 +194,16 @@ def main(argv=None):
     if not plan:
         parser.error("no sizes to measure")
     load_before = os.getloadavg()[0]
+    launcher = Launcher()   # before anything large is generated: see bench/launcher.py
     env = Environment()
     try:
         warm_shape, warm_size = min(plan, key=lambda p: p[1])
         env.load(SHAPES[warm_shape][1](warm_size))
-        run_once(env, SHAPES[warm_shape][2], warm_size)
-        results = measure(env, plan, args.runs, args.latency)
+        run_once(env, launcher, SHAPES[warm_shape][2], warm_size)
+        results = measure(env, launcher, plan, args.runs, args.latency)
     finally:
         env.close()
+        launcher.close()
     block, ok, checks = table(results, args.latency, args.runs, (load_before, os.getloadavg()[0]))
     print(block)
     if not args.no_readme:

@@ -81,7 +81,7 @@ def block():
     notes = []
     if run:
         notes.append("`run`: {}, {} ms per request, median of {} interleaved runs, load average {:.1f}-{:.1f} "
-                     "(`scripts/bench.sh`; details below)".format(run["date"], run["latencyMs"], run["runs"],
+                     "(`scripts/bench.sh`; details below)".format(run["date"], run["latencyMs"], run["rounds"],
                                                                   *run["load"]))
     if fleet:
         notes.append("`fleet`: {}, {} ms per request, load average {:.1f}-{:.1f} (`scripts/bench-fleet.sh`; "

@@ -316,3 +316,24 @@ def test_role_definitions_are_evaluated_once_per_definition(monkeypatch):
     assert roles.assignments_of(indexed, ["P7", "p8"]) == roles.assignments_of(list(assignments), ["p7", "P8"])
     assert [a["properties"]["principalId"] for a in indexed.of(["p8", "p7"])] == [
         a["properties"]["principalId"] for a in assignments if a["properties"]["principalId"] in ("p7", "p8")]
+
+
+def test_streamed_findings_are_one_json_array():
+    import io
+
+    from azext_acrpull.custom import _JsonStream
+    from azext_acrpull.diagnose.findings import Finding
+    from azext_acrpull.diagnose.fleet import record
+
+    found = [("/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/a",
+              Finding("acr-role-assignment", "C1.S1", "t", "registry r", "Fail", "m", "fix", {"n": ["é", 1]})),
+             ("/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/b",
+              Finding("acr-network-rules", "C3.S2", "t", "registry r", "Pass", "m"))]
+    for count in (0, 1, 2):
+        out = io.StringIO()
+        stream = _JsonStream(out)
+        for cluster, finding in found[:count]:
+            stream.write(cluster, finding)
+        stream.close()
+        assert json.loads(out.getvalue()) == [record(c, f) for c, f in found[:count]]
+        assert out.getvalue().count("\n") == count + (2 if count else 1)   # one line per finding

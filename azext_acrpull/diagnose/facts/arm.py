@@ -3,11 +3,12 @@
 Facts are REST JSON, so for a plain GET an SDK is a detour that costs CPU on every run: importing the
 compute, authorization, container registry or resource SDK takes about 0.1 s each, and the answer is
 parsed into models only to be serialized back (``rest``). On two busy cores that CPU is wall time.
-These reads go through the pipeline of the container service client that every run creates for the
-cluster anyway, so az's login, cloud, proxies, user agent, --debug logging and the run's retry and
-timeout bounds all apply; a refusal is the same ``HttpResponseError`` (ARM error format) that
-``LiveFacts._read`` turns into a FactError. Actions with side effects, and anything that is not a GET,
-keep using the SDKs.
+These reads go through the pipeline of the container service client that every run creates anyway (az
+imports that SDK for any `az aks` command), so az's login, cloud, proxies, user agent, --debug logging and
+the run's retry and timeout bounds all apply; a refusal is the same ``HttpResponseError`` (ARM error
+format) that ``LiveFacts._read`` turns into a FactError. The cluster and its user credentials are read this
+way too: their SDK models would be built only to be serialized back. Actions with side effects keep using
+the SDKs.
 """
 import re
 
@@ -21,6 +22,7 @@ ROLE_ASSIGNMENTS_API = "2022-04-01"
 ROLE_DEFINITIONS_API = "2022-05-01-preview"
 IDENTITY_API = "2024-11-30"
 SUBSCRIPTIONS_API = "2022-12-01"
+CLUSTER_API = "2026-06-01"
 # ARM's answer to a token of another tenant than the subscription's: "The access token is from the wrong issuer
 # 'https://sts.windows.net/<token's tenant>/'. It must match the tenant 'https://sts.windows.net/<its tenant>/' ..."
 WRONG_TENANT = "InvalidAuthenticationTokenTenant"
@@ -56,14 +58,19 @@ class ArmFacts:
                 return items
         raise FactError("ARM kept paging {} past {} pages".format(path, MAX_PAGES))
 
-    def _arm_send(self, url, params, subscription_id):
+    def arm_post(self, path, api_version, subscription_id=None):
+        """POST an ARM action that only reads (``listClusterUserCredential``) and return its REST JSON."""
+        return self._arm_send(path, {"api-version": api_version}, subscription_id, method="POST",
+                              logging_enable=False)   # its answer holds credentials: never in --debug output
+
+    def _arm_send(self, url, params, subscription_id, method="GET", **options):
         from azure.core.exceptions import DecodeError, HttpResponseError
         from azure.core.rest import HttpRequest
         from azure.mgmt.core.exceptions import ARMErrorFormat
 
         from ..._client_factory import cf_container_service
         client = self._client(cf_container_service, subscription_id)
-        response = pipeline_send(client, HttpRequest("GET", url, params=params))
+        response = pipeline_send(client, HttpRequest(method, url, params=params), **options)
         if response.status_code >= 400:
             raise HttpResponseError(response=response, error_format=ARMErrorFormat)
         try:
@@ -72,7 +79,7 @@ class ArmFacts:
             raise DecodeError("not JSON", response=response) from None
 
 
-def pipeline_send(client, request):
+def pipeline_send(client, request, **options):
     """Send ``request`` through a generated SDK client's pipeline (its policies, credential and retries).
 
     Single-API clients have ``send_request``; the multi-API clients of older azure-cli releases
@@ -80,7 +87,7 @@ def pipeline_send(client, request):
     ``_client`` (an azure-core ``PipelineClient``), which is what ``send_request`` itself calls."""
     send = getattr(client, "send_request", None)
     if send is not None:
-        return send(request)
+        return send(request, **options)
     pipeline = client._client  # pylint: disable=protected-access
     request.url = pipeline.format_url(request.url)
-    return pipeline.send_request(request)
+    return pipeline.send_request(request, **options)

@@ -24,18 +24,17 @@ class KubeFacts:
     def _kube_connection(self):
         import yaml
 
-        from ..._client_factory import cf_container_service
-        rg, name = self.request.resource_group, self.request.name
-        client = self._client(cf_container_service)
+        from .arm import CLUSTER_API
         creds = self._read("the cluster's user credentials", "Microsoft.ContainerService/managedClusters/"
-                           "listClusterUserCredential/action",
-                           lambda: client.managed_clusters.list_cluster_user_credentials(
-                               rg, name, logging_enable=False))
-        kubeconfigs = getattr(creds, "kubeconfigs", None) or []
-        if not kubeconfigs:
+                           "listClusterUserCredential/action",   # a POST that only reads: see arm.py
+                           lambda: self.arm_post(self.cluster_path() + "/listClusterUserCredential", CLUSTER_API))
+        kubeconfigs = (creds or {}).get("kubeconfigs") or []
+        if not kubeconfigs or not isinstance(kubeconfigs[0], dict) or not kubeconfigs[0].get("value"):
             raise FactError("ARM returned no kubeconfig for the cluster")
-        value = kubeconfigs[0].value
-        text = value.decode() if isinstance(value, (bytes, bytearray)) else base64.b64decode(value).decode()
+        try:
+            text = base64.b64decode(kubeconfigs[0]["value"]).decode()
+        except (ValueError, TypeError):
+            raise FactError("the cluster's kubeconfig could not be read") from None
         try:
             config = yaml.safe_load(text)
             context_name = config.get("current-context")

@@ -3,6 +3,7 @@ from knack.log import get_logger
 
 from ..ids import parse_resource_id
 from .arm import (
+    CLUSTER_API,
     IDENTITY_API,
     REGISTRY_API,
     ROLE_ASSIGNMENTS_API,
@@ -138,11 +139,14 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts
         return self.once("cluster", self._get_cluster)
 
     def _get_cluster(self):
-        from ..._client_factory import cf_container_service
         rg, name = self.request.resource_group, self.request.name
-        client = self._client(cf_container_service)
-        return rest(self._read("cluster {}/{}".format(rg, name), "Microsoft.ContainerService/managedClusters/read",
-                               lambda: client.managed_clusters.get(rg, name)))
+        return self._read("cluster {}/{}".format(rg, name), "Microsoft.ContainerService/managedClusters/read",
+                          lambda: self.arm_get(self.cluster_path(), CLUSTER_API))   # plain GET: see arm.py
+
+    def cluster_path(self):
+        from azure.cli.core.commands.client_factory import get_subscription_id
+        return "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.ContainerService/managedClusters/{}".format(
+            get_subscription_id(self.cli_ctx), self.request.resource_group, self.request.name)
 
     def clusters_in_subscription(self, subscription_id):
         return self.once(("clusters", subscription_id.lower()), lambda: self._list_clusters(subscription_id))

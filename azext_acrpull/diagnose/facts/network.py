@@ -19,6 +19,9 @@ API_VERSIONS = {"microsoft.network/" + t: NETWORK_API for t in NETWORK_TYPES}
 # Read per run only when a route leads to an Azure Firewall (not part of fleet's bulk network read).
 FIREWALL_TYPES = ("firewallpolicies", "ipgroups")
 API_VERSIONS.update({"microsoft.network/" + t: NETWORK_API for t in FIREWALL_TYPES})
+# Types read from a listing of the node resource group when the cluster's VNet is AKS-managed (see _node_subnets).
+NODE_RG_LISTS = {"microsoft.network/virtualnetworks": "node_resource_group_vnets",
+                 "microsoft.network/networksecuritygroups": "node_resource_group_nsgs"}
 WORDS = {"virtualnetworks": "virtual network", "privateendpoints": "private endpoint",
          "networkinterfaces": "network interface", "publicipaddresses": "public IP address",
          "publicipprefixes": "public IP prefix", "loadbalancers": "load balancer", "natgateways": "NAT gateway",
@@ -55,7 +58,7 @@ class NetworkFacts:
         kind = "{}/{}".format(rid.namespace, rid.type).lower() if rid else None
         if not rid or kind not in API_VERSIONS or rid.child:
             raise FactError("{} is not a network resource id this tool reads".format(resource_id))
-        listed = self._listed_node_vnet(rid) if kind == "microsoft.network/virtualnetworks" else None
+        listed = self._listed_in_node_rg(rid, NODE_RG_LISTS[kind]) if kind in NODE_RG_LISTS else None
         if listed is not None:
             return listed
         return self._read("{} {}".format(WORDS.get(rid.type.lower(), rid.type), rid.name),   # plain GET: arm.py
@@ -64,25 +67,30 @@ class NetworkFacts:
 
     def node_resource_group_vnets(self):
         """The VNets of the node resource group, whole (the provider's list returns what a GET of each returns)."""
-        return self.once("node_rg_vnets", self._list_node_rg_vnets)
+        return self.once("node_rg_vnets", lambda: self._list_node_rg("virtualNetworks", "virtual networks"))
 
-    def _list_node_rg_vnets(self):
+    def node_resource_group_nsgs(self):
+        """The NSGs of the node resource group, whole: an AKS-managed VNet's subnet has its NSG there."""
+        return self.once("node_rg_nsgs", lambda: self._list_node_rg("networkSecurityGroups",
+                                                                    "network security groups"))
+
+    def _list_node_rg(self, kind, words):
         node_rg, sub = self.node_resource_group(), self.cluster_subscription()
-        path = "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/virtualNetworks".format(sub, node_rg)
-        return self._read("the virtual networks in node resource group {}".format(node_rg),   # plain GET: arm.py
-                          "Microsoft.Network/virtualNetworks/read", lambda: self.arm_list(path, NETWORK_API, sub))
+        path = "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/{}".format(sub, node_rg, kind)
+        return self._read("the {} in node resource group {}".format(words, node_rg),   # plain GET: arm.py
+                          "Microsoft.Network/{}/read".format(kind), lambda: self.arm_list(path, NETWORK_API, sub))
 
-    def _listed_node_vnet(self, rid):
-        """A VNet of the node resource group from its listing, when _node_subnets started one (else None)."""
+    def _listed_in_node_rg(self, rid, listing):
+        """A VNet or NSG of the node resource group from its listing, when _node_subnets started one (else None)."""
         if not getattr(self, "_node_vnets_listed", False) or \
                 rid.resource_group.lower() != (self.node_resource_group() or "").lower() or \
                 rid.subscription.lower() != (self.cluster_subscription() or "").lower():
             return None
         try:
-            vnets = self.node_resource_group_vnets()
-        except FactError:   # the VNet's own GET says why
+            listed = getattr(self, listing)()
+        except FactError:   # the resource's own GET says why
             return None
-        return next((v for v in vnets if (v.get("id") or "").lower() == rid.id.lower().rstrip("/")), None)
+        return next((v for v in listed if (v.get("id") or "").lower() == rid.id.lower().rstrip("/")), None)
 
     def resources_of_type(self, subscription, resource_type, resource_group=None, name=None):
         """Generic listing (id, name, type, location) of one resource type, optionally by name."""
@@ -200,10 +208,11 @@ class NetworkFacts:
             else:
                 unknown.append(pool)
         if unknown:
-            # The AKS-managed VNet is in the node resource group: list that group's VNets while the scale sets are
-            # read, so that reading the subnet's VNet does not wait for them (one round trip less; _get_network).
+            # The AKS-managed VNet is in the node resource group: list that group's VNets (and the NSGs, which its
+            # subnet uses) while the scale sets are read, so that reading the subnet's VNet and then its NSG does
+            # not wait for them (two round trips less; _get_network).
             self._node_vnets_listed = True
-            self.prefetch(self.node_resource_group_vnets)
+            self.prefetch(self.node_resource_group_vnets, self.node_resource_group_nsgs)
             scale_sets = self.node_vmss() if any((p.get("type") or "VirtualMachineScaleSets") ==
                                                  "VirtualMachineScaleSets" for p in unknown) else []
             managed = None

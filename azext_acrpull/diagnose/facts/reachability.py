@@ -28,6 +28,8 @@ class ReachabilityFacts:
         import socket
 
         import requests
+        # The Entra ID token for the exchange needs nothing from the steps before it: read it meanwhile.
+        self.prefetch(lambda: self._registry_aad_token(registry))
         proxies = requests.utils.get_environ_proxies("https://{}/v2/".format(login))
         proxy = proxies.get("https") or proxies.get("all")
         health = {"loginServer": login, "proxy": redact(proxy) if proxy else None, "addresses": None, "steps": []}

@@ -214,6 +214,8 @@ class RegistryDataFacts:
 
     def _read_refresh_token(self, registry):
         import requests
+        # The Entra ID token does not wait for the challenge: both are read at once.
+        self.prefetch(lambda: self._registry_aad_token(registry))
         challenge = self._registry_challenge(registry)
         if challenge is None:
             return None
@@ -270,14 +272,13 @@ class RegistryDataFacts:
         return token
 
     def _registry_aad_token(self, registry):
-        """An Entra ID access token for the registry audience az uses, and its tenant: az's own login, through the
-        run's TokenGuard (transient failures retried, a hung token endpoint bounded, a failure a fault that names
-        Microsoft Entra ID, never a verdict about the registry)."""
-        try:
-            from azure.cli.command_modules.acr._docker_utils import _resolve_acr_scope
-            audience = _resolve_acr_scope(self.cli_ctx)
-        except ImportError:
-            audience = ACR_AUDIENCE
+        """An Entra ID access token for the registry audience az uses, and its tenant (once per registry): az's own
+        login, through the run's TokenGuard (transient failures retried, a hung token endpoint bounded, a failure a
+        fault that names Microsoft Entra ID, never a verdict about the registry)."""
+        return self.once(("registry_aad_token", _login(registry)), lambda: self._read_aad_token(registry))
+
+    def _read_aad_token(self, registry):
+        audience = acr_audience(self.cli_ctx)
         subscription = (registry.get("id") or "").split("/")[2] if (registry.get("id") or "").count("/") > 2 \
             else None
         with self.reading("a Microsoft Entra ID token for registry {}".format(registry["name"])):
@@ -319,6 +320,19 @@ class RegistryDataFacts:
                              fault=True)
         return FactError("registry {} ({}) could not be reached from the machine running az ({})".format(
             registry["name"], _login(registry), type(err).__name__))
+
+
+def acr_audience(cli_ctx):
+    """The audience az's own `az acr login` asks a token for (azure-cli's acr ``_resolve_acr_scope``): the
+    ``acr.audience_resource`` setting (a URL, or a short name for https://<name>.azure.net), else ACR's public one.
+    Worked out here: importing az's acr module for it costs more CPU than the rest of the token flow."""
+    try:
+        configured = cli_ctx.config.get("acr", "audience_resource", fallback=None)
+    except Exception:  # pylint: disable=broad-except
+        configured = None
+    if configured:
+        return configured if configured.startswith("https://") else "https://{}.azure.net".format(configured)
+    return ACR_AUDIENCE
 
 
 def _realm_url(challenge, path):

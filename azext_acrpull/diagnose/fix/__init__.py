@@ -13,52 +13,24 @@ re-runs the checks whose changes were applied, with fresh facts, so each item sa
 finds now. Nothing here prompts or prints: the command handler does.
 """
 from dataclasses import dataclass
-from typing import Callable
 
 from knack.log import get_logger
 
 from ..findings import FAIL, STATUS_ORDER, WARNING
+from .changes import _REMEDIES, PLANNED, Change, ChangeFailed, error_code, remedy, write_error  # noqa: F401
 
 logger = get_logger(__name__)
 
 # Item actions and statuses (the README's contract for `fix`).
 APPLY, MANUAL = "apply", "manual"
-APPLIED, FAILED, PLANNED = "Applied", "Failed", "Planned"
+APPLIED, FAILED = "Applied", "Failed"
 MANUAL_STATUS = "Manual"
-
-_REMEDIES = {}
-
-
-def remedy(check_id):
-    """Register the remedy of one check: ``func(finding, ctx) -> Change | None``."""
-    def register(func):
-        _REMEDIES[check_id] = func
-        return func
-    return register
 
 
 def remedies():
     """Check id -> remedy function, for every registered remedy."""
     from . import auth, identity, network  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
     return dict(_REMEDIES)
-
-
-class ChangeFailed(Exception):
-    """A change could not be made; the reason says why and what to do."""
-
-
-@dataclass
-class Change:
-    """One write to Azure, shown before it is made.
-
-    ``key`` identifies the write (two findings needing the same write share it); ``apply(ctx)``
-    makes it and returns a sentence on what was done, or raises ChangeFailed / an SDK error."""
-    key: tuple
-    command: str
-    summary: str
-    apply: Callable
-    status: str = PLANNED
-    result: str = ""
 
 
 @dataclass
@@ -224,28 +196,3 @@ def result_text(items):
     return text + "."
 
 
-def write_error(err, what=None, permission=None):
-    """An SDK error on a write as one sentence that says what is missing."""
-    status = getattr(err, "status_code", None)
-    code = getattr(getattr(err, "error", None), "code", None)
-    message = getattr(err, "message", None) or str(err) or type(err).__name__
-    message = message.strip().splitlines()[0]
-    what = what or "make this change"
-    if status == 403:
-        need = " (needs {})".format(permission) if permission else ""
-        return "The signed-in account may not {}{}: {}".format(what, need, message)
-    if status:
-        return "Could not {}: HTTP {}{}: {}".format(what, status, " " + code if code else "", message)
-    return "Could not {}: {}".format(what, message)
-
-
-def error_code(err):
-    """The ARM error code of an SDK error (PrincipalNotFound, RoleAssignmentExists...), or ''."""
-    code = getattr(getattr(err, "error", None), "code", None)
-    if code:
-        return code
-    text = str(err)
-    for known in ("PrincipalNotFound", "RoleAssignmentExists"):
-        if known in text:
-            return known
-    return ""

@@ -11,7 +11,7 @@ from ..common.commands import assign_command, repository_condition
 from ..common.pull import is_abac
 from ..ids import id_name, parse_resource_id, same_id
 from ..roles import ACR_PULL_ROLE_ID, REPOSITORY_READER_ROLE_ID
-from . import Change, ChangeFailed, remedy, write_error
+from .changes import Change, ChangeFailed, remedy, write_error
 
 logger = get_logger(__name__)
 
@@ -136,7 +136,7 @@ def _create_role_assignment(ctx, registry, role_id, role_name, principal_id, who
     from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 
     from ..._client_factory import cf_authorization
-    from . import error_code
+    from .changes import error_code
     client = ctx.client(cf_authorization, registry.subscription)
     # The principal type is given, as `az role assignment create --assignee-principal-type` does, so that
     # Azure does not look the principal up in the directory; a retry keeps the name, so it stays one assignment.

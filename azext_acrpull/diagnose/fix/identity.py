@@ -4,7 +4,7 @@ A registry's policy is a shared setting: it is changed only when `fix` runs with
 cluster's own subscription; otherwise the finding's command is printed for a person. B.drift, B.nap and B.tenant
 are print-only (they recreate identities, recycle nodes or cross tenants)."""
 from ..ids import parse_resource_id
-from . import Change, ChangeFailed, remedy, write_error
+from .changes import Change, ChangeFailed, remedy, write_error
 from .network import REGISTRY_PERMISSION, _wait
 
 

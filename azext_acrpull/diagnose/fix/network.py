@@ -7,7 +7,7 @@ from knack.log import get_logger
 from ..common.registry import registry_target
 from ..ids import id_name, parse_resource_id
 from ..netpath import record_name
-from . import Change, ChangeFailed, remedy, write_error
+from .changes import Change, ChangeFailed, remedy, write_error
 
 logger = get_logger(__name__)
 
