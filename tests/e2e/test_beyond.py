@@ -297,6 +297,18 @@ def test_pod_on_a_scale_set_node_of_a_nap_cluster_passes(scenario):
     assert f["status"] == "Pass" and "scale set node of pool nodepool1" in f["message"], f
 
 
+def test_first_command_finds_the_pod_on_a_node_auto_provisioning_node(scenario):
+    """Without --pod, the failing pods the run finds are judged: the one on a node that node auto-provisioning made
+    fails, and no pod that pulls fine is blamed."""
+    sc = scenario("beyond-nap")
+    findings, _ = sc.diagnose("--checks", "node-provisioning-identity")
+    naps = [f for f in findings if f["checkId"] == "node-provisioning-identity"]
+    failed = [f for f in naps if f["status"] == "Fail"]
+    assert [f["target"] for f in failed] == ["pod default/web"], naps
+    assert failed[0]["evidence"]["node"] == "aks-default-x7k2p" and "--attach-acr" in failed[0]["remediation"]
+    assert not [f for f in naps if f["target"] == "pod default/api" and f["status"] == "Fail"], naps
+
+
 def test_cluster_without_node_auto_provisioning_is_skipped_with_the_reason(scenario):
     sc = scenario("beyond-armaud-disabled")
     findings, _ = check_auth(sc, "--pod", "web", "--checks", "node-provisioning-identity")

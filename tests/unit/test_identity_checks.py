@@ -231,6 +231,10 @@ class NapFacts(FakeFacts):
     def diagnosed_pod(self):
         return {"spec": {"nodeName": self._node["metadata"]["name"]}}
 
+    def diagnosed_pods(self):
+        return [{"metadata": {"name": "web", "namespace": self.request.namespace},
+                 "spec": {"nodeName": self._node["metadata"]["name"]}}]
+
     def nodes(self):
         return [NAP_NODE, VMSS_NODE]
 

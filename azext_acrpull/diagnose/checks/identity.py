@@ -192,9 +192,10 @@ NODEPOOL_LABEL = "karpenter.sh/nodepool"
 
 
 @check("node-provisioning-identity", "B.nap", "Nodes made by node auto-provisioning can present the kubelet identity",
-       "On a cluster with node auto-provisioning (nodeProvisioningProfile.mode Auto), reads the --pod's node: a "
-       "node made by it (label karpenter.sh/nodepool, not a scale set instance) whose pull fails with the "
-       "anonymous-token 401 offered no credential, although the kubelet identity may pull from the registry.",
+       "On a cluster with node auto-provisioning (nodeProvisioningProfile.mode Auto), reads the node of each failing "
+       "pod (the --pod, or the failing pods the run finds): a node made by it (label karpenter.sh/nodepool, not a "
+       "scale set instance) whose pull fails with the anonymous-token 401 offered no credential, although the "
+       "kubelet identity may pull from the registry.",
        groups=("auth",))
 def node_provisioning_identity(chk, facts):
     cluster = facts.cluster()
@@ -204,38 +205,44 @@ def node_provisioning_identity(chk, facts):
         return [chk.finding(target, SKIPPED, "Cluster {} does not use node auto-provisioning "
                             "(nodeProvisioningProfile.mode is {}): its nodes come from node pools' scale sets.".format(
                                 facts.cluster_name, mode or "not set"), nodeProvisioningMode=mode)]
-    if not facts.request.pod:
-        return [chk.finding(target, SKIPPED, "No --pod given: the node of the pod named with --pod (and --namespace) "
-                            "is read to tell whether node auto-provisioning made it.", nodeProvisioningMode=mode)]
-    pod = facts.diagnosed_pod() or {}
+    pods = facts.diagnosed_pods()
+    if not pods:
+        return [chk.finding(target, SKIPPED, "No failing pod was named with --pod or found in the cluster: the node "
+                            "of a failing pod is read to tell whether node auto-provisioning made it.",
+                            nodeProvisioningMode=mode)]
+    return [f for pod in pods for f in _nap_pod(chk, facts, pod, mode)]
+
+
+def _nap_pod(chk, facts, pod, mode):
+    """The verdict for one failing pod: is its node one that node auto-provisioning made, presenting no identity?"""
+    meta = pod.get("metadata") or {}
+    who = "{}/{}".format(meta.get("namespace"), meta.get("name"))
     node_name = (pod.get("spec") or {}).get("nodeName")
-    target = "pod {}/{}".format(facts.request.namespace, facts.request.pod)
-    node = next((n for n in facts.nodes() if (n.get("metadata") or {}).get("name") == node_name), None)
+    target = "pod {}".format(who)
+    node = next((n for n in facts.nodes() if (n.get("metadata") or {}).get("name") == node_name), None) \
+        if node_name else None
     if node is None:
-        return [chk.finding(target, SKIPPED, "Pod {}/{} is not on a node (node {!r} not found), so no node's "
-                            "identity is in play.".format(facts.request.namespace, facts.request.pod, node_name),
-                            node=node_name)]
+        return [chk.finding(target, SKIPPED, "Pod {} is not on a node (node {!r} not found), so no node's "
+                            "identity is in play.".format(who, node_name), node=node_name)]
     labels = (node.get("metadata") or {}).get("labels") or {}
     provider = (node.get("spec") or {}).get("providerID") or ""
     nodepool = labels.get(NODEPOOL_LABEL)
     scale_set = "/virtualmachinescalesets/" in provider.lower()
     evidence = {"node": node_name, "nodePool": nodepool, "providerID": provider, "nodeProvisioningMode": mode}
     if not nodepool or scale_set:
-        return [chk.finding(target, PASS, "Node {} of pod {}/{} is a scale set node{}, not one made by node "
-                            "auto-provisioning.".format(node_name, facts.request.namespace, facts.request.pod,
-                                                        " of pool {}".format(labels.get("agentpool"))
+        return [chk.finding(target, PASS, "Node {} of pod {} is a scale set node{}, not one made by node "
+                            "auto-provisioning.".format(node_name, who, " of pool {}".format(labels.get("agentpool"))
                                                         if labels.get("agentpool") else ""), **evidence)]
     findings = []
     for registry in facts.registries():
-        failed = [p for p in pod_pull_tokens(facts, registry) if p["token"] == "anonymous"]
+        failed = [p for p in pod_pull_tokens(facts, registry) if p["token"] == "anonymous" and p["pod"] == who]
         if not failed:
             continue
         evidence = dict(evidence, registryId=registry["id"], failedPulls=failed)
         may_pull = _kubelet_may_pull(facts, registry)
-        words = ("Node {} of pod {}/{} was made by node auto-provisioning (node pool {}, a standalone VM, not a scale "
+        words = ("Node {} of pod {} was made by node auto-provisioning (node pool {}, a standalone VM, not a scale "
                  "set instance), and its pull of {} from {} offered no credential (anonymous-token 401)".format(
-                     node_name, facts.request.namespace, facts.request.pod, nodepool, failed[0]["image"],
-                     registry["name"]))
+                     node_name, who, nodepool, failed[0]["image"], registry["name"]))
         fix = ("az aks update -g {rg} -n {name} --attach-acr {rid} && kubectl delete nodeclaim $(kubectl get "
                "nodeclaims -o jsonpath='{{.items[?(@.status.nodeName==\"{node}\")].metadata.name}}')").format(
                    rg=facts.cluster_resource_group, name=facts.cluster_name, rid=registry["id"], node=node_name)
@@ -252,9 +259,9 @@ def node_provisioning_identity(chk, facts):
                 "anonymously.".format(registry["name"]), fix, kubeletMayPull=False, **evidence))
     if findings:
         return findings
-    return [chk.finding(target, PASS, "Node {} of pod {}/{} was made by node auto-provisioning (node pool {}), but "
-                        "no pull error of the pod says it offered no credential.".format(
-                            node_name, facts.request.namespace, facts.request.pod, nodepool), **evidence)]
+    return [chk.finding(target, PASS, "Node {} of pod {} was made by node auto-provisioning (node pool {}), but "
+                        "no pull error of the pod says it offered no credential.".format(node_name, who, nodepool),
+                        **evidence)]
 
 
 def _kubelet_may_pull(facts, registry):
