@@ -29,10 +29,15 @@ PER_CHECK = {
     "pull-rate-limit": "tests/e2e/test_image.py::test_pull_qps_storm",
     "registry-arm-audience": "tests/e2e/test_beyond.py::test_arm_audience_disabled_fails_with_the_pods_token_error",
     "registry-tenant": "tests/e2e/test_beyond.py::test_registry_in_another_tenant_fails_for_a_managed_identity_cluster",
+    # The cluster is read as REST JSON with a pinned API version, so the oldest az sees nodeProvisioningProfile too.
+    "node-provisioning-identity":
+        "tests/e2e/test_beyond.py::test_pod_on_a_node_made_by_node_auto_provisioning_fails_naming_node_and_pool",
+    "artifact-cache-rule":
+        "tests/e2e/test_beyond_pull.py::test_unhealthy_credential_set_of_the_rule_serving_the_pods_image_fails",
+    "pod-admission": "tests/e2e/test_beyond_pull.py::test_admission_refusals_fail_per_workload_without_pod",
+    "node-disk-pressure":
+        "tests/e2e/test_beyond_pull.py::test_a_node_short_of_disk_fails_with_the_pool_and_a_bigger_disk",
 }
-# Not yet on the oldest az: node-provisioning-identity. azure-cli 2.75's container service models drop the cluster's
-# nodeProvisioningProfile, so the check says the cluster does not use node auto-provisioning; reading the cluster as
-# REST JSON with a pinned API version (as facts/arm.py reads other resources) would close the gap.
 
 # What every az must do besides the checks: install, help, output formats, bad arguments, writes, fleet.
 GENERAL = (
