@@ -120,9 +120,46 @@ def test_healthy_credential_set_passes_and_an_image_no_rule_serves_is_skipped(sc
     findings, _ = check_image(sc, "--image", CACHED, "myacr.azurecr.io/app:1.0")
     f = sc.status_of(findings, "artifact-cache-rule", "image " + CACHED)
     assert f["status"] == "Pass" and "dockerhub is Healthy" in f["message"], f
+    assert "its identity can read its secrets in Key Vault contoso-kv (access policy of {} with get on secrets)".format(
+        f["evidence"]["identityPrincipalId"]) in f["message"], f["message"]
     other = sc.status_of(findings, "artifact-cache-rule", "image myacr.azurecr.io/app:1.0")
     assert other["status"] == "Skipped" and "No cache rule of registry myacr serves repository app" in \
         other["message"], other
+
+
+def test_healthy_credential_set_whose_identity_cannot_read_its_rbac_vault_fails(scenario):
+    from tests.simulator.scenarios.beyond_pull import CACHED
+    sc = scenario("cache-vault-access-missing")
+    vault = next(r for k, r in sc.world.arm.items() if k.endswith("/vaults/contoso-kv"))
+    cs = next(r for k, r in sc.world.arm.items() if k.endswith("/credentialsets/dockerhub"))
+    pid = cs["identity"]["principalId"]
+    findings, _ = check_image(sc, "--pod", "web", "--namespace", "default")
+    f = sc.status_of(findings, "artifact-cache-rule")
+    assert f["status"] == "Fail" and f["target"] == "image " + CACHED, f
+    assert "credential set dockerhub: its identity (principal {}) cannot read its secrets in Key Vault contoso-kv: " \
+        "no role assignment at the vault, above it or on the secrets grants " \
+        "Microsoft.KeyVault/vaults/secrets/getSecret/action".format(pid) in f["message"], f["message"]
+    assert f["remediation"] == ("Let credential set dockerhub's identity read its secrets: az role assignment create "
+                                "--role \"Key Vault Secrets User\" --assignee-object-id {} --assignee-principal-type "
+                                "ServicePrincipal --scope {}".format(pid, vault["id"]))
+    assert f["evidence"]["keyVaults"][0]["access"] == "lacking" and \
+        f["evidence"]["keyVaults"][0]["authorization"] == "rbac"
+    reads = [(e["method"], e["path"].lower()) for e in sc.sim.log]
+    assert ("GET", vault["id"].lower()) in reads
+    assert ("GET", vault["id"].lower() + "/providers/microsoft.authorization/roleassignments") in reads
+    assert any(p.endswith("/resources") for m, p in reads if m == "GET")   # the vault found by name
+
+
+def test_identity_holding_key_vault_secrets_user_on_an_rbac_vault_passes(scenario):
+    from tests.simulator.scenarios.beyond_pull import CACHED
+    sc = scenario("cache-vault-access-rbac")
+    vault = next(r for k, r in sc.world.arm.items() if k.endswith("/vaults/contoso-kv"))
+    findings, _ = check_image(sc, "--image", CACHED)
+    f = sc.status_of(findings, "artifact-cache-rule", "image " + CACHED)
+    assert f["status"] == "Pass", f
+    assert "its identity can read its secrets in Key Vault contoso-kv (Key Vault Secrets User at {})".format(
+        vault["id"]) in f["message"], f["message"]
+    assert [e for e in sc.sim.log if e["method"] == "GET" and e["path"].lower() == vault["id"].lower()]
 
 
 # -- B.purge: image-manifest HEADs the children the node pools need ---------------------------------------------

@@ -31,6 +31,7 @@ REQUEST_KEYS = [
     (r"/providers/microsoft\.containerregistry/registries/[^/?]+/listcredentials\b", "acr-keys"),
     (r"/providers/microsoft\.containerregistry/", "acr"),
     (r"/providers/microsoft\.authorization/", "roles"),
+    (r"/providers/microsoft\.keyvault/", "keyvault"),
     (r"/providers/microsoft\.compute/", "compute"),
     (r"/providers/microsoft\.managedidentity/", "identity"),
     (r"/providers/microsoft\.network/privatednszones|privatednszones", "dns"),
@@ -71,7 +72,7 @@ CASES = {
     "registry-arm-audience": [("beyond-armaud-disabled", ())],
     "registry-tenant": [("auth-mg-cross-sub", ()), ("beyond-tenant-other", ("--acr", PARTNER_ID))],
     "node-provisioning-identity": [("beyond-nap", ()), ("mi-healthy", ())],
-    "artifact-cache-rule": [("cache-credentials-unhealthy", ())],
+    "artifact-cache-rule": [("cache-credentials-unhealthy", ()), ("cache-vault-access-missing", ())],
     "pod-admission": [("admission-refused", ())],
     "node-disk-pressure": [("node-disk-full", ())],
 }

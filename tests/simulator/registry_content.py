@@ -6,7 +6,7 @@ of the exact bytes served, so a client can verify what it reads. Layers are smal
 import hashlib
 import json
 
-from .world import LOGIN_OBJECT_ID, guid
+from .world import LOGIN_OBJECT_ID, SUBSCRIPTION, guid
 
 MEDIA = {
     "oci": {"index": "application/vnd.oci.image.index.v1+json",
@@ -140,6 +140,25 @@ def credential_set(world, registry, name, login_server, vault="contoso-kv", heal
                       "properties": {"loginServer": login_server, "authCredentials": [credential],
                                      "creationDate": "2026-10-02T09:00:00.0000000+00:00",
                                      "provisioningState": "Succeeded"}})
+
+
+def key_vault(world, name, resource_group, rbac=True, policies=(), location="eastus"):
+    """A Key Vault (Microsoft.KeyVault/vaults as ARM returns it): Azure RBAC authorization, or access policies, each
+    (objectId, [secret permissions])."""
+    vid = "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/{}".format(
+        SUBSCRIPTION, resource_group, name)
+    return world.put({"id": vid, "name": name, "type": "Microsoft.KeyVault/vaults", "location": location, "tags": {},
+                      "systemData": {"createdBy": "admin@contoso.com", "createdByType": "User",
+                                     "createdAt": "2026-10-01T08:00:00.0000000Z"},
+                      "properties": {"sku": {"family": "A", "name": "standard"}, "tenantId": world.tenant_id,
+                                     "accessPolicies": [{"tenantId": world.tenant_id, "objectId": oid, "permissions": {
+                                         "keys": [], "secrets": list(secrets), "certificates": []}}
+                                         for oid, secrets in policies],
+                                     "enabledForDeployment": False, "enabledForDiskEncryption": False,
+                                     "enabledForTemplateDeployment": False, "enableSoftDelete": True,
+                                     "softDeleteRetentionInDays": 90, "enableRbacAuthorization": rbac,
+                                     "vaultUri": "https://{}.vault.azure.net/".format(name),
+                                     "provisioningState": "Succeeded", "publicNetworkAccess": "Enabled"}})
 
 
 def cache_rule(world, registry, name, source, target, credential_set_id=None):

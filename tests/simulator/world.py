@@ -54,6 +54,12 @@ BUILTIN_ROLES = {
                                                  "Microsoft.ContainerRegistry/registries/repositories/metadata/read",
                                                  "Microsoft.ContainerRegistry/registries/repositories/content/read"],
                                                "notDataActions": []}]),
+    "4633458b-17de-408a-b874-0445c86b69e6": ("Key Vault Secrets User", "Read secret contents. Only works for key "
+                                             "vaults that use the 'Azure role-based access control' permission model.",
+                                             [{"actions": [], "notActions": [], "dataActions": [
+                                                 "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+                                                 "Microsoft.KeyVault/vaults/secrets/readMetadata/action"],
+                                               "notDataActions": []}]),
 }
 ROLE_IDS = {v[0]: k for k, v in BUILTIN_ROLES.items()}
 

@@ -2,6 +2,8 @@
 ``registries/cacheRules`` and ``registries/credentialSets``), each listed once per registry."""
 from ..ids import parse_resource_id
 
+KEYVAULT_API = "2023-07-01"
+
 
 class CacheFacts:
     """Mixin: the artifact cache of a registry, read through ARM's child collections."""
@@ -20,3 +22,19 @@ class CacheFacts:
         return self._read("the {} of registry {}".format(words, rid.name),   # plain GET: see arm.py
                           "Microsoft.ContainerRegistry/registries/{}/read".format(child),
                           lambda: self.arm_list(rid.id + "/" + child, REGISTRY_API, rid.subscription))
+
+    def key_vault(self, subscription, name):
+        """The Key Vault of this name in ``subscription`` (ARM JSON of Microsoft.KeyVault/vaults, with its
+        accessPolicies and enableRbacAuthorization), or None when the subscription holds no vault of that name. A
+        credential set names its secrets by URI only, so the vault is found by name."""
+        return self.once(("key_vault", subscription.lower(), name.lower()),
+                         lambda: self._find_vault(subscription, name))
+
+    def _find_vault(self, subscription, name):
+        listed = self.resources_of_type(subscription, "Microsoft.KeyVault/vaults", name=name)
+        found = next((v for v in listed or () if (v.get("name") or "").lower() == name.lower()), None)
+        if found is None:
+            return None
+        rid = parse_resource_id(found["id"])
+        return self._read("Key Vault {}".format(rid.name), "Microsoft.KeyVault/vaults/read",   # plain GET: arm.py
+                          lambda: self.arm_get(rid.id, KEYVAULT_API, rid.subscription))

@@ -1,7 +1,15 @@
 """Causes beyond the article on the node and before the pull: a node short of disk (B.disk), and workloads whose
 pods an admission webhook refuses (B.admission)."""
 from ..pods import node_condition, node_name, node_taint, nodes, object_event, pod, pull_failure, workload
-from ..registry_content import cache_rule, credential_set, delete_manifest, index_children, push, signed_in_caller
+from ..registry_content import (
+    cache_rule,
+    credential_set,
+    delete_manifest,
+    index_children,
+    key_vault,
+    push,
+    signed_in_caller,
+)
 from ..world import SUBSCRIPTION, World
 from . import scenario
 from .foundation import kubelet_object_id
@@ -96,17 +104,28 @@ CACHE_AUTH = ('rpc error: code = Unknown desc = failed to pull and unpack image 
               "registry for cache rule".format(CACHED))
 
 
-def _cache_world(name, health=None, with_set=True):
+def _cache_world(name, health=None, with_set=True, vault=None):
+    """``vault``: None (the vault the credential set names is not in the subscription), "policy" (an access-policy
+    vault giving its identity get on secrets), "rbac" (an RBAC vault where it holds Key Vault Secrets User) or
+    "rbac-none" (an RBAC vault where it holds only Reader, and another identity the secrets role)."""
     w, cluster = _world(name)
     registry = next(r for k, r in w.arm.items() if k.endswith("/registries/myacr"))
     set_id = None
     if with_set:
-        set_id = credential_set(w, registry, "dockerhub", "docker.io", health=health[0] if health else "Healthy",
-                                error=health[1] if health else None)["id"]
+        cs = credential_set(w, registry, "dockerhub", "docker.io", health=health[0] if health else "Healthy",
+                            error=health[1] if health else None)
+        set_id, principal = cs["id"], cs["identity"]["principalId"]
+        if vault == "policy":
+            key_vault(w, "contoso-kv", "rg-secrets", rbac=False, policies=[(principal, ["get", "list"])])
+        elif vault:
+            kv = key_vault(w, "contoso-kv", "rg-secrets")
+            w.assign(kv["id"], "Key Vault Secrets User" if vault == "rbac" else "Reader", principal)
+            if vault == "rbac-none":
+                w.assign(kv["id"], "Key Vault Secrets User", kubelet_object_id(w, cluster))
     cache_rule(w, registry, "dockerhub-library", "docker.io/library/*", "docker.io/library/*", set_id)
     cache_rule(w, registry, "mcr-dotnet", "mcr.microsoft.com/dotnet/*", "dotnet/*")
     app = pod(w, cluster, "web", [{"name": "web", "image": CACHED}], node=node_name(w, cluster, "nodepool1"))
-    if health and health[0] == "Unhealthy":
+    if (health and health[0] == "Unhealthy") or vault == "rbac-none":
         pull_failure(w, cluster, app, "web", CACHE_AUTH)
     return w
 
@@ -125,9 +144,23 @@ def cache_docker_hub_anonymous():
     return _cache_world("cache-docker-hub-anonymous", with_set=False)
 
 
-@scenario("cache-credentials-healthy", "A cache rule for Docker Hub with a Healthy credential set.")
+@scenario("cache-credentials-healthy", "A cache rule for Docker Hub with a Healthy credential set whose identity an "
+                                       "access policy of its Key Vault lets get secrets.")
 def cache_credentials_healthy():
-    return _cache_world("cache-credentials-healthy")
+    return _cache_world("cache-credentials-healthy", vault="policy")
+
+
+@scenario("cache-vault-access-missing", "Pods pull Docker Hub's nginx through a cache rule whose credential set still "
+                                        "reports Healthy, but its identity holds no role that reads the secrets of "
+                                        "its RBAC Key Vault (B.cache).")
+def cache_vault_access_missing():
+    return _cache_world("cache-vault-access-missing", vault="rbac-none")
+
+
+@scenario("cache-vault-access-rbac", "A cache rule whose credential set's identity holds Key Vault Secrets User on "
+                                     "its RBAC Key Vault.")
+def cache_vault_access_rbac():
+    return _cache_world("cache-vault-access-rbac", vault="rbac")
 
 
 # -- B.purge: a child manifest of an index deleted ----------------------------------------------------------------
