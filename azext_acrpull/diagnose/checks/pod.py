@@ -10,7 +10,7 @@ names the checks of the cause it found, which the same run reports below it.
 from ..classify import WAITING_REASONS, classify_pull_error, classify_waiting, failed_token
 from ..common.pods import _when, container_events
 from ..discovery import ACTIVE_PODS, pod_name, pull_waits
-from ..facts import FactError
+from ..facts import POD_NOT_FOUND, FactError
 from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
 from ..platform import mismatch
 from ..workload import patch_pod_spec_command
@@ -193,7 +193,7 @@ def pod_pull_events(chk, facts):
         try:
             pod = facts.diagnosed_pod()
         except FactError as err:
-            if err.status_code != 404:
+            if err.code != POD_NOT_FOUND:   # any other 404 (the cluster's credentials, say) is no verdict on the pod
                 raise
             return [chk.finding("pod {}/{}".format(facts.request.namespace, facts.request.pod), SKIPPED,
                                 "No pod {}/{} exists, so no container waits on a pull; a workload of that name does: "

@@ -1,2 +1,2 @@
 """Facts: what a diagnosis knows about Azure and the cluster, gathered apart from judging it."""
-from .base import FactError, Facts  # noqa: F401
+from .base import POD_NOT_FOUND, FactError, Facts  # noqa: F401

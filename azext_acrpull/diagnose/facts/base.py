@@ -13,6 +13,10 @@ from ..deadline import Deadline
 from ..ids import id_name, parse_resource_id
 from ..threads import call_all, start
 
+# The code of the FactError that says the --pod does not exist (a 404 from elsewhere, such as the cluster's
+# credentials, says nothing about the pod).
+POD_NOT_FOUND = "PodNotFound"
+
 
 class FactError(Exception):
     """A fact could not be read. Checks that need it report ``Error`` with this reason.

@@ -7,7 +7,7 @@ Kubernetes API can be read.
 """
 from ..platform import node_pool_name, node_pool_platform
 from ..reference import InvalidReference, intended_registry_name, parse_reference
-from .base import FactError
+from .base import POD_NOT_FOUND, FactError
 
 # Container lists of a pod spec and the word used for each in findings.
 CONTAINER_KINDS = (("initContainers", "initContainerStatuses", "init container"),
@@ -30,7 +30,7 @@ class ImageFacts:
         pod = self.pod(self.request.namespace, self.request.pod)
         if pod is None:
             raise FactError("pod {}/{} does not exist (kubectl get pods -n {})".format(
-                self.request.namespace, self.request.pod, self.request.namespace), 404)
+                self.request.namespace, self.request.pod, self.request.namespace), 404, POD_NOT_FOUND)
         return pod
 
     def diagnosed_pods(self):
