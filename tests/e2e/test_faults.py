@@ -197,10 +197,10 @@ def by_check(findings):
 
 
 def _per_request(entries):
-    """How often each request (method, host, path, query) was sent; POSTs to one URL with different bodies count
-    together."""
-    return collections.Counter((e["method"], e["host"], e["path"].lower(), str(sorted(e["query"].items())))
-                               for e in entries)
+    """How often each request (method, host, path, query, body) was sent: POSTs to one URL with different bodies
+    (two run commands, say) are different requests."""
+    return collections.Counter((e["method"], e["host"], e["path"].lower(), str(sorted(e["query"].items())),
+                                e.get("bodyDigest")) for e in entries)
 
 
 def error_lines(result):

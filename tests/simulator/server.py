@@ -6,6 +6,7 @@ test CA. Each request is logged; writes and unknown routes are flagged; latency 
 injected per route.
 """
 import base64
+import hashlib
 import json
 import re
 import ssl
@@ -183,7 +184,8 @@ class _Handler(BaseHTTPRequestHandler):
             sim.record({"method": self.command, "host": host, "path": path, "query": query, "status": 0,
                         "write": self.command in ("PUT", "PATCH", "DELETE"), "unknown": False,
                         "ms": int((time.time() - started) * 1000), "time": started, "fault": True,
-                        "scope": req.form().get("scope") if host == LOGIN and self.command == "POST" else None},
+                        "scope": req.form().get("scope") if host == LOGIN and self.command == "POST" else None,
+                        "bodyDigest": hashlib.sha256(body).hexdigest()[:16] if body else None},
                        generation)
             self.close_connection = True
             return
@@ -203,7 +205,10 @@ class _Handler(BaseHTTPRequestHandler):
                     "write": reply.write or self.command in ("PUT", "PATCH", "DELETE"), "unknown": reply.unknown,
                     "ms": int((time.time() - started) * 1000), "time": started, "fault": fault is not None,
                     # a token request's scope, so that two tokens for different resources are not one request twice
-                    "scope": req.form().get("scope") if host == LOGIN and self.command == "POST" else None},
+                    "scope": req.form().get("scope") if host == LOGIN and self.command == "POST" else None,
+                    # which body was sent (a digest, never the content): two POSTs to one URL with different bodies
+                    # are two requests, the same body sent again is a repeat
+                    "bodyDigest": hashlib.sha256(body).hexdigest()[:16] if body else None},
                    generation)
         try:
             self.send_response(reply.status)

@@ -96,15 +96,18 @@ class KubeFacts:
         if self.kube_through_run_command():
             return self.kube_get_via_run_command(path, params, parse)
         conn = self.kube_connection()
+        unreachable = None
         with self.reading("{} from the cluster's Kubernetes API server".format(path)):
             try:   # transient answers are retried within the run's bounds (transport.py)
                 response = request("GET", conn["server"] + path, self.deadline, "the cluster's Kubernetes API server",
                                    params=params, headers=conn.get("headers"), cert=conn.get("cert"),
                                    verify=conn["verify"])
             except Unreachable as err:
-                if self.api_server_closed_to_caller():   # read through AKS run command, see runcommand.py
-                    return self.kube_get_private(path, params, self._unreachable(conn["server"], err.cause), parse)
-                raise FactError(self._unreachable(conn["server"], err.cause), fault=err.fault) from None
+                unreachable = err
+        if unreachable is not None:   # outside the API server read: what is waited for now is the run command
+            if self.api_server_closed_to_caller():   # read through AKS run command, see runcommand.py
+                return self.kube_get_private(path, params, self._unreachable(conn["server"], unreachable.cause), parse)
+            raise FactError(self._unreachable(conn["server"], unreachable.cause), fault=unreachable.fault)
         if response.status_code == 404:
             return None
         if response.status_code == 401:
