@@ -77,6 +77,9 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts
     def graph_client(self):
         """az's Graph client for this run, bounded like every other client (see transport.py)."""
         from ..._client_factory import cf_graph
+        # Every Graph read (service principals, applications, directory objects, group memberships) waits for one
+        # token fetch, so concurrent first reads with an expired token do not each ask Entra ID.
+        self._warm_token(self.cli_ctx.cloud.endpoints.microsoft_graph_resource_id)
         return self.once("graph_client", lambda: cf_graph(self.cli_ctx, deadline=self.deadline, tokens=self._tokens))
 
     def _warm_token(self, resource=None):
