@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from azext_acrpull.diagnose import netpath
 from azext_acrpull.diagnose.catalog import catalog
-from azext_acrpull.diagnose.checks import network as checks
+from azext_acrpull.diagnose.checks import dns_link as checks
 from azext_acrpull.diagnose.facts import FactError
 from azext_acrpull.diagnose.facts.runcommand import parse_probe, probe_script
 
@@ -224,6 +224,9 @@ class PlainFacts:
 
     def prefetch(self, *reads):
         pass
+
+    def once(self, key, fetch):
+        return fetch()
 
 
 def dns_finding(facts):
