@@ -13,7 +13,7 @@ from ..common.pull import (
 )
 from ..common.registry import no_registry, registry_target
 from ..credentials import day, expiry, password_ends
-from ..facts import FactError
+from ..facts import FactError, FactUnavailable
 from ..findings import FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import id_name, parse_resource_id, same_id
 from ..roles import (
@@ -182,7 +182,7 @@ def _workload_identity_grant(facts, registry, assignments):
     """B.wi: the --pod's service account names a workload identity (azure.workload.identity/client-id) that holds a
     pull role on the registry. Returns what the finding says about it, or None."""
     request = facts.request
-    if not getattr(request, "pod", None) or not hasattr(facts, "service_account"):
+    if not request.pod:
         return None
     try:
         pod = facts.diagnosed_pod() or {}
@@ -194,7 +194,7 @@ def _workload_identity_grant(facts, registry, assignments):
             return None
         ids, groups = principals_of(facts, principal["id"], assignments)
         grants = registry_grants(facts, registry, assignments_of(assignments, ids), ids)
-    except FactError:
+    except (FactError, FactUnavailable):   # a reader that reads no service accounts leaves the grant unknown
         return None
     if not grants:
         return None
@@ -421,8 +421,7 @@ def _others(facts, index, skip):
 
 def _shared_once(facts, key, fetch):
     """A fact of the registry, the same for every cluster of a fleet run (worked out once there)."""
-    shared = getattr(facts, "shared_once", None)
-    return (shared or facts.once)(key, fetch)
+    return facts.shared_once(key, fetch)
 
 
 def _pull_holders(facts, registry, assignments):
