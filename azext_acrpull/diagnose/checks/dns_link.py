@@ -20,7 +20,10 @@ from ..netpath import record_name
        "right records",
        "For a registry with private endpoints: finds the privatelink zone (any subscription the account can read), "
        "checks that it is linked to the VNet the nodes resolve names in, and that its A records for the login "
-       "server and each data endpoint match the endpoint's IPs.", groups=("network",), fleet=True)
+       "server and each data endpoint match the endpoint's IPs.", groups=("network",),
+       needs=("cluster_egress", "cluster_subscription", "cluster_vnet_ids", "dns_record", "dns_zone_links",
+              "network_resource", "node_subnets", "private_dns_zones", "registries", "registry_endpoints",
+              "registry_lookups", "registry_replications"))
 def private_dns_link(chk, facts):
     return per_registry(chk, facts, _private_dns_one)
 

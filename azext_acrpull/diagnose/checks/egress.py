@@ -38,7 +38,11 @@ from ..netpath import (
        "login server or the data path (the data endpoints of every region, or *.blob.core.windows.net); warns when the "
        "route goes to an appliance whose rules cannot be read, and when the cluster's HTTP proxy (httpProxyConfig) "
        "would carry traffic meant for a private endpoint, uses *. wildcards in noProxy, or meets a TLS error without "
-       "trustedCa; names what must be allowed.", groups=("network",), fleet=True)
+       "trustedCa; names what must be allowed.", groups=("network",),
+       needs=("cluster", "cluster_subscription", "cluster_vnet_ids", "dns_record", "dns_zone_links", "firewall_at",
+              "firewall_rules", "network_resource", "node_nic_nsgs", "node_subnets", "private_dns_zones", "registries",
+              "registry_endpoints", "registry_lookups", "registry_replications", "subnet"),
+       optional=("pod_containers", "pod_events"))
 def egress_path(chk, facts):
     registries = facts.registries()
     if not registries:

@@ -21,7 +21,10 @@ from ..netpath import uncovered
 @check("acr-network-rules", "C3.S2", "The registry's network rules let the cluster in",
        "When public access is Disabled or limited to selected networks and the cluster does not reach the registry "
        "through a private endpoint, checks that the cluster's egress IPs (load balancer outbound IPs and prefixes, "
-       "NAT gateway) are in the registry's IP rules.", groups=("network",), fleet=True)
+       "NAT gateway) are in the registry's IP rules.", groups=("network",),
+       needs=("cluster_egress", "cluster_vnet_ids", "dns_record", "dns_zone_links", "firewall_at", "network_resource",
+              "node_subnets", "private_dns_zones", "registries", "registry_endpoints", "registry_lookups",
+              "registry_replications", "subnet"))
 def acr_network_rules(chk, facts):
     return per_registry(chk, facts, _network_rules_one)
 

@@ -18,7 +18,10 @@ from ..netpath import route_for
 
 @check("vnet-peering", "C4.S1", "The private endpoint's VNet is peered with the cluster's VNet both ways",
        "When the registry's private endpoint sits in another VNet than the nodes, checks that the two VNets are "
-       "peered in both directions with state Connected and allow VNet access.", groups=("network",), fleet=True)
+       "peered in both directions with state Connected and allow VNet access.", groups=("network",),
+       needs=("cluster_egress", "cluster_subscription", "cluster_vnet_ids", "dns_record", "dns_zone_links",
+              "network_resource", "node_subnets", "private_dns_zones", "registries", "registry_endpoints",
+              "registry_lookups", "registry_replications", "subnet"))
 def vnet_peering(chk, facts):
     return per_registry(chk, facts, _peering_one)
 

@@ -9,7 +9,10 @@ from ..netpath import is_private
 @check("cluster-pull-probe", "S0.checkacr", "From inside the cluster, the registry resolves and answers on 443",
        "Only with --probe: through AKS run command (works for private clusters, needs no kubectl and no privileged "
        "pod) resolves the login server and data endpoints from a pod, opens TCP 443 to each address, and compares "
-       "the answers with the private endpoint's IPs.", groups=("network",))
+       "the answers with the private endpoint's IPs.", groups=("network",),
+       needs=("cluster_egress", "cluster_probe", "cluster_vnet_ids", "dns_record", "dns_zone_links", "network_resource",
+              "node_subnets", "private_api_server", "private_dns_zones", "probe_enabled", "registries",
+              "registry_endpoints", "registry_lookups", "registry_replications"))
 def cluster_pull_probe(chk, facts):
     if not facts.probe_enabled():
         return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED,
