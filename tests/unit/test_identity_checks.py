@@ -11,7 +11,7 @@ from tests.simulator.pods import pod as sim_pod
 from tests.simulator.registry_content import push
 from tests.simulator.scenarios.foundation import kubelet_object_id
 from tests.simulator.tenant import populate
-from tests.simulator.world import World
+from tests.simulator.world import SUBSCRIPTION, World
 
 SUB, SUB2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 HOME, OTHER = "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa", "bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb"
@@ -24,6 +24,9 @@ OAUTH = ('Failed to pull image "myacr.azurecr.io/app:1": failed to pull and unpa
 ARM_MESSAGE = ("The access token is from the wrong issuer 'https://sts.windows.net/{}/'. It must match the tenant "
                "'https://sts.windows.net/{}/' associated with this subscription. Please use the authority (URL) "
                "'https://login.windows.net/{}' to get the token.".format(HOME, OTHER, OTHER))
+
+
+ARMAUD_IMAGE = "myacr.azurecr.io/web:1.4"
 
 
 def registry(status="enabled", sub=SUB):
@@ -115,33 +118,57 @@ def waiting(image="myacr.azurecr.io/app:1", message=OAUTH):
 
 # --- B.armaud ---------------------------------------------------------------------------------------------------
 
+def _armaud_world(status="enabled", sub=SUBSCRIPTION, pod=None, image=ARMAUD_IMAGE, error=None):
+    """The beyond-armaud-disabled scenario's world (the e2e tests' own), changed as each case says: the registry's
+    ARM-audience policy (None: the registry does not report it), its subscription, and the --pod with its image and
+    pull error (by default the one its node gets)."""
+    w = World("unit-armaud")
+    w.subs.setdefault(sub, "Other")
+    cluster = w.cluster("aks1", "rg1", pools=[{"name": "nodepool1", "mode": "System"}])
+    registry = w.registry("myacr", "rg1", subscription=sub)
+    push(w, registry, "web", "1.4", ["linux/amd64"])
+    nodes(w, cluster)
+    w.assign(registry["id"], "AcrPull", kubelet_object_id(w, cluster))
+    policies = registry["properties"]["policies"]
+    if status is None:
+        policies.pop("azureADAuthenticationAsArmPolicy", None)
+    else:
+        policies["azureADAuthenticationAsArmPolicy"]["status"] = status
+    if pod and error is None:
+        failing_pod(w, cluster, pod, image, node_name(w, cluster, "nodepool1"))
+    elif pod:
+        obj = sim_pod(w, cluster, pod, [{"name": "app", "image": image}], node=node_name(w, cluster, "nodepool1"),
+                      deployment=pod)
+        pull_failure(w, cluster, obj, "app", error)
+    return world_facts(populate(w), pod=pod, registry=("name", "myacr"))
+
+
 @pytest.mark.parametrize("status, expected", [("enabled", "Pass"), ("Enabled", "Pass"), ("disabled", "Warning"),
                                               ("Disabled", "Warning"), (None, "Error"), ("", "Error")])
 def test_arm_audience_without_a_pod(status, expected):
-    (f,) = run("registry-arm-audience", FakeFacts([registry(status)]))
+    (f,) = run("registry-arm-audience", _armaud_world(status))
     assert f.status == expected, f.message
     if expected == "Warning":
         assert f.remediation == "az acr config authentication-as-arm update -r myacr --status enabled"
 
 
 def test_arm_audience_disabled_fails_on_a_token_401_for_that_registry():
-    facts = FakeFacts([registry("disabled")], pod="web", containers=[waiting()])
-    (f,) = run("registry-arm-audience", facts)
+    (f,) = run("registry-arm-audience", _armaud_world("disabled", pod="web", error=NAP_OAUTH))
     assert f.status == "Fail" and "oauth-token 401" in f.message
     assert f.evidence["failedPulls"][0]["token"] == "oauth"
 
 
 def test_arm_audience_disabled_ignores_another_registrys_error_and_other_failures():
-    for container in (waiting(image="other.azurecr.io/app:1"),
-                      waiting(message='Failed to pull image "myacr.azurecr.io/app:1": failed to do request: Head '
-                                      '"https://myacr.azurecr.io/v2/app/manifests/1": dial tcp 10.0.0.5:443: i/o '
-                                      "timeout")):
-        (f,) = run("registry-arm-audience", FakeFacts([registry("disabled")], pod="web", containers=[container]))
+    other = "other.azurecr.io/app:1"
+    for image, error in ((other, OAUTH.split(": ", 1)[1].replace("myacr.azurecr.io/app:1", other)),
+                         (ARMAUD_IMAGE, 'failed to do request: Head "https://myacr.azurecr.io/v2/web/manifests/1.4": '
+                                        "dial tcp 10.0.0.5:443: i/o timeout")):
+        (f,) = run("registry-arm-audience", _armaud_world("disabled", pod="web", image=image, error=error))
         assert f.status == "Warning", f.message
 
 
 def test_arm_audience_in_another_subscription_names_it():
-    (f,) = run("registry-arm-audience", FakeFacts([registry("disabled", SUB2)]))
+    (f,) = run("registry-arm-audience", _armaud_world("disabled", sub=SUB2))
     assert f.remediation.endswith("--status enabled --subscription " + SUB2)
 
 
