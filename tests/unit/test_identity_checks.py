@@ -1,4 +1,7 @@
-"""B.armaud, B.tenant and B.drift on plain facts: what each verdict rests on."""
+"""B.armaud, B.tenant, B.drift and B.nap: what each verdict rests on, read from simulated worlds (and, for ARM's answers
+about another tenant, from plain facts)."""
+from datetime import timedelta
+
 import pytest
 
 from azext_acrpull.diagnose.catalog import catalog
@@ -38,16 +41,15 @@ def registry(status="enabled", sub=SUB):
 
 
 class FakeFacts:
-    def __init__(self, registries=(), pod=None, containers=(), events=(), tenants=None, kind="kubeletIdentity",
-                 lookups=None, identity_resource="same"):
-        self.request = DiagnoseRequest("rg1", "aks1", pod=pod)
+    """Plain facts for what the in-memory reader of a world (tests/simulator/facts.py) cannot show: ARM's answers
+    about subscriptions of another Entra tenant, which Resource Graph does not list."""
+
+    def __init__(self, registries=(), tenants=None, kind="kubeletIdentity", lookups=None):
+        self.request = DiagnoseRequest("rg1", "aks1")
         self._registries = list(registries)
-        self._containers, self._events = list(containers), list(events)
         self._tenants = tenants or {SUB: HOME}
         self._lookups = lookups
-        self.asked = []
         self._kind = kind
-        self._identity_resource = identity_resource
         self.cluster_name, self.cluster_resource_group = "aks1", "rg1"
 
     def registries(self):
@@ -68,55 +70,19 @@ class FakeFacts:
     def cluster_subscription(self):
         return SUB
 
-    def cluster(self):
-        return {"id": "/subscriptions/{}/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/"
-                      "aks1".format(SUB), "identity": {"type": "SystemAssigned"}, "properties": {}}
-
-    def node_pools(self):
-        return [{"name": "nodepool1", "type": "AvailabilitySet"}]
-
-    def node_vmss(self):
-        return []
-
     def prefetch(self, *reads):
         pass
 
     def subscription_tenant(self, sub):
-        self.asked.append(sub)
         if sub not in self._tenants:
             raise FactError("unknown subscription")
         return self._tenants[sub]
-
-    def user_assigned_identity(self, resource_id):
-        if self._identity_resource is None:
-            return None
-        if self._identity_resource == "same":
-            return {"id": resource_id, "properties": {"principalId": "OID-1", "clientId": "cid-1"}}
-        return {"id": resource_id, "properties": {"principalId": "oid-2", "clientId": "cid-2"}}
-
-    def diagnosed_pods(self):
-        """The run's pods (the --pod here), as LiveFacts gives them."""
-        pod = self.request.pod
-        return [{"metadata": {"name": pod, "namespace": self.request.namespace}}] if pod else []
-
-    def pod_containers(self, pod=None):
-        return self._containers
-
-    def pod_events(self, namespace, name):
-        return self._events
 
 
 def run(check_id, facts):
     chk = next(c for c in catalog() if c.check_id == check_id)
     return chk.func(chk, facts)
 
-
-def waiting(image="myacr.azurecr.io/app:1", message=OAUTH):
-    return {"name": "app", "kind": "container", "image": image, "imagePullPolicy": "IfNotPresent",
-            "status": {"state": {"waiting": {"reason": "ImagePullBackOff", "message": message}}}}
-
-
-# --- B.armaud ---------------------------------------------------------------------------------------------------
 
 def _armaud_world(status="enabled", sub=SUBSCRIPTION, pod=None, image=ARMAUD_IMAGE, error=None):
     """The beyond-armaud-disabled scenario's world (the e2e tests' own), changed as each case says: the registry's
@@ -174,19 +140,48 @@ def test_arm_audience_in_another_subscription_names_it():
 
 # --- B.tenant ---------------------------------------------------------------------------------------------------
 
+def _tenant_world(sub=SUBSCRIPTION, tenant=None, kind="kubeletIdentity"):
+    """A cluster and registry myacr in ``sub``, whose Entra tenant is ``tenant`` (the world's own by default); the
+    cluster runs as a kubelet identity or as a service principal."""
+    w = World("unit-tenant")
+    w.subs.setdefault(sub, "Other")
+    if tenant:
+        w.sub_tenants[sub.lower()] = tenant
+    if kind == "kubeletIdentity":
+        cluster = w.cluster("aks1", "rg1")
+    else:
+        cluster = w.cluster("aks1", "rg1", identity="sp", sp=w.service_principal("aks1-sp", password_end=[
+            w.created + timedelta(days=365)]))
+    w.registry("myacr", "rg1", subscription=sub)
+    assert cluster
+    return world_facts(populate(w), registry=("name", "myacr"))
+
+
+def _asking(facts):
+    """Record the subscriptions whose tenant a check asks for."""
+    asked, tenant_of = [], facts.subscription_tenant
+
+    def subscription_tenant(subscription):
+        asked.append(subscription)
+        return tenant_of(subscription)
+    facts.subscription_tenant = subscription_tenant
+    return facts, asked
+
+
 def test_same_subscription_passes_without_asking_for_tenants():
-    facts = FakeFacts([registry()])
+    facts, asked = _asking(_tenant_world())
     (f,) = run("registry-tenant", facts)
-    assert f.status == "Pass" and facts.asked == []
+    assert f.status == "Pass" and asked == []
 
 
 def test_another_subscription_of_the_same_tenant_passes():
-    (f,) = run("registry-tenant", FakeFacts([registry(sub=SUB2)], tenants={SUB: HOME, SUB2: HOME}))
+    (f,) = run("registry-tenant", _tenant_world(sub=SUB2))
     assert f.status == "Pass" and "same" not in f.message and "another subscription" in f.message
 
 
 @pytest.mark.parametrize("kind, status", [("kubeletIdentity", "Fail"), ("servicePrincipal", "Warning")])
 def test_another_tenant_fails_only_for_a_managed_identity(kind, status):
+    # Resource Graph shows no subscription of another tenant: this is the live reader's answer, from plain facts.
     (f,) = run("registry-tenant", FakeFacts([registry(sub=SUB2)], tenants={SUB: HOME, SUB2: OTHER}, kind=kind))
     assert f.status == status and OTHER in f.message and HOME in f.message
     assert f.evidence["tenantFrom"] == "subscription"
@@ -216,25 +211,46 @@ def test_foreign_tenant_reads_arms_message():
 
 # --- B.drift ----------------------------------------------------------------------------------------------------
 
+def _drift_world(change=None):
+    """A kubelet-identity cluster with one availability-set pool and registry myacr; ``change`` the kubelet identity
+    as someone did: "recreated" (same name, new principal), "deleted", or "upper" (its principal id read back in
+    upper case)."""
+    w = World("unit-drift")
+    cluster = w.cluster("aks1", "rg1", pools=[{"name": "nodepool1", "type": "AvailabilitySet"}])
+    registry = w.registry("myacr", "rg1")
+    kubelet = cluster["properties"]["identityProfile"]["kubeletidentity"]
+    if change == "recreated":
+        w.recreate_identity(kubelet["resourceId"])
+    elif change == "deleted":
+        w.delete_identity(kubelet["resourceId"])
+    elif change == "upper":
+        props = w.arm[kubelet["resourceId"].lower()]["properties"]
+        props["principalId"] = props["principalId"].upper()
+    return world_facts(populate(w), registry=("name", "myacr")), dict(kubelet), registry, w
+
+
 def test_identity_that_matches_the_profile_adds_no_finding():
-    findings = run("kubelet-identity-vmss", FakeFacts([registry()]))
+    findings = run("kubelet-identity-vmss", _drift_world("upper")[0])
     assert [f.status for f in findings] == ["Skipped"]       # the availability-set pool; ids compare case-blind
 
 
 def test_recreated_identity_names_both_principals_and_the_three_steps():
-    findings = run("kubelet-identity-vmss", FakeFacts([registry()], identity_resource="recreated"))
+    facts, kubelet, registry, world = _drift_world("recreated")
+    findings = run("kubelet-identity-vmss", facts)
+    new = world.arm[kubelet["resourceId"].lower()]["properties"]
     drift = findings[0]
     assert drift.status == "Fail" and drift.target == "kubelet identity aks1-agentpool"
-    for value in ("oid-1", "cid-1", "oid-2", "cid-2"):
+    for value in (kubelet["objectId"], kubelet["clientId"], new["principalId"], new["clientId"]):
         assert value in drift.message
     steps = drift.remediation.split(" && ")
-    assert "--assign-kubelet-identity " + KUBELET in steps[0] and "<user-assigned control plane" in steps[0]
+    assert "--assign-kubelet-identity " + kubelet["resourceId"] in steps[0]
+    assert "<user-assigned control plane" in steps[0]
     assert steps[1] == "az aks nodepool upgrade -g rg1 --cluster-name aks1 -n nodepool1 --node-image-only"
-    assert steps[2] == "az aks update -g rg1 -n aks1 --attach-acr " + RID.format(SUB)
+    assert steps[2] == "az aks update -g rg1 -n aks1 --attach-acr " + registry["id"]
 
 
 def test_deleted_identity_is_created_again_first():
-    drift = run("kubelet-identity-vmss", FakeFacts([registry()], identity_resource=None))[0]
+    drift = run("kubelet-identity-vmss", _drift_world("deleted")[0])[0]
     assert drift.status == "Fail" and "no longer exists" in drift.message
     assert drift.remediation.startswith("az identity create -g MC_rg1_aks1_eastus -n aks1-agentpool && ")
 
