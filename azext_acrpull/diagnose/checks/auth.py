@@ -13,7 +13,7 @@ from ..common.pull import (
 )
 from ..common.registry import no_registry, registry_target
 from ..credentials import day, expiry, password_ends
-from ..facts import FactError
+from ..facts import FactError, FactUnavailable
 from ..findings import FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import id_name, parse_resource_id, same_id
 from ..roles import (
@@ -208,7 +208,7 @@ def _effective_since(facts, object_id, assignments, granting, groups, now):
         try:
             found = [j for j in facts.group_joins(object_id, now - PROPAGATION)
                      if j["groupId"] == grant.principal_id.lower()]
-        except FactError as err:
+        except (FactError, FactUnavailable) as err:
             unread = err.reason
             times.append(None)
             continue
@@ -249,12 +249,10 @@ def _workload_identity_grant(facts, registry, assignments):
     registry names a workload identity (azure.workload.identity/client-id) holding a pull role on it. Each service
     account is read once. Returns what the finding says about each such identity, first found first (empty when
     none, or when the pods cannot be read: the pod checks say why)."""
-    if not hasattr(facts, "diagnosed_pods"):   # a reader without pods (fleet)
-        return []
     login = (registry.get("properties", {}).get("loginServer") or "").lower()
     try:
         pods = facts.diagnosed_pods()
-    except FactError:
+    except (FactError, FactUnavailable):   # unreadable pods (the pod checks say why), or a reader without pods
         return []
     accounts = []
     for pod in pods:
@@ -275,7 +273,7 @@ def _workload_identity_grant(facts, registry, assignments):
                 continue
             ids, groups = principals_of(facts, principal["id"], assignments)
             grants = registry_grants(facts, registry, assignments_of(assignments, ids), ids)
-        except FactError:
+        except (FactError, FactUnavailable):   # a reader that reads no service accounts leaves the grant unknown
             continue
         if grants:
             found.append({"serviceAccount": "{}/{}".format(namespace, account), "clientId": client_id,
@@ -503,8 +501,7 @@ def _others(facts, index, skip):
 
 def _shared_once(facts, key, fetch):
     """A fact of the registry, the same for every cluster of a fleet run (worked out once there)."""
-    shared = getattr(facts, "shared_once", None)
-    return (shared or facts.once)(key, fetch)
+    return facts.shared_once(key, fetch)
 
 
 def _pull_holders(facts, registry, assignments):

@@ -4,7 +4,7 @@ every role looks right: a registry that refuses ARM-audience tokens (B.armaud), 
 from ..classify import WAITING_REASONS, failed_token
 from ..common.pods import container_events
 from ..common.registry import no_registry, registry_target
-from ..facts import FactError
+from ..facts import FactError, FactUnavailable
 from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import parse_resource_id
 
@@ -19,11 +19,11 @@ def pod_pull_tokens(facts, registry):
     ``registry``, each with the token its error says failed (B.token): [{"pod", "container", "image", "token"}].
     Empty without pods or when they cannot be read (the pod's own checks say why); events that cannot be read
     leave the waiting message."""
-    if not hasattr(facts, "diagnosed_pods"):
-        return []
     login = (registry.get("properties", {}).get("loginServer") or "").lower()
     try:
         pods = facts.diagnosed_pods()
+    except FactUnavailable:   # a reader that reads no pods (fleet): no pull error to read
+        return []
     except FactError as err:
         if err.fault:   # the Kubernetes API failed: whether a pull error shows a refused token is not known
             raise

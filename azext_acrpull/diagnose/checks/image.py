@@ -6,7 +6,7 @@ of facts so that ``pod-pull-events`` can use them to decide between the causes a
 from ..common.images import acr_image, image_target
 from ..common.images import per_image as _per_image
 from ..common.registry import closest_registries
-from ..facts import FactError
+from ..facts import FactError, FactUnavailable
 from ..findings import FAIL, PASS, SKIPPED, WARNING, Finding, check
 from ..placement import pool_placement
 from ..platform import (
@@ -190,11 +190,12 @@ def _cache_rule_verdict(facts, entry, registry, found, shown):
     ref = entry["reference"]
     try:
         rule = rule_for(facts.registry_cache_rules(registry), ref.repository)
-    except FactError as err:
+    except (FactError, FactUnavailable) as err:
         if found["missing"] == "upstream":
             raise FactError("registry {} could not fetch {} through an artifact cache rule ('{}'), and its cache "
                             "rules could not be read: {}".format(registry["name"], shown, found.get("message"),
-                                                                 err.reason.rstrip(".")), err.status_code) from None
+                                                                 err.reason.rstrip(".")),
+                            getattr(err, "status_code", None)) from None
         return None
     if rule is None:
         if found["missing"] == "upstream":   # the registry named a cache rule, yet none is listed for it

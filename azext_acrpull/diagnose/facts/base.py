@@ -1,9 +1,9 @@
-"""The facts a check may ask for, cached once per run.
+"""The readers' common half: facts cached once per run, and the facts derived from other facts.
 
-``Facts`` holds everything that is true whatever the source: caching with one lock per fact (so
-concurrent checks never fetch the same resource twice), and facts derived from other facts (the
-pull identity from the cluster). Subclasses say how raw facts are read: ``LiveFacts`` from ARM,
-Graph, Kubernetes and the registry for one cluster; a bulk reader can fill the same names.
+The facts a check may ask for are declared in ``contract.py``. ``Facts`` holds everything that is true whatever the
+source: caching with one lock per fact (so concurrent checks never fetch the same resource twice), and facts derived
+from other facts (the pull identity from the cluster). Subclasses say how raw facts are read: ``LiveFacts`` from ARM,
+Graph, Kubernetes and the registry for one cluster; ``FleetFacts`` from a fleet's bulk data.
 """
 import threading
 from contextlib import contextmanager
@@ -12,6 +12,7 @@ from .. import sources
 from ..deadline import Deadline
 from ..ids import id_name, parse_resource_id
 from ..threads import call_all, start
+from .contract import FactsContract
 
 # The code of the FactError that says the --pod does not exist (a 404 from elsewhere, such as the cluster's
 # credentials, says nothing about the pod).
@@ -38,8 +39,9 @@ def is_fault_status(status_code):
     return status_code is not None and (status_code in (408, 429) or status_code >= 500)
 
 
-class Facts:
-    """Named, cached facts about one cluster and the registries it pulls from."""
+class Facts(FactsContract):
+    """Named, cached facts about one cluster and the registries it pulls from: the contract's derived facts, and
+    the services every reader gives checks (``once``, ``shared_once``, ``parallel``, ``prefetch``, the deadline)."""
 
     def __init__(self, request, max_workers=8):
         self.request = request
@@ -189,33 +191,6 @@ class Facts:
                 if client_id and client_id != "msi":
                     by_app.setdefault(client_id, []).append(cluster["id"])
         return {"byAppId": by_app, "unreadable": unreadable}
-
-    # -- raw facts: implemented by a reader ---------------------------------------------------
-    def cluster(self):
-        raise NotImplementedError
-
-    def registries(self):
-        """The registries to diagnose against: list of ARM registry resources."""
-        raise NotImplementedError
-
-    def role_assignments(self, scope):
-        """Role assignments that apply at ``scope`` (inherited from above included)."""
-        raise NotImplementedError
-
-    def role_definition(self, role_definition_id):
-        raise NotImplementedError
-
-    def node_vmss(self):
-        """The scale sets in the cluster's node resource group."""
-        raise NotImplementedError
-
-    def service_principal(self, app_id):
-        """The Entra service principal with this appId, or None when it does not exist."""
-        raise NotImplementedError
-
-    def clusters_in_subscription(self, subscription_id):
-        """The AKS clusters of a subscription, as ARM lists them."""
-        raise NotImplementedError
 
 
 def _capture(func, item):

@@ -577,6 +577,10 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
         self.data = data
         self.prime("cluster", cluster)
 
+    def unavailable_reason(self, name):
+        return ("a fleet scan reads Azure Resource Graph, not the cluster's Kubernetes API, an image or the "
+                "registry's data plane ({}); run `az aks diagnose-pull run` on the cluster".format(name))
+
     def once(self, key, fetch):
         """As ``Facts.once``, without the per-key locks: a cluster's checks run one after another in one thread
         (the shared bulk reads have their own ``FleetData.once``)."""
