@@ -11,7 +11,7 @@ import functools
 from knack.log import get_logger
 
 from . import sources
-from .catalog import catalog
+from .catalog import catalog, in_fleet
 from .facts import FactError, FactUnavailable
 from .findings import ERROR, SKIPPED
 from .threads import call_all
@@ -30,7 +30,7 @@ def select_checks(group, check_ids=None, fleet=False, pod=False):
     """The checks of a command's group (all for `run`), plus the ``pod`` group's when the request names a pod."""
     wanted = GROUPS.get(group)
     selected = [c for c in catalog() if (wanted is None or wanted in c.groups or (pod and POD_GROUP in c.groups))
-                and (c.fleet or not fleet)]
+                and (not fleet or in_fleet(c))]
     if check_ids:
         ids = {c.lower() for c in check_ids}
         selected = [c for c in selected if c.check_id in ids]
@@ -50,7 +50,7 @@ def commands_running(check_id):
     if POD_GROUP in chk.groups:
         commands.append("check-* --pod")
     commands.append("fix")
-    if chk.fleet:
+    if in_fleet(chk):
         commands.append("fleet")
     return commands
 

@@ -5,14 +5,22 @@ from pathlib import Path
 
 import pytest
 
+from azext_acrpull.diagnose import catalog as catalog_module
+from azext_acrpull.diagnose.catalog import catalog, in_fleet
 from azext_acrpull.diagnose.facts import FACTS, FactError, Facts, FactUnavailable, provided_by
-from azext_acrpull.diagnose.facts.fleet import FleetFacts
+from azext_acrpull.diagnose.facts.contract import FactsContract
+from azext_acrpull.diagnose.facts.fleet import BULK_READS, FleetData, FleetFacts
 from azext_acrpull.diagnose.facts.live import LiveFacts
 from azext_acrpull.diagnose.findings import check
+from azext_acrpull.diagnose.fleet import facts_read, judges_cluster_alone
 from azext_acrpull.diagnose.request import DiagnoseRequest
 from azext_acrpull.diagnose.runner import run_checks
 
 DIAGNOSE = Path(__file__).resolve().parents[2] / "azext_acrpull" / "diagnose"
+# The checks fleet runs, as the CLI contract lists them ("Fleet").
+CONTRACT_FLEET = {"registry-lookup", "acr-role-assignment", "sp-credential-expiry", "sp-role-principal",
+                  "kubelet-identity-vmss", "acr-network-rules", "private-dns-link", "vnet-peering", "egress-path",
+                  "registry-arm-audience", "registry-tenant", "artifact-cache-rule"}
 # What a reader gives a check besides facts: the run's own names and the reader's services.
 SERVICES = {"request", "cluster_name", "cluster_resource_group", "once", "shared_once", "parallel", "prefetch",
             "deadline", "pending_reads"}
@@ -78,3 +86,112 @@ def test_the_runner_skips_a_check_whose_fact_is_unavailable_and_says_why():
     assert skipped.message == "Not judged here: this reader reads no Kubernetes API (pod)."
     assert skipped.evidence["fact"] == "pod"
     assert error.status == "Error", "a read that failed is an Error, not a Skipped"
+
+
+# --- declared needs ------------------------------------------------------------------------------------------------
+
+def _modules():
+    found = {}
+    for folder in ("checks", "common"):
+        for path in (DIAGNOSE / folder).glob("*.py"):
+            found["{}.{}".format(folder, path.stem)] = ast.parse(path.read_text(encoding="utf-8"))
+    return found
+
+
+def _static_reach():
+    """check id -> the facts its function can ask for, through every function of checks/ and common/ it names (an
+    over-approximation: a helper named is counted as called)."""
+    modules = _modules()
+    imports, functions = {}, {}
+    for name, tree in modules.items():
+        imported = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level in (1, 2):
+                package = name.split(".")[0] if node.level == 1 else None
+                for alias in node.names:
+                    imported[alias.asname or alias.name] = ("{}.{}".format(package, node.module) if package
+                                                            else node.module, alias.name)
+        imports[name] = imported
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                attrs = {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)
+                         and isinstance(n.value, ast.Name) and n.value.id == "facts"}
+                named = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+                named |= {(n.value.id, n.attr) for n in ast.walk(node) if isinstance(n, ast.Attribute)
+                          and isinstance(n.value, ast.Name)}
+                functions[(name, node.name)] = (attrs, named)
+
+    def reach(key, seen):
+        if key in seen or key not in functions:
+            return set()
+        seen.add(key)
+        attrs, named = functions[key]
+        out = set(attrs)
+        for item in named:
+            if isinstance(item, tuple):   # module.function, the module imported by name
+                target = imports[key[0]].get(item[0])
+                if target and "{}.{}".format(*target) in modules:
+                    out |= reach(("{}.{}".format(*target), item[1]), seen)
+            elif (key[0], item) in functions:
+                out |= reach((key[0], item), seen)
+            elif item in imports[key[0]]:
+                out |= reach(imports[key[0]][item], seen)
+        return out
+
+    found = {}
+    for name, tree in modules.items():
+        for node in tree.body:
+            for deco in getattr(node, "decorator_list", []):
+                if isinstance(deco, ast.Call) and getattr(deco.func, "id", "") == "check":
+                    found[deco.args[0].value] = reach((name, node.name), set()) - SERVICES
+    return found
+
+
+def test_every_check_declares_facts_of_the_contract():
+    for chk in catalog():
+        assert chk.needs, chk.check_id
+        assert sorted((chk.needs | chk.optional) - FACTS) == [], chk.check_id
+        assert not chk.needs & chk.optional, chk.check_id
+
+
+def test_a_check_declares_every_fact_its_code_can_ask_for():
+    reach = _static_reach()
+    assert set(reach) == {c.check_id for c in catalog()}
+    for chk in catalog():
+        assert sorted(reach[chk.check_id] - chk.needs - chk.optional) == [], chk.check_id
+
+
+def test_fleet_runs_the_contracts_checks_and_its_reader_provides_every_fact_they_need():
+    assert {c.check_id for c in catalog() if in_fleet(c)} == CONTRACT_FLEET
+    provided = provided_by(FleetFacts)
+    for chk in catalog():
+        if chk.check_id in CONTRACT_FLEET:
+            assert sorted(chk.needs - provided) == [], chk.check_id
+
+
+def test_a_fact_the_fleet_reader_stops_providing_takes_its_checks_out_of_fleet(monkeypatch):
+    class Fewer(FleetFacts):
+        node_vmss = FactsContract.node_vmss
+
+    monkeypatch.setattr(catalog_module, "fleet_facts", lambda: provided_by(Fewer))
+    gone = CONTRACT_FLEET - {c.check_id for c in catalog() if in_fleet(c)}
+    assert gone == {"kubelet-identity-vmss", "sp-role-principal"}
+
+
+def test_fleet_reads_in_bulk_only_what_its_checks_ask_for():
+    by_id = {c.check_id: c for c in catalog()}
+
+    def reads(*ids):
+        data = FleetData(None, None, None, wanted=facts_read([by_id[i] for i in ids]))
+        return data.want_network, data.want_scale_sets
+
+    assert reads(*CONTRACT_FLEET) == (True, True)
+    assert reads("registry-lookup", "acr-role-assignment", "registry-tenant") == (False, False)
+    assert reads("sp-role-principal") == reads("kubelet-identity-vmss") == (False, True)
+    assert reads("vnet-peering") == (True, True)
+    assert BULK_READS["scale sets"] & by_id["egress-path"].needs
+
+
+def test_the_checks_that_judge_a_cluster_alone_need_no_registry():
+    alone = {c.check_id for c in catalog() if in_fleet(c) and judges_cluster_alone(c)}
+    assert alone == {"kubelet-identity-vmss", "sp-credential-expiry"}

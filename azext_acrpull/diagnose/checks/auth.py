@@ -44,7 +44,10 @@ MANAGED_IDENTITY = "ManagedIdentity"
 @check("acr-role-assignment", "C1.S1,X.abac", "The cluster's pull identity holds a pull role on the registry",
        "Evaluates every role assignment that applies to the registry (inherited ones included) for the kubelet "
        "identity or service principal, by what the role grants (actions, notActions, wildcards), and on ABAC "
-       "registries by repository permissions and conditions.", groups=("auth",), fleet=True)
+       "registries by repository permissions and conditions.", groups=("auth",),
+       needs=("directory_objects", "image_entries", "member_groups", "pull_identity", "registries", "registry_lookups",
+              "role_assignments", "role_definition"),
+       optional=("diagnosed_pod", "service_account", "service_principal"))
 def acr_role_assignment(chk, facts):
     # The registries' role assignments do not wait for the pull identity (a Graph look-up on a service-principal
     # cluster): start reading them first.
@@ -327,7 +330,8 @@ def _condition_command(registry, object_id):
 
 @check("sp-credential-expiry", "C1.S2", "The cluster's service principal has an unexpired secret",
        "Reads the service principal's application in Microsoft Graph and checks the end dates of its password "
-       "credentials: none valid fails, the last one ending within 30 days warns.", groups=("auth",), fleet=True)
+       "credentials: none valid fails, the last one ending within 30 days warns.", groups=("auth",),
+       needs=("application", "pull_identity", "service_principal"))
 def sp_credential_expiry(chk, facts):
     identity = facts.pull_identity()
     if identity["kind"] != "servicePrincipal":
@@ -384,7 +388,9 @@ def sp_credential_expiry(chk, facts):
        "Looks among the principals of the registry's pull roles for one this cluster used before, on evidence that "
        "ties it to the cluster (az aks create's name and identifier URI, replaced credentials, a recreated kubelet "
        "identity's former principal); the tenant's other principals are never called stale.", groups=("auth",),
-       fleet=True)
+       needs=("application", "cluster", "directory_objects", "member_groups", "node_resource_group", "node_vmss",
+              "pull_identity", "registries", "registry_lookups", "role_assignments", "role_definition",
+              "service_principal", "service_principal_clusters"))
 def sp_role_principal(chk, facts):
     identity = facts.pull_identity()
     registries = facts.registries()
@@ -677,7 +683,9 @@ def _principal_words(entry):
        "Reads the kubelet identity's resource (deleted, or recreated with the same name and a new principal: "
        "B.drift) and each node pool's VMSS in the node resource group, and checks that the kubelet identity is "
        "among its user-assigned identities (someone may have removed it through IaaS APIs).", groups=("auth",),
-       fleet=True)
+       needs=("cluster", "cluster_subscription", "node_pools", "node_resource_group", "node_vmss", "pull_identity",
+              "user_assigned_identity"),
+       optional=("registries",))
 def kubelet_identity_vmss(chk, facts):
     identity = facts.pull_identity()
     cluster, rg = facts.cluster_name, facts.cluster_resource_group

@@ -260,7 +260,8 @@ def assess_platform(facts, entry, registry, pod):
        "registry and library/, tags, digests, ports, lower case) and checks the login server: a misspelt suffix "
        "(azureacr.io), another cloud's suffix, the privatelink name, a registry that does not exist (with the "
        "closest registry name). Images of other registries (mcr.microsoft.com, docker.io) are not failures.",
-       groups=("image",))
+       groups=("image",),
+       needs=("image_entries", "image_registry", "registries_in_subscription", "registry_by_name"))
 def image_reference(chk, facts):
     return _per_image(chk, facts, _reference_one)
 
@@ -280,7 +281,9 @@ def _reference_one(chk, facts, entry):
        "Reads the image's manifest through the registry's data plane with the signed-in account's own login "
        "(Entra ID token exchange, as az acr login does); on a missing tag names the closest existing tags, on a "
        "missing repository the closest repositories. Needs pull permission on the registry and a network the "
-       "registry's firewall allows.", groups=("image",))
+       "registry's firewall allows.", groups=("image",),
+       needs=("diagnosed_pod", "image_entries", "image_registry", "node_pool_platforms", "registry_manifest",
+              "registry_manifest_present", "registry_repositories", "registry_tags"))
 def image_manifest(chk, facts):
     return _per_image(chk, facts, _manifest_one)
 
@@ -348,7 +351,8 @@ def _purged_children(facts, entry, registry):
        "Reads the image's index (or manifest and config) for its OS, architecture and Windows build, and compares "
        "them with the node pools the pod can be scheduled on (nodeSelector, required node affinity, tolerations): "
        "the pool's OS type and SKU, its architecture from the nodes' labels (else from the VM size).",
-       groups=("image",))
+       groups=("image",),
+       needs=("image_entries", "image_platforms", "image_registry", "node_pool_platforms", "registry_manifest"))
 def image_platform(chk, facts):
     return _per_image(chk, facts, _platform_one)
 

@@ -5,6 +5,7 @@ source: caching with one lock per fact (so concurrent checks never fetch the sam
 from other facts (the pull identity from the cluster). Subclasses say how raw facts are read: ``LiveFacts`` from ARM,
 Graph, Kubernetes and the registry for one cluster; ``FleetFacts`` from a fleet's bulk data.
 """
+import re
 import threading
 from contextlib import contextmanager
 
@@ -17,6 +18,7 @@ from .contract import FactsContract
 # The code of the FactError that says the --pod does not exist (a 404 from elsewhere, such as the cluster's
 # credentials, says nothing about the pod).
 POD_NOT_FOUND = "PodNotFound"
+ACR_PROVIDER = "/providers/microsoft.containerregistry/registries/"
 
 
 class FactError(Exception):
@@ -32,6 +34,22 @@ class FactError(Exception):
         self.status_code = status_code
         self.code = code            # the service's error code (ARM: ResourceGroupNotFound, ...), when it gave one
         self.fault = is_fault_status(status_code) if fault is None else fault
+
+
+# ARM's answer to a token of another tenant than the subscription's: "The access token is from the wrong issuer
+# 'https://sts.windows.net/<token's tenant>/'. It must match the tenant 'https://sts.windows.net/<its tenant>/' ..."
+WRONG_TENANT = "InvalidAuthenticationTokenTenant"
+_WRONG_ISSUER = re.compile(r"wrong issuer '?https://[^/']+/(?P<token>[0-9a-fA-F-]{36})/?'?.*?must match the tenant "
+                           r"'?https://[^/']+/(?P<tenant>[0-9a-fA-F-]{36})/?'?", re.IGNORECASE)
+
+
+def foreign_tenant(err):
+    """(the token's tenant, the resource's tenant) when ARM refused a read with InvalidAuthenticationTokenTenant
+    (a FactError of 401), else None."""
+    if getattr(err, "status_code", None) != 401 or (getattr(err, "code", None) or "") != WRONG_TENANT:
+        return None
+    m = _WRONG_ISSUER.search(getattr(err, "reason", "") or str(err))
+    return (m["token"].lower(), m["tenant"].lower()) if m else None
 
 
 def is_fault_status(status_code):
@@ -160,6 +178,52 @@ class Facts(FactsContract):
                     "objectId": (sp or {}).get("id"), "name": (sp or {}).get("displayName") or sp_client_id,
                     "exists": sp is not None}
         raise FactError("the cluster has neither a kubelet identity nor a service principal in its profile")
+
+    def registry_lookups(self):
+        return self.once("registry_lookups", self._registry_lookups)
+
+    def _registry_lookups(self):
+        """Which registries this run is about, and whether each exists.
+
+        In order: --acr; the ACR hosts of --image/--pod images (fleet names none); the registries on which the
+        pull identity holds a role (an engineer asking 'why can't my cluster pull' rarely knows the registry's
+        resource id). Which subscriptions the roles are looked for in is the reader's."""
+        spec = self.request.registry
+        if spec is not None:
+            return [self._lookup(spec)]
+        hosts = self.registry_names_from_images()
+        if hosts:
+            return [self._lookup(("name", n)) for n in hosts]
+        identity = self.pull_identity()
+        if not identity.get("objectId"):
+            return []
+        seen, found = set(), []
+        for assignment in self.principal_role_assignments(identity["objectId"]):
+            scope = (assignment.get("properties") or {}).get("scope") or ""
+            key = scope.lower().rstrip("/")
+            if ACR_PROVIDER in key and key not in seen:
+                seen.add(key)
+                found.append(self._lookup(("id", scope)))
+        return found
+
+    def _lookup(self, spec):
+        kind, value = spec
+        if kind != "id":
+            return {"name": value, "given": value, "registry": self.registry_by_name(value)}
+        name = parse_resource_id(value).name
+        try:
+            registry = self.registry_by_id(value)
+        except FactError as err:
+            tenants = foreign_tenant(err)
+            if not tenants:
+                raise
+            # B.tenant: ARM names the registry subscription's tenant; the registry itself cannot be read.
+            return {"name": name, "given": value, "registry": None, "tenant": tenants[1], "tokenTenant": tenants[0],
+                    "reason": err.reason}
+        return {"name": name, "given": value, "registry": registry}
+
+    def registries(self):
+        return [lk["registry"] for lk in self.registry_lookups() if lk["registry"]]
 
     def node_pools(self):
         return list(self.cluster().get("properties", {}).get("agentPoolProfiles") or [])
