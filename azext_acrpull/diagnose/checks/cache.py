@@ -10,6 +10,7 @@ needs a policy for it with ``get`` on secrets. A vault or assignment list that c
 """
 from urllib.parse import urlparse
 
+from ..common.cache_rules import rule_for, upstream
 from ..common.images import acr_image, image_target, per_image
 from ..common.images import image_error as _error
 from ..common.pull import principals_of, raise_first
@@ -27,25 +28,6 @@ RATE_LIMITED_UPSTREAMS = ("docker.io", "registry-1.docker.io", "index.docker.io"
 
 def _p(resource):
     return (resource or {}).get("properties") or {}
-
-
-def rule_for(rules, repository):
-    """The cache rule that serves ``repository``: an exact targetRepository first, else the longest ``prefix/*``."""
-    repository = repository.lower()
-    best, best_len = None, -1
-    for rule in rules:
-        target = (_p(rule).get("targetRepository") or "").lower()
-        if target == repository:
-            return rule
-        if target.endswith("/*") and repository.startswith(target[:-1]) and len(target) > best_len:
-            best, best_len = rule, len(target)
-        elif target == "*" and best_len < 0:
-            best, best_len = rule, 0
-    return best
-
-
-def upstream(rule):
-    return (_p(rule).get("sourceRepository") or "").split("/", 1)[0].lower()
 
 
 def credential_state(rule, credential_sets):

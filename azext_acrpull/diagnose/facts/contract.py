@@ -176,6 +176,11 @@ class FactsContract:
     def member_groups(self, object_id: str) -> Json:
         """{group id (lower): display name} of the groups a principal belongs to, directly or not."""
 
+    @fact
+    def group_joins(self, principal_id: str, since: Any) -> list:
+        """[{"groupId" (lower case), "groupName", "at" (aware datetime)}]: the groups ``principal_id`` was added to
+        since ``since`` (a UTC datetime), from the Microsoft Entra audit log ('Add member to group')."""
+
     # -- network ------------------------------------------------------------------------------------
     @fact
     def network_resource(self, resource_id: str) -> Json:

@@ -485,6 +485,31 @@ class FleetData:
             raise found
         return dict(found)
 
+    def recent_group_joins(self, since):
+        """{member id (lower): [{"groupId", "groupName", "at"}]}: every 'Add member to group' of the tenant since
+        ``since``, from the Microsoft Entra audit log in one paged read for the whole scan (not one per cluster),
+        the first time a cluster's pull role comes through a group with an older assignment (B.recent)."""
+        return self.once("recent_group_joins", lambda: self._recent_group_joins(since))
+
+    def _recent_group_joins(self, since):
+        from .graph import AUDIT_READ, group_joins_of, join_filter
+        from .resourcegraph import _error_message
+        what = "the Microsoft Entra audit log (when principals joined groups)"
+        status, body = self.graph.get_many(["/auditLogs/directoryAudits?$filter=" + join_filter(since)]).popitem()[1]
+        entries = []
+        while True:
+            if status in (401, 403):
+                raise FactError("the signed-in account may not read {} (needs {}): {}".format(
+                    what, AUDIT_READ, _error_message(body, status)), status)
+            if status != 200 or not isinstance(body, dict):
+                raise FactError("reading {} failed with HTTP {}: {}".format(what, status, _error_message(body, status)),
+                                status)
+            entries += body.get("value") or []
+            link = body.get("@odata.nextLink")
+            if not link:
+                return group_joins_of(entries)
+            status, _, body = self.rest.send("GET", link, self.rest.graph_resource, kind="graph")
+
     def group_assignments_at(self, registry_id):
         """Does a group hold a role that applies at this registry?"""
         return self.assignments_for_scope(registry_id).any_group()
@@ -716,6 +741,9 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
 
     def member_groups(self, object_id):
         return self.data.member_groups(object_id)
+
+    def group_joins(self, principal_id, since):
+        return list(self.data.recent_group_joins(since).get(principal_id.lower(), []))
 
     # -- network ------------------------------------------------------------------------------------
     def network_resource(self, resource_id):
