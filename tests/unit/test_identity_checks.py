@@ -5,6 +5,13 @@ from azext_acrpull.diagnose.catalog import catalog
 from azext_acrpull.diagnose.facts import FactError
 from azext_acrpull.diagnose.facts.arm import foreign_tenant
 from azext_acrpull.diagnose.request import DiagnoseRequest
+from tests.simulator.facts import world_facts
+from tests.simulator.pods import failing_pod, node_name, nodes, provisioned_node, pull_failure
+from tests.simulator.pods import pod as sim_pod
+from tests.simulator.registry_content import push
+from tests.simulator.scenarios.foundation import kubelet_object_id
+from tests.simulator.tenant import populate
+from tests.simulator.world import World
 
 SUB, SUB2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 HOME, OTHER = "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa", "bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb"
@@ -207,62 +214,43 @@ def test_deleted_identity_is_created_again_first():
 
 # --- B.nap ------------------------------------------------------------------------------------------------------
 
-ANON = OAUTH.replace("oauth token", "anonymous token")
-NAP_NODE = {"metadata": {"name": "aks-default-x7k2p", "labels": {"karpenter.sh/nodepool": "default"}},
-            "spec": {"providerID": "azure:///subscriptions/{}/resourceGroups/MC_rg1_aks1_eastus/providers/"
-                                   "Microsoft.Compute/virtualMachines/aks-default-x7k2p".format(SUB)}}
-VMSS_NODE = {"metadata": {"name": "aks-nodepool1-1-vmss000000", "labels": {"agentpool": "nodepool1"}},
-             "spec": {"providerID": "azure:///subscriptions/{}/resourceGroups/MC_rg1_aks1_eastus/providers/"
-                                    "Microsoft.Compute/virtualMachineScaleSets/aks-nodepool1-1-vmss/"
-                                    "virtualMachines/0".format(SUB)}}
+def _nap_world(mode="Auto", may_pull=True, pod="web", error=None):
+    """The beyond-nap scenario's world (the e2e tests' own), changed as each case says: the node provisioning mode,
+    whether the kubelet identity holds AcrPull, and pod web's pull error when it is not the one its node gets."""
+    w = World("unit-nap")
+    cluster = w.cluster("aks1", "rg1", pools=[{"name": "nodepool1", "mode": "System"}])
+    registry = w.registry("myacr", "rg1")
+    push(w, registry, "web", "1.4", ["linux/amd64"])
+    nodes(w, cluster)
+    if mode:
+        cluster["properties"]["nodeProvisioningProfile"] = {"mode": mode, "defaultNodePools": "Auto"}
+    provisioned_node(w, cluster, "aks-default-x7k2p")
+    if may_pull:
+        w.assign(registry["id"], "AcrPull", kubelet_object_id(w, cluster))
+    if error is None:
+        failing_pod(w, cluster, "web", NAP_IMAGE, "aks-default-x7k2p")
+    else:
+        web = sim_pod(w, cluster, "web", [{"name": "app", "image": NAP_IMAGE}], node="aks-default-x7k2p",
+                      deployment="web")
+        pull_failure(w, cluster, web, "app", error)
+    sim_pod(w, cluster, "api", [{"name": "app", "image": NAP_IMAGE}], node=node_name(w, cluster, "nodepool1"),
+            deployment="api")
+    return world_facts(populate(w), pod=pod)
 
 
-class NapFacts(FakeFacts):
-    def __init__(self, mode="Auto", node=NAP_NODE, message=ANON, may_pull=True, **kwargs):
-        super().__init__([registry()], pod="web", containers=[waiting(message=message)], **kwargs)
-        self._mode, self._node, self._may_pull = mode, node, may_pull
-
-    def cluster(self):
-        found = super().cluster()
-        if self._mode:
-            found["properties"]["nodeProvisioningProfile"] = {"mode": self._mode}
-        return found
-
-    def diagnosed_pod(self):
-        return {"spec": {"nodeName": self._node["metadata"]["name"]}}
-
-    def diagnosed_pods(self):
-        return [{"metadata": {"name": "web", "namespace": self.request.namespace},
-                 "spec": {"nodeName": self._node["metadata"]["name"]}}]
-
-    def nodes(self):
-        return [NAP_NODE, VMSS_NODE]
-
-    def role_assignments(self, scope):
-        if not self._may_pull:
-            return []
-        return [{"properties": {"principalId": "oid-1", "principalType": "ServicePrincipal", "scope": scope,
-                                "roleDefinitionId": "/subscriptions/{}/providers/Microsoft.Authorization/"
-                                                    "roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d".format(SUB)},
-                 "id": scope + "/providers/Microsoft.Authorization/roleAssignments/1"}]
-
-    def role_definition(self, role_definition_id):
-        return {"id": role_definition_id, "properties": {"roleName": "AcrPull", "permissions": [
-            {"actions": ["Microsoft.ContainerRegistry/registries/pull/read"], "notActions": [], "dataActions": [],
-             "notDataActions": []}]}}
-
-    def parallel(self, func, items):
-        return [func(i) for i in items]
+NAP_IMAGE = "myacr.azurecr.io/web:1.4"
+NAP_OAUTH = ('failed to pull and unpack image "{0}": failed to resolve reference "{0}": failed to authorize: failed '
+             "to fetch oauth token: unexpected status: 401 Unauthorized".format(NAP_IMAGE))
 
 
-@pytest.mark.parametrize("facts, status, words", [
-    (NapFacts(), "Fail", "node pool default"),
-    (NapFacts(may_pull=False), "Warning", "holds no pull role"),
-    (NapFacts(message=OAUTH), "Pass", "no pull error of the pod says it offered no credential"),
-    (NapFacts(node=VMSS_NODE), "Pass", "scale set node of pool nodepool1"),
-    (NapFacts(mode="Manual"), "Skipped", "mode is Manual"),
-    (NapFacts(mode=None), "Skipped", "mode is not set"),
+@pytest.mark.parametrize("case, status, words", [
+    ({}, "Fail", "node pool default"),
+    ({"may_pull": False}, "Warning", "holds no pull role"),
+    ({"error": NAP_OAUTH}, "Pass", "no pull error of the pod says it offered no credential"),
+    ({"pod": "api"}, "Pass", "scale set node of pool nodepool1"),
+    ({"mode": "Manual"}, "Skipped", "mode is Manual"),
+    ({"mode": None}, "Skipped", "mode is not set"),
 ])
-def test_node_provisioning_identity(facts, status, words):
-    (f,) = run("node-provisioning-identity", facts)
+def test_node_provisioning_identity(case, status, words):
+    (f,) = run("node-provisioning-identity", _nap_world(**case))
     assert f.status == status and words in f.message, f.message
