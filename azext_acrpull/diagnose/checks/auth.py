@@ -47,7 +47,7 @@ MANAGED_IDENTITY = "ManagedIdentity"
        "registries by repository permissions and conditions.", groups=("auth",),
        needs=("directory_objects", "image_entries", "member_groups", "pull_identity", "registries", "registry_lookups",
               "role_assignments", "role_definition"),
-       optional=("diagnosed_pod", "service_account", "service_principal"))
+       optional=("diagnosed_pods", "group_joins", "service_account", "service_principal"))
 def acr_role_assignment(chk, facts):
     # The registries' role assignments do not wait for the pull identity (a Graph look-up on a service-principal
     # cluster): start reading them first.

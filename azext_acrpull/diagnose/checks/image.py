@@ -283,7 +283,8 @@ def _reference_one(chk, facts, entry):
        "missing repository the closest repositories. Needs pull permission on the registry and a network the "
        "registry's firewall allows.", groups=("image",),
        needs=("diagnosed_pod", "image_entries", "image_registry", "node_pool_platforms", "registry_manifest",
-              "registry_manifest_present", "registry_repositories", "registry_tags"))
+              "registry_manifest_present", "registry_repositories", "registry_tags"),
+       optional=("registry_cache_rules",))
 def image_manifest(chk, facts):
     return _per_image(chk, facts, _manifest_one)
 

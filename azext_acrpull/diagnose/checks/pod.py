@@ -190,7 +190,8 @@ def _http_proxy(facts):
        "container status to decide.", groups=("pod",),
        needs=("cluster", "diagnosed_pod", "discovering", "failing_pod_groups", "image_entries", "image_platforms",
               "image_registry", "node_pool_platforms", "pod_containers", "pod_events", "registries_in_subscription",
-              "registry_by_name", "registry_manifest", "registry_repositories", "registry_tags"))
+              "registry_by_name", "registry_manifest", "registry_repositories", "registry_tags"),
+       optional=("registry_cache_rules",))
 def pod_pull_events(chk, facts):
     if facts.request.pod:
         try:
