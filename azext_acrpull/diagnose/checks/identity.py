@@ -3,7 +3,7 @@ every role looks right: a registry that refuses ARM-audience tokens (B.armaud), 
 (B.tenant)."""
 from ..classify import WAITING_REASONS, failed_token
 from ..common.pods import container_events
-from ..common.registry import no_registry, registry_target
+from ..common.registry import no_registry, per_registry, registry_target
 from ..facts import FactError, FactUnavailable
 from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import parse_resource_id
@@ -65,10 +65,7 @@ def _subscription_args(facts, registry):
        needs=("cluster_subscription", "registries", "registry_lookups"),
        optional=("diagnosed_pods", "pod_containers", "pod_events"))
 def registry_arm_audience(chk, facts):
-    registries = facts.registries()
-    if not registries:
-        return no_registry(chk, facts)
-    return [_arm_audience(chk, facts, registry) for registry in registries]
+    return per_registry(chk, facts, _arm_audience)
 
 
 def _arm_audience(chk, facts, registry):
