@@ -262,6 +262,25 @@ def test_large_private_cluster_is_discovered_with_short_lines_through_run_comman
     sc.assert_no_unknown_routes()
 
 
+def test_partial_rbac_through_run_command_reads_the_readable_namespaces(scenario):
+    sc = scenario("discover-private-partial-rbac")
+    findings, _ = _first(sc, "--checks", "pod-pull-events")
+    events = _of(findings, "pod-pull-events")
+    assert [(f["target"], f["status"], f["evidence"]["cause"]) for f in events] == [
+        ("pod batch/migrate-28h7d (init container migrate)", "Fail", "C1"),
+        ("pod ops/agent-x7p2k (container log-shipper)", "Fail", "C1"),
+        ("pod shop/web-5f8b9c7d4-7k2xq (container app)", "Fail", "C1")], events
+    assert all(f["evidence"]["kubernetesReadVia"] == "runCommand" for f in events)
+    # kubectl's Forbidden for the whole cluster is not "no failing pod": the namespaces are read one by one.
+    lines = [c.split(" -o jsonpath=")[0] for c in _commands(sc) if " -o jsonpath=" in c]
+    assert lines[0] == "kubectl get pods --all-namespaces '--field-selector={}'".format(ACTIVE), lines
+    assert {"kubectl get pods --namespace {} '--field-selector={}'".format(ns, ACTIVE)
+            for ns in ("shop", "batch", "ops", "kube-system")} <= set(lines[1:]), lines
+    assert len([c for c in _commands(sc) if " --ignore-not-found -o json " in c]) == 1
+    sc.assert_read_only()
+    sc.assert_no_unknown_routes()
+
+
 def test_too_many_failing_pods_for_run_command_say_to_narrow_the_search(scenario):
     sc = scenario("discover-private-flood")
     sc.sim.clear_log()

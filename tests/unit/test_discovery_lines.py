@@ -192,3 +192,44 @@ def test_kubectl_errors_are_not_read_as_no_failing_pod():
         _Run("acrpull-pods\t9\t9\t0\n").failing_via_run_command("/api/v1/namespaces/a/pods", "a")
     assert "9 of the 9 active pods in namespace a wait on an image pull" in err.value.reason
     assert _Run("acrpull-pods\t4\t0\t0\n").failing_via_run_command("/api/v1/pods") == ([], None, 4)
+
+
+def _cluster(world):
+    return next(r for r in world.arm.values()
+                if (r.get("type") or "").lower() == "microsoft.containerservice/managedclusters")
+
+
+def test_the_simulated_shell_stops_at_a_failing_kubectl():
+    from tests.simulator.runcommand import execute
+    from tests.simulator.scenarios import build
+    world = build("discover-private-partial-rbac")
+    logs, code, known = execute(world, _cluster(world), pod_lines_command())
+    assert (code, known) == (1, True) and logs.startswith("Error from server (Forbidden): pods is forbidden")
+    assert "acrpull-pods" not in logs             # awk did not run: no trailer, so never "no failing pod"
+    logs, code, _ = execute(world, _cluster(world), pod_lines_command("shop"))
+    assert code == 0 and [p["metadata"]["name"] for p in parse_pod_lines(logs)[0]] == [
+        "web-5f8b9c7d4-7k2xq", "web-5f8b9c7d4-9m4tz", "web-5f8b9c7d4-p8w3n"]
+
+
+def test_the_simulated_run_command_keeps_the_first_512_kb_and_the_cut_is_an_error_that_says_so():
+    from tests.simulator.runcommand import OUTPUT_LIMIT, execute, run_command
+    from tests.simulator.scenarios import build
+    world = build("discover-private-large")
+    cluster = _cluster(world)
+    command = "kubectl get --raw '/api/v1/pods?fieldSelector=status.phase%21%3DSucceeded%2Cstatus.phase%21%3DFailed'"
+
+    class Req:
+        query = {"api-version": "2025-10-01"}
+
+        def json(self):
+            return {"command": command}
+
+    path = cluster["id"] + "/runCommand"
+    reply = run_command(Req(), world, path, path.lower())
+    assert reply.status == 202
+    result = world.arm[reply.headers["Location"].split("management.azure.com", 1)[1].split("?")[0].lower()]
+    logs, whole = result["properties"]["logs"], execute(world, cluster, command)[0]
+    assert len(whole) > OUTPUT_LIMIT and logs == whole[:OUTPUT_LIMIT]
+    with pytest.raises(FactError) as err:
+        _Run(logs).kube_get_via_run_command("/api/v1/pods")
+    assert "was cut at run command's 512 KB limit" in err.value.reason and "unreadable" not in err.value.reason

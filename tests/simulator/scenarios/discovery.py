@@ -136,6 +136,16 @@ def discover_private():
     return w
 
 
+@scenario("discover-private-partial-rbac", "A private cluster with the pods of discover-stuck, read by a caller whose "
+                                           "Kubernetes RBAC lets it read pods in some namespaces only, and no events.")
+def discover_private_partial_rbac():
+    w, cluster = _world("discover-private-partial-rbac", pull_role=False, newer_kubelet=True)
+    nb.make_private(w, cluster)
+    w.kube[cluster["properties"]["fqdn"].lower()]["readable"] = {"pods": ["default", "shop", "batch", "ops"],
+                                                                 "events": []}
+    return w
+
+
 @scenario("discover-authorized-ips", "A cluster whose API server accepts only authorized IP ranges that exclude the "
                                      "machine running az, with the pods of discover-stuck.")
 def discover_authorized_ips():
