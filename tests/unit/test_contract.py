@@ -120,6 +120,12 @@ def _static_reach():
                 named |= {(n.value.id, n.attr) for n in ast.walk(node) if isinstance(n, ast.Attribute)
                           and isinstance(n.value, ast.Name)}
                 functions[(name, node.name)] = (attrs, named)
+            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict):
+                # a table of functions (a check's words by reason): reaching it reaches each of them
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        functions[(name, target.id)] = (set(), {n.id for n in ast.walk(node.value)
+                                                                if isinstance(n, ast.Name)})
 
     def reach(key, seen):
         if key in seen or key not in functions:
