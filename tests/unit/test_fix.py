@@ -56,10 +56,21 @@ def finding(check_id, status, target="registry myacr", remediation="do it", **ev
     return Finding(check_id, "X", "title", target, status, "what was found", remediation, evidence)
 
 
-def role_finding(**evidence):
-    base = {"principalKind": "kubeletIdentity", "principalId": KUBELET_OID, "registryId": REGISTRY_ID,
-            "roleAssignmentMode": "AzureRoleAssignments"}
-    return finding("acr-role-assignment", FAIL, remediation="az aks update --attach-acr ...", **dict(base, **evidence))
+def decided_finding(check_id, reason, remediation="do it", evidence=None, **params):
+    """A finding as a split check words it: the decision (status, reason, parameters) travels with it to ``fix``."""
+    decision = decided(FAIL, reason, evidence, **params)
+    return Finding(check_id, "X", "title", "registry myacr", FAIL, "what was found", remediation, decision.evidence,
+                   decision)
+
+
+def role_finding(roleAssignmentMode="AzureRoleAssignments", uncoveredRepositories=None):
+    """acr-role-assignment's decision for the kubelet identity without a pull role (on an ABAC registry, none at all
+    or none for ``uncoveredRepositories``)."""
+    abac = roleAssignmentMode == "AbacRepositoryPermissions"
+    reason = "abac-uncovered" if uncoveredRepositories else "abac-no-role" if abac else "no-role"
+    return decided_finding("acr-role-assignment", reason, remediation="az aks update --attach-acr ...",
+                           principal_id=KUBELET_OID, registry=registry_dict(roleAssignmentMode),
+                           uncovered=uncoveredRepositories)
 
 
 # -- the engine ---------------------------------------------------------------------------------------------
@@ -180,23 +191,16 @@ def test_role_held_with_a_narrower_condition_is_widened_not_assigned_twice():
 
 
 def test_role_remedy_needs_an_existing_principal():
-    [item] = fix.plan([finding("acr-role-assignment", FAIL, remediation="az aks update-credentials ...",
-                               principalKind="servicePrincipal", clientId="app")], ctx_for())
+    [item] = fix.plan([decided_finding("acr-role-assignment", "no-principal",
+                                       remediation="az aks update-credentials ...", client_id="app",
+                                       registry=registry_dict())], ctx_for())
     assert (item.action, item.command) == ("manual", "az aks update-credentials ...")
 
 
 def test_stale_principal_and_missing_role_share_one_assignment():
-    stale = finding("sp-role-principal", FAIL, registryId=REGISTRY_ID,
-                    currentPrincipal={"kind": "kubeletIdentity", "objectId": KUBELET_OID})
+    stale = decided_finding("sp-role-principal", "stale", principal_id=KUBELET_OID, registry=registry_dict())
     items = fix.plan([role_finding(), stale], ctx_for())
     assert items[0].change is items[1].change and len(fix.changes_of(items)) == 1
-
-
-def decided_finding(check_id, reason, remediation="do it", evidence=None, **params):
-    """A finding as a split check words it: the decision (status, reason, parameters) travels with it to ``fix``."""
-    decision = decided(FAIL, reason, evidence, **params)
-    return Finding(check_id, "X", "title", "registry myacr", FAIL, "what was found", remediation, decision.evidence,
-                   decision)
 
 
 def _rules_finding(reason, **params):
