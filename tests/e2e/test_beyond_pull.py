@@ -81,6 +81,13 @@ def test_list_checks_shows_the_new_ids(azenv):
     assert articles["node-disk-pressure"] == "B.disk" and articles["pod-admission"] == "B.admission"
     ids = [c["checkId"] for c in listed]
     assert ids.index("pull-rate-limit") < ids.index("pod-admission") < ids.index("node-disk-pressure")
+    # Behaviours added to existing checks keep their article (the contract's value) and name their keys in the
+    # description list-checks shows.
+    described = {c["checkId"]: c["description"] for c in listed}
+    assert articles["acr-role-assignment"] == "C1.S1,X.abac"
+    assert "B.wi:" in described["acr-role-assignment"] and "B.recent:" in described["acr-role-assignment"]
+    assert "B.purge" in described["image-manifest"] and "B.cache" in described["image-manifest"]
+    assert "once per registry" in described["artifact-cache-rule"]
 
 
 # -- B.cache: artifact cache rules ------------------------------------------------------------------------------------
