@@ -149,7 +149,8 @@ def pod_name(pod):
 # command prints, for each active pod, a few short tagged lines (its names, service account, pull secrets, each
 # container's image and waiting reason) and awk keeps, inside the cluster, only the pods waiting on a pull; a
 # second command fetches the full objects of the pods diagnosed one by one. Images are last on their line, so
-# that free text (an InvalidImageName) cannot shift the other fields.
+# that free text (an InvalidImageName) cannot shift the other fields. kubectl prints nothing for a missing key and
+# an empty range (client-go jsonpath since Kubernetes 1.20: kubernetes/kubernetes PRs 88464 and 95933).
 RUN_COMMAND_OUTPUT_LIMIT = 512 * 1024   # bytes of logs AKS run command returns
 LINES_BUDGET = 400 * 1024               # bytes of pod lines printed, so that the trailer always fits
 POD_TAG, SPEC_TAG, WAIT_TAG, END_TAG = "acrpull-pod", "acrpull-spec", "acrpull-wait", "acrpull-pods"

@@ -149,6 +149,8 @@ def scan(data, checks, acr=None, check_ids=None, acr_suffix=".azurecr.io", progr
         every.append(FleetFacts(data, cluster, request))
     if "member_groups" in facts_read(checks):
         _prefetch_memberships(data, every)
+    if "registry_cache_rules" in facts_read(checks):
+        _prefetch_cache_rules(data, every)
     total = len(every)
     for done in range(total):
         facts, every[done] = every[done], None
@@ -177,6 +179,19 @@ def _prefetch_memberships(data, every):
             wanted.append(identity["objectId"])
     if wanted:
         data.prefetch_member_groups(wanted)
+
+
+def _prefetch_cache_rules(data, every):
+    """The cache rules (and credential sets) of the registries the clusters in scope pull from, read concurrently
+    before the clusters are judged one by one: the work grows with registries, never with clusters."""
+    wanted = set()
+    for facts in every:
+        try:
+            wanted |= {r["id"] for r in facts.registries()}
+        except FactError:
+            continue
+    if wanted:
+        data.prefetch_registry_children(wanted)
 
 
 def _cluster_findings(checks, facts):

@@ -233,3 +233,19 @@ def test_the_simulated_run_command_keeps_the_first_512_kb_and_the_cut_is_an_erro
     with pytest.raises(FactError) as err:
         _Run(logs).kube_get_via_run_command("/api/v1/pods")
     assert "was cut at run command's 512 KB limit" in err.value.reason and "unreadable" not in err.value.reason
+
+
+def test_the_representatives_are_read_whole_in_one_command_and_a_deleted_one_is_dropped():
+    pods = [_pod(i, [(1, "app", "myacr.azurecr.io/app:{}".format(i // 2), "ErrImagePull")]) for i in range(6)]
+    skeletons = parse_pod_lines(_lines(pods))[0]
+    whole = {p["metadata"]["name"]: dict(p, kind="Pod") for p in pods}
+    run = _Run(json.dumps(whole["pod-000"]) + json.dumps({"kind": "List", "items": [whole["pod-004"]]}))
+    commands = []
+    run.run_command = lambda command: commands.append(command) or dict(run.answer, command=command)
+    done = run.complete_failing(skeletons)
+    assert commands == ["kubectl get pods --namespace ns --ignore-not-found -o json pod-000 pod-002 pod-004"]
+    assert [p["metadata"]["name"] for p in done] == ["pod-000", "pod-001", "pod-003", "pod-004", "pod-005"]
+    assert [discovery.SKELETON in p for p in done] == [False, True, True, False, True]
+    # pod-002 was deleted since it was listed: pod-003 leads its group now, as the lines describe it.
+    assert [(rep["metadata"]["name"], len(others)) for rep, others in group_failing(done)] == [
+        ("pod-000", 1), ("pod-003", 0), ("pod-004", 1)]

@@ -259,7 +259,9 @@ class RunCommandFacts:
         wanted = [pod for pod, _ in group_failing(pods)[:REPORTED_GROUPS] if pod.get(SKELETON)]
         if not wanted:
             return pods
-        found = self._kubectl("/api/v1/pods", objects_command(wanted), parse_objects,
+        first = wanted[0]["metadata"]   # for the permission a refusal names: get pods in its namespace
+        found = self._kubectl("/api/v1/namespaces/{}/pods/{}".format(first.get("namespace"), first.get("name")),
+                              objects_command(wanted), parse_objects,
                               "the objects of the failing pods", "pass --pod <name> --namespace <namespace>")
         by_name = {_key(p): p for p in found or []}
         gone = {_key(p) for p in wanted} - set(by_name)
