@@ -4,14 +4,31 @@ A check exists when its function has a line here. A line that is a bare check id
 check has not landed yet: it keeps its place in the order (``CATALOG_ORDER``) and is not run or listed.
 """
 import dataclasses
+import functools
 
-from .checks import admission, auth, cache, health, identity, image, network, node, pod, registry, secrets
+from .checks import (
+    admission,
+    auth,
+    cache,
+    dns_link,
+    egress,
+    health,
+    identity,
+    image,
+    network_rules,
+    node,
+    peering,
+    pod,
+    probe,
+    registry,
+    secrets,
+)
 
 CATALOG_LINES = (
     pod.pod_pull_events,
     registry.registry_lookup,
     health.registry_health,
-    network.cluster_pull_probe,
+    probe.cluster_pull_probe,
     auth.acr_role_assignment,
     auth.sp_credential_expiry,
     auth.sp_role_principal,
@@ -21,10 +38,10 @@ CATALOG_LINES = (
     image.image_reference,
     image.image_manifest,
     image.image_platform,
-    network.private_dns_link,
-    network.acr_network_rules,
-    network.vnet_peering,
-    network.egress_path,
+    dns_link.private_dns_link,
+    network_rules.acr_network_rules,
+    peering.vnet_peering,
+    egress.egress_path,
     pod.pull_rate_limit,
     identity.node_provisioning_identity,
     identity.registry_arm_audience,
@@ -51,3 +68,16 @@ CATALOG = tuple(dataclasses.replace(line.check, catalog_ids=_IMPLEMENTED)
 def catalog():
     """The implemented checks in catalog order."""
     return list(CATALOG)
+
+
+@functools.lru_cache(maxsize=None)
+def fleet_facts():
+    """The facts the fleet reader provides (read from its class when first asked: `run` never imports it)."""
+    from .facts.contract import provided_by
+    from .facts.fleet import FleetFacts
+    return provided_by(FleetFacts)
+
+
+def in_fleet(chk):
+    """Does `fleet` run this check? Exactly when its reader provides every fact the check needs."""
+    return chk.needs <= fleet_facts()

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from knack.log import get_logger
 
-from .catalog import catalog
+from .catalog import catalog, in_fleet
 from .facts import FactError
 from .findings import ERROR, FAIL, SKIPPED, STATUS_ORDER
 from .ids import id_name, parse_resource_id
@@ -18,11 +18,17 @@ from .runner import run_checks, select_checks
 
 logger = get_logger(__name__)
 
-# Checks that judge the cluster alone, so they run for a cluster with no registry to check it against.
-REGISTRY_FREE = ("kubelet-identity-vmss", "sp-credential-expiry")
-NETWORK_CHECKS = ("private-dns-link", "acr-network-rules", "vnet-peering", "egress-path")
-# Checks that read the node pools' scale sets (sp-role-principal: what they record for the kubelet identity).
-SCALE_SET_CHECKS = ("kubelet-identity-vmss", "sp-role-principal")
+# A check that needs none of these judges the cluster alone: it runs for a cluster with no registry to check.
+REGISTRY_FACTS = frozenset({"registry_lookups", "registries"})
+
+
+def judges_cluster_alone(chk):
+    return not chk.needs & REGISTRY_FACTS
+
+
+def facts_read(checks):
+    """Every fact the checks may ask for: what the run bulk-loads and prefetches."""
+    return frozenset().union(*(c.needs | c.optional for c in checks))
 
 
 class Tally:
@@ -89,7 +95,7 @@ def fleet_checks(check_ids=None):
 
 
 def not_in_fleet():
-    return [c.check_id for c in catalog() if not c.fleet]
+    return [c.check_id for c in catalog() if not in_fleet(c)]
 
 
 def run_fleet(cli_ctx, acr=None, subscriptions=None, management_group=None, check_ids=None, acr_suffix=".azurecr.io",
@@ -106,9 +112,7 @@ def run_fleet(cli_ctx, acr=None, subscriptions=None, management_group=None, chec
     ids = [c.check_id for c in checks]
     rest = AzureRest(cli_ctx, Deadline(timeout))
     arg = ResourceGraph(rest)
-    data = FleetData(arg, GraphBatch(rest), rest, acr_suffix,
-                     network=any(c in ids for c in NETWORK_CHECKS),
-                     scale_sets=any(c in ids for c in SCALE_SET_CHECKS + NETWORK_CHECKS))
+    data = FleetData(arg, GraphBatch(rest), rest, acr_suffix, wanted=facts_read(checks))
     data.load(subscriptions, [management_group] if management_group else None)
     unreadable = [{"subscription": name, "reason": "no subscription of that name is among those the signed-in "
                                                    "account can read (az account list)"} for name in unresolved]
@@ -143,7 +147,10 @@ def scan(data, checks, acr=None, check_ids=None, acr_suffix=".azurecr.io", progr
                                   name=cluster["name"], registry=acr, checks=tuple(check_ids) if check_ids else None,
                                   group="run", acr_suffix=acr_suffix)
         every.append(FleetFacts(data, cluster, request))
-    _prefetch_memberships(data, every)
+    if "member_groups" in facts_read(checks):
+        _prefetch_memberships(data, every)
+    if "registry_cache_rules" in facts_read(checks):
+        _prefetch_cache_rules(data, every)
     total = len(every)
     for done in range(total):
         facts, every[done] = every[done], None
@@ -160,7 +167,7 @@ def scan(data, checks, acr=None, check_ids=None, acr_suffix=".azurecr.io", progr
 
 def _prefetch_memberships(data, every):
     """Group memberships, in bulk, of the pull identities whose registries have a role held by a group (the only
-    case in which a check asks for them)."""
+    case in which a check that needs ``member_groups`` asks for them)."""
     wanted = []
     for facts in every:
         try:
@@ -172,6 +179,19 @@ def _prefetch_memberships(data, every):
             wanted.append(identity["objectId"])
     if wanted:
         data.prefetch_member_groups(wanted)
+
+
+def _prefetch_cache_rules(data, every):
+    """The cache rules (and credential sets) of the registries the clusters in scope pull from, read concurrently
+    before the clusters are judged one by one: the work grows with registries, never with clusters."""
+    wanted = set()
+    for facts in every:
+        try:
+            wanted |= {r["id"] for r in facts.registries()}
+        except FactError:
+            continue
+    if wanted:
+        data.prefetch_registry_children(wanted)
 
 
 def _cluster_findings(checks, facts):
@@ -186,7 +206,7 @@ def _cluster_findings(checks, facts):
     findings = []
     role_check = next((c for c in checks if c.check_id == "acr-role-assignment"), None)
     for chk in checks:
-        if chk.check_id in REGISTRY_FREE:
+        if judges_cluster_alone(chk):
             findings.extend(run_checks([chk], facts, max_workers=1))
         elif chk is role_check:
             findings.append(chk.finding("cluster {}".format(facts.cluster_name), SKIPPED, _no_registry_words(facts),

@@ -81,6 +81,13 @@ def test_list_checks_shows_the_new_ids(azenv):
     assert articles["node-disk-pressure"] == "B.disk" and articles["pod-admission"] == "B.admission"
     ids = [c["checkId"] for c in listed]
     assert ids.index("pull-rate-limit") < ids.index("pod-admission") < ids.index("node-disk-pressure")
+    # Behaviours added to existing checks keep their article (the contract's value) and name their keys in the
+    # description list-checks shows.
+    described = {c["checkId"]: c["description"] for c in listed}
+    assert articles["acr-role-assignment"] == "C1.S1,X.abac"
+    assert "B.wi:" in described["acr-role-assignment"] and "B.recent:" in described["acr-role-assignment"]
+    assert "B.purge" in described["image-manifest"] and "B.cache" in described["image-manifest"]
+    assert "once per registry" in described["artifact-cache-rule"]
 
 
 # -- B.cache: artifact cache rules ------------------------------------------------------------------------------------
@@ -125,6 +132,57 @@ def test_healthy_credential_set_passes_and_an_image_no_rule_serves_is_skipped(sc
     other = sc.status_of(findings, "artifact-cache-rule", "image myacr.azurecr.io/app:1.0")
     assert other["status"] == "Skipped" and "No cache rule of registry myacr serves repository app" in \
         other["message"], other
+
+
+def test_an_image_the_rule_fetches_from_upstream_passes_image_manifest(scenario):
+    """ACR creates a cache rule's repository on the first pull: the manifest read goes through the rule to the
+    upstream, and the image is then in the registry."""
+    from tests.simulator.scenarios.beyond_pull import CACHED
+    sc = scenario("cache-credentials-healthy")
+    findings, _ = check_image(sc, "--image", CACHED, "--checks", "image-manifest", "image-platform")
+    f = sc.status_of(findings, "image-manifest")
+    assert f["status"] == "Pass" and f["evidence"]["missing"] is None, f
+    assert sc.status_of(findings, "image-platform")["status"] == "Pass"
+    reads = [e for e in sc.sim.log if e["path"] == "/v2/docker.io/library/nginx/manifests/1.27"]
+    assert [e["status"] for e in reads] == [200], reads
+
+
+def test_a_tag_the_rule_has_not_fetched_yet_is_a_warning_naming_the_rule(scenario):
+    sc = scenario("cache-credentials-healthy")
+    image = "myacr.azurecr.io/docker.io/library/nginx:9.99"
+    findings, result = check_image(sc, "--image", image, "--checks", "image-manifest")
+    f = sc.status_of(findings, "image-manifest")
+    assert f["status"] == "Warning", f
+    assert "cache rule dockerhub-library of registry myacr" in f["message"] and "first pull through the rule" in \
+        f["message"]
+    assert (f["evidence"]["missing"], f["evidence"]["cacheRule"]) == ("notCachedYet", "dockerhub-library")
+    assert f["evidence"]["upstreamImage"] == "docker.io/library/nginx:9.99"
+    assert "--checks artifact-cache-rule" in f["remediation"]
+    assert "docker manifest inspect docker.io/library/nginx:9.99" in f["remediation"]
+    reads = [e for e in sc.sim.log if "/manifests/9.99" in e["path"]]
+    assert [e["status"] for e in reads] == [404], reads
+
+
+def test_a_rule_that_cannot_authenticate_is_not_an_image_manifest_failure(scenario):
+    from tests.simulator.scenarios.beyond_pull import CACHED
+    sc = scenario("cache-credentials-unhealthy")
+    findings, _ = check_image(sc, "--pod", "web", "--namespace", "default", "--checks", "image-manifest",
+                              "artifact-cache-rule", "pod-pull-events")
+    f = sc.status_of(findings, "image-manifest")
+    assert f["status"] == "Warning" and f["evidence"]["missing"] == "upstream", f
+    assert "could not fetch it from docker.io" in f["message"] and "authentication required with source registry " \
+        "for cache rule" in f["message"]
+    assert sc.status_of(findings, "artifact-cache-rule", "image " + CACHED)["status"] == "Fail"
+    assert sc.status_of(findings, "pod-pull-events")["evidence"]["cause"] == "B.cache"
+    reads = [e for e in sc.sim.log if e["path"] == "/v2/docker.io/library/nginx/manifests/1.27"]
+    assert [e["status"] for e in reads] == [401], reads
+
+
+def test_a_missing_repository_no_rule_serves_still_fails(scenario):
+    sc = scenario("cache-credentials-healthy")
+    findings, _ = check_image(sc, "--image", "myacr.azurecr.io/nginx:1.27", "--checks", "image-manifest")
+    f = sc.status_of(findings, "image-manifest")
+    assert f["status"] == "Fail" and f["evidence"]["missing"] == "repository", f
 
 
 def test_healthy_credential_set_whose_identity_cannot_read_its_rbac_vault_fails(scenario):
@@ -193,7 +251,9 @@ def test_an_index_with_its_children_passes(scenario):
     assert len(heads) == 2, heads    # without a pod, both pools may run it: both children are checked
 
 
-def test_fleet_judges_cache_rules_from_resource_graph(scenario):
+def test_fleet_judges_cache_rules_listed_once_from_arm(scenario):
+    """Resource Graph does not index cache rules or credential sets: fleet lists them through ARM, once for the
+    registry."""
     sc = scenario("cache-docker-hub-anonymous")
     sc.sim.clear_log()
     result = sc.az("aks", "diagnose-pull", "fleet", "--checks", "artifact-cache-rule", "-o", "json")
@@ -202,6 +262,6 @@ def test_fleet_judges_cache_rules_from_resource_graph(scenario):
     docker = rules["registry myacr (cache rule dockerhub-library)"]
     assert docker["status"] == "Warning" and docker["cluster"].endswith("/managedClusters/aks1"), docker
     assert rules["registry myacr (cache rule mcr-dotnet)"]["status"] == "Pass"
-    # from the bulk read: no per-registry ARM read of cache rules or credential sets
-    assert not [e for e in sc.sim.log if "/cacherules" in e["path"].lower() or "/credentialsets" in
-                e["path"].lower()], sc.sim.log
+    reads = sorted((e["method"], e["path"].rsplit("/", 1)[-1], e["status"]) for e in sc.sim.log
+                   if e["path"].lower().endswith(("/cacherules", "/credentialsets")))
+    assert reads == [("GET", "cacheRules", 200), ("GET", "credentialSets", 200)], reads

@@ -13,8 +13,8 @@ from ..common.pull import (
 )
 from ..common.registry import no_registry, registry_target
 from ..credentials import day, expiry, password_ends
-from ..facts import FactError
-from ..findings import FAIL, PASS, SKIPPED, WARNING, check
+from ..facts import FactError, FactUnavailable
+from ..findings import FAIL, PASS, SKIPPED, WARNING, check, decided
 from ..ids import id_name, parse_resource_id, same_id
 from ..roles import (
     PULL_ACTION,
@@ -44,7 +44,13 @@ MANAGED_IDENTITY = "ManagedIdentity"
 @check("acr-role-assignment", "C1.S1,X.abac", "The cluster's pull identity holds a pull role on the registry",
        "Evaluates every role assignment that applies to the registry (inherited ones included) for the kubelet "
        "identity or service principal, by what the role grants (actions, notActions, wildcards), and on ABAC "
-       "registries by repository permissions and conditions.", groups=("auth",), fleet=True)
+       "registries by repository permissions and conditions. B.wi: when the role is held instead by the workload "
+       "identity a failing pod's service account names (azure.workload.identity/client-id), the Fail says so. "
+       "B.recent: a role assigned, or reached through a group the identity joined (Microsoft Entra audit log), less "
+       "than 30 minutes ago is a Warning.", groups=("auth",),
+       needs=("directory_objects", "image_entries", "member_groups", "pull_identity", "registries", "registry_lookups",
+              "role_assignments", "role_definition"),
+       optional=("diagnosed_pods", "group_joins", "service_account", "service_principal"))
 def acr_role_assignment(chk, facts):
     # The registries' role assignments do not wait for the pull identity (a Graph look-up on a service-principal
     # cluster): start reading them first.
@@ -57,16 +63,16 @@ def acr_role_assignment(chk, facts):
 
 
 def _role_finding(chk, facts, identity, registry):
-    target = registry_target(registry)
-    cluster, rg = facts.cluster_name, facts.cluster_resource_group
+    return chk.worded(registry_target(registry), decide_role(facts, identity, registry), ROLE_WORDS, facts)
+
+
+def decide_role(facts, identity, registry):
+    """Does the pull identity hold a pull role on the registry (on an ABAC registry, for the image's repositories),
+    and has it had time to take effect?"""
     abac = is_abac(registry)
     if not identity.get("objectId"):
-        return chk.finding(
-            target, FAIL,
-            "The cluster's service principal {} does not exist in Microsoft Entra ID, so no role on {} can apply to "
-            "it; nodes cannot sign in to pull.".format(identity["clientId"], registry["name"]),
-            new_sp_command(facts) + " && az aks update -n {} -g {} --attach-acr {}".format(cluster, rg, registry["id"]),
-            principalKind=identity["kind"], clientId=identity["clientId"])
+        return decided(FAIL, "no-principal", {"principalKind": identity["kind"], "clientId": identity["clientId"]},
+                       client_id=identity["clientId"], registry=registry)
     oid = identity["objectId"]
     assignments = facts.role_assignments(registry["id"])
     ids, groups = principals_of(facts, oid, assignments)
@@ -81,78 +87,181 @@ def _role_finding(chk, facts, identity, registry):
                 "grants": _grant_evidence(_unique(effective or general), groups), "assignmentsOfIdentity": len(mine)}
     if repositories:
         evidence["repositories"] = repositories
-    who = identity_words(identity)
-
+    common = {"who": identity_words(identity), "registry": registry, "principal_id": oid}
     if not general:
         if abac:
             ignored = registry_grants(facts, registry, mine, ids, abac=False)
-            held = ", ".join(sorted({g.role_name for g in ignored}))
-            why = ("{} uses ABAC repository permissions (RBAC Registry + ABAC Repository Permissions), where "
-                   "registry-wide roles such as AcrPull do not grant pull; the {} holds no role with the repository "
-                   "content read permission ({}), such as Container Registry Repository Reader.{} "
-                   "`az aks update --attach-acr` cannot assign that role.".format(
-                       registry["name"], who, REPOSITORY_CONTENT_READ,
-                       " It holds {}, which this mode ignores.".format(held) if held else ""))
-            return chk.finding(target, FAIL, why, assign_command(oid, registry), **evidence)
-        why = "The {} holds no role that grants {} on {}".format(who, PULL_ACTION, registry["name"])
-        held = held_roles_words(facts, registry, mine)
-        why += ": it holds {}.".format(held) if held else " (no role assignment of this identity applies there)."
-        workload = _workload_identity_grant(facts, registry, assignments) if identity["kind"] == "kubeletIdentity" \
-            else None
-        if workload:
-            evidence["workloadIdentity"] = workload
-            why += (" The pull role is held instead by the workload identity {} (client id {}) that service account "
-                    "{} names in azure.workload.identity/client-id: the kubelet pulls images with the node's kubelet "
-                    "identity, never with a pod's workload identity, which only gives the pod's own code its "
-                    "tokens.".format(workload["name"], workload["clientId"], workload["serviceAccount"]))
-        why += _other_groups(facts, registry, assignments, groups)
-        return chk.finding(target, FAIL, why, "az aks update -n {} -g {} --attach-acr {}".format(
-            cluster, rg, registry["id"]), **evidence)
-
+            return decided(FAIL, "abac-no-role", evidence, held=", ".join(sorted({g.role_name for g in ignored})),
+                           **common)
+        workloads = _workload_identity_grant(facts, registry, assignments) \
+            if identity["kind"] == "kubeletIdentity" else []
+        if workloads:
+            evidence["workloadIdentity"] = workloads[0]
+            if len(workloads) > 1:
+                evidence["workloadIdentities"] = workloads
+        return decided(FAIL, "no-role", evidence, held=held_roles_words(facts, registry, mine), workloads=workloads,
+                       other_groups=_other_groups(facts, registry, assignments, groups), **common)
     if abac and repositories:
         uncovered = [r for r in repositories if not per_repo[r]]
         unsure = [r for r in repositories if per_repo[r] and not any(g.certain for g in per_repo[r])]
-        covers = _coverage(general)
         if uncovered:
-            return chk.finding(
-                target, FAIL,
-                "On {} (ABAC repository permissions) the {} may read {}, which does not include {}.".format(
-                    registry["name"], who, covers, _quoted(uncovered)),
-                assign_command(oid, registry, repository_condition=repository_condition(uncovered)), **evidence,
-                uncoveredRepositories=uncovered)
+            return decided(FAIL, "abac-uncovered", dict(evidence, uncoveredRepositories=uncovered),
+                           covers=_coverage(general), uncovered=uncovered, **common)
         if unsure:
-            return chk.finding(
-                target, WARNING,
-                "On {} (ABAC repository permissions) the {} holds repository read permission limited by a role "
-                "assignment condition that could not be fully evaluated for {}: {}. Check the condition covers "
-                "the repository.".format(registry["name"], who, _quoted(unsure), covers),
-                _condition_command(registry, oid), **evidence)
+            return decided(WARNING, "abac-unsure", evidence, covers=_coverage(general), unsure=unsure, **common)
     elif abac and not any(g.certain for g in general):
-        return chk.finding(
-            target, WARNING,
-            "On {} (ABAC repository permissions) the {} may read only {}; pass --image to check that the image's "
-            "repository is among them.".format(registry["name"], who, _coverage(general)),
-            "az aks diagnose-pull check-auth -g {} -n {} --acr {} --image {}/<repository>:<tag>".format(
-                rg, cluster, registry["name"], registry.get("properties", {}).get("loginServer")), **evidence)
+        return decided(WARNING, "abac-limited", evidence, covers=_coverage(general), **common)
+    return _decide_effect(facts, oid, mine, _unique(effective), groups, evidence, common)
 
-    granting = _unique(effective)
-    roles = ", ".join(sorted({"{} at {}{}".format(g.role_name, g.scope, _through(g, groups)) for g in granting}))
-    created = [created_at(mine, g.assignment_id) for g in granting]
+
+def _decide_effect(facts, oid, mine, granting, groups, evidence, common):
+    """The identity holds a pull role: has it had the 30 minutes a role assignment or a group join takes?"""
+    common["roles"] = ", ".join(sorted({"{} at {}{}".format(g.role_name, g.scope, _through(g, groups))
+                                        for g in granting}))
     now = datetime.now(timezone.utc)
-    if created and all(c and now - c < PROPAGATION for c in created):
-        ready = max(created) + PROPAGATION
-        return chk.finding(
-            target, WARNING,
-            "The {} holds {} on {}, but the assignment was created at {} UTC, less than 30 minutes ago; role "
+    since, joins, unread = _effective_since(facts, oid, mine, granting, groups, now)
+    if joins:
+        evidence["groupJoins"] = joins
+    if unread:
+        evidence["groupJoinsUnread"] = unread
+    if since and all(t and now - t < PROPAGATION for t in since):
+        recent = [j for j in joins if j["joinedAt"] and now - _parse(j["joinedAt"]) < PROPAGATION]
+        if not recent:
+            return decided(WARNING, "recent-assignment", evidence, since=max(since), **common)
+        return decided(WARNING, "recent-join", evidence, since=max(since), joins=recent, **common)
+    unread_groups = [groups.get(g.principal_id.lower()) or g.principal_id for g in granting
+                     if g.principal_id.lower() in groups] if unread else []
+    return decided(PASS, "granted", evidence, coverage=_coverage(granting) if is_abac(common["registry"]) else None,
+                   unread=unread, unread_groups=unread_groups, **common)
+
+
+# -- acr-role-assignment's words, by reason -----------------------------------------------------------------------
+def _attach_acr(facts, registry):
+    return "az aks update -n {} -g {} --attach-acr {}".format(facts.cluster_name, facts.cluster_resource_group,
+                                                               registry["id"])
+
+
+def _no_principal(facts, client_id, registry):
+    return ("The cluster's service principal {} does not exist in Microsoft Entra ID, so no role on {} can apply to "
+            "it; nodes cannot sign in to pull.".format(client_id, registry["name"]),
+            new_sp_command(facts) + " && " + _attach_acr(facts, registry))
+
+
+def _abac_no_role(facts, who, registry, principal_id, held):
+    return ("{} uses ABAC repository permissions (RBAC Registry + ABAC Repository Permissions), where registry-wide "
+            "roles such as AcrPull do not grant pull; the {} holds no role with the repository content read "
+            "permission ({}), such as Container Registry Repository Reader.{} `az aks update --attach-acr` cannot "
+            "assign that role.".format(registry["name"], who, REPOSITORY_CONTENT_READ,
+                                       " It holds {}, which this mode ignores.".format(held) if held else ""),
+            assign_command(principal_id, registry))
+
+
+def _no_role(facts, who, registry, principal_id, held, workloads, other_groups):
+    why = "The {} holds no role that grants {} on {}".format(who, PULL_ACTION, registry["name"])
+    why += ": it holds {}.".format(held) if held else " (no role assignment of this identity applies there)."
+    if workloads:
+        one = len(workloads) == 1
+        why += (" The pull role is held instead by the workload identit{} {} that service account{} {} name{} in "
+                "azure.workload.identity/client-id: the kubelet pulls images with the node's kubelet identity, never "
+                "with a pod's workload identity, which only gives the pod's own code its tokens.".format(
+                    "y" if one else "ies", ", ".join("{} (client id {})".format(w["name"], w["clientId"])
+                                                     for w in workloads),
+                    "" if one else "s", ", ".join(w["serviceAccount"] for w in workloads), "s" if one else ""))
+    return why + other_groups, _attach_acr(facts, registry)
+
+
+def _abac_uncovered(facts, who, registry, principal_id, covers, uncovered):
+    return ("On {} (ABAC repository permissions) the {} may read {}, which does not include {}.".format(
+        registry["name"], who, covers, _quoted(uncovered)),
+        assign_command(principal_id, registry, repository_condition=repository_condition(uncovered)))
+
+
+def _abac_unsure(facts, who, registry, principal_id, covers, unsure):
+    return ("On {} (ABAC repository permissions) the {} holds repository read permission limited by a role "
+            "assignment condition that could not be fully evaluated for {}: {}. Check the condition covers the "
+            "repository.".format(registry["name"], who, _quoted(unsure), covers),
+            _condition_command(registry, principal_id))
+
+
+def _abac_limited(facts, who, registry, principal_id, covers):
+    return ("On {} (ABAC repository permissions) the {} may read only {}; pass --image to check that the image's "
+            "repository is among them.".format(registry["name"], who, covers),
+            "az aks diagnose-pull check-auth -g {} -n {} --acr {} --image {}/<repository>:<tag>".format(
+                facts.cluster_resource_group, facts.cluster_name, registry["name"],
+                registry.get("properties", {}).get("loginServer")))
+
+
+def _wait_fix(facts, registry, since):
+    return "Wait until {} UTC, then check again: az aks diagnose-pull check-auth -g {} -n {} --acr {}".format(
+        (since + PROPAGATION).strftime("%H:%M"), facts.cluster_resource_group, facts.cluster_name, registry["name"])
+
+
+def _recent_assignment(facts, who, registry, principal_id, roles, since):
+    return ("The {} holds {} on {}, but the assignment was created at {} UTC, less than 30 minutes ago; role "
             "assignments can take up to 30 minutes to take effect, and kubelet retries the pull on its own.".format(
-                who, roles, registry["name"], max(created).strftime("%H:%M")),
-            "Wait until {} UTC, then check again: az aks diagnose-pull check-auth -g {} -n {} --acr {}".format(
-                ready.strftime("%H:%M"), rg, cluster, registry["name"]), **evidence)
-    suffix = ""
-    if abac:
-        suffix = " (repository read permission; {})".format(_coverage(granting))
-    return chk.finding(target, PASS, "The {} may pull from {}: {}{}.".format(who, registry["name"], roles, suffix),
-                       **evidence)
+                who, roles, registry["name"], since.strftime("%H:%M")), _wait_fix(facts, registry, since))
+
+
+def _recent_join(facts, who, registry, principal_id, roles, since, joins):
+    return ("The {} holds {} on {}, but it joined {} less than 30 minutes ago (Microsoft Entra audit log, B.recent); "
+            "a new group membership, like a new role assignment, can take up to 30 minutes to take effect, and the "
+            "node's credential provider keeps a token for about 10 minutes. Kubelet retries the pull on its own."
+            .format(who, roles, registry["name"], ", ".join("group {} at {} UTC".format(
+                j["displayName"] or j["group"], _parse(j["joinedAt"]).strftime("%H:%M")) for j in joins)),
+            _wait_fix(facts, registry, since) + " (or delete the pod so that it pulls again at once)")
+
+
+def _granted(facts, who, registry, principal_id, roles, coverage, unread, unread_groups):
+    suffix = " (repository read permission; {})".format(coverage) if coverage is not None else ""
+    caveat = (" When it joined {} could not be read ({}), so a membership added in the last 30 minutes, which may not "
+              "have taken effect yet, would not show here.".format(
+                  ", ".join("group " + g for g in unread_groups), unread.rstrip("."))) if unread else ""
+    return "The {} may pull from {}: {}{}.{}".format(who, registry["name"], roles, suffix, caveat), ""
+
+
+ROLE_WORDS = {"no-principal": _no_principal, "abac-no-role": _abac_no_role, "no-role": _no_role,
+              "abac-uncovered": _abac_uncovered, "abac-unsure": _abac_unsure, "abac-limited": _abac_limited,
+              "recent-assignment": _recent_assignment, "recent-join": _recent_join, "granted": _granted}
+
+
+def _parse(text):
+    from ..credentials import parse_time
+    return parse_time(text)
+
+
+def _effective_since(facts, object_id, assignments, granting, groups, now):
+    """When each grant took effect, as far as can be told (B.recent): its assignment's creation, or for a grant
+    through a group whose assignment is older than the propagation time, the identity's join to that group if the
+    Microsoft Entra audit log shows one within that time. The audit log is read only when every other grant is
+    recent (one direct grant that is not decides alone) and only for the groups that hold a granting role.
+    Returns (times, joins found, the reason the audit log could not be read or None); an unknown time is None,
+    which is never recent."""
+    def recent(moment):
+        return moment is not None and now - moment < PROPAGATION
+
+    created = [created_at(assignments, g.assignment_id) for g in granting]
+    through = [g.principal_id.lower() in (groups or {}) for g in granting]
+    if any(not recent(c) and not via for c, via in zip(created, through, strict=True)):
+        return created, [], None
+    times, joins, unread = [], [], None
+    for grant, made, via in zip(granting, created, through, strict=True):
+        if recent(made) or not via:
+            times.append(made)
+            continue
+        try:
+            found = [j for j in facts.group_joins(object_id, now - PROPAGATION)
+                     if j["groupId"] == grant.principal_id.lower()]
+        except (FactError, FactUnavailable) as err:
+            unread = err.reason
+            times.append(None)
+            continue
+        joined = max((j["at"] for j in found), default=None)
+        joins.append({"group": grant.principal_id, "displayName": groups.get(grant.principal_id.lower()),
+                      "joinedAt": joined.isoformat() if joined else None,
+                      "auditLogSince": (now - PROPAGATION).strftime("%Y-%m-%dT%H:%M:%SZ")})
+        times.append(joined if recent(joined) else made)
+    joins = [j for j in joins if j["joinedAt"]] or joins
+    return times, joins, unread
 
 
 def _unique(grants):
@@ -179,28 +288,42 @@ WORKLOAD_CLIENT_ID = "azure.workload.identity/client-id"
 
 
 def _workload_identity_grant(facts, registry, assignments):
-    """B.wi: the --pod's service account names a workload identity (azure.workload.identity/client-id) that holds a
-    pull role on the registry. Returns what the finding says about it, or None."""
-    request = facts.request
-    if not getattr(request, "pod", None) or not hasattr(facts, "service_account"):
-        return None
+    """B.wi: a service account of the run's pods (the --pod, or the failing pods it found) that pull from this
+    registry names a workload identity (azure.workload.identity/client-id) holding a pull role on it. Each service
+    account is read once. Returns what the finding says about each such identity, first found first (empty when
+    none, or when the pods cannot be read: the pod checks say why)."""
+    login = (registry.get("properties", {}).get("loginServer") or "").lower()
     try:
-        pod = facts.diagnosed_pod() or {}
-        account = (pod.get("spec") or {}).get("serviceAccountName") or "default"
-        obj = facts.service_account(request.namespace, account) or {}
-        client_id = ((obj.get("metadata") or {}).get("annotations") or {}).get(WORKLOAD_CLIENT_ID)
-        principal = facts.service_principal(client_id) if client_id else None
-        if not principal:
-            return None
-        ids, groups = principals_of(facts, principal["id"], assignments)
-        grants = registry_grants(facts, registry, assignments_of(assignments, ids), ids)
-    except FactError:
-        return None
-    if not grants:
-        return None
-    return {"serviceAccount": "{}/{}".format(request.namespace, account), "clientId": client_id,
-            "principalId": principal["id"], "name": principal.get("displayName") or client_id,
-            "roles": sorted({"{} at {}{}".format(g.role_name, g.scope, _through(g, groups)) for g in grants})}
+        pods = facts.diagnosed_pods()
+    except (FactError, FactUnavailable):   # unreadable pods (the pod checks say why), or a reader without pods
+        return []
+    accounts = []
+    for pod in pods:
+        meta, spec = (pod or {}).get("metadata") or {}, (pod or {}).get("spec") or {}
+        images = [c.get("image") or "" for kind in ("initContainers", "containers", "ephemeralContainers")
+                  for c in spec.get(kind) or []]
+        account = (meta.get("namespace") or facts.request.namespace,
+                   spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
+        if account not in accounts and any(i.split("/")[0].lower() == login for i in images):
+            accounts.append(account)
+    found = []
+    for namespace, account in accounts:
+        try:
+            obj = facts.service_account(namespace, account) or {}
+            client_id = ((obj.get("metadata") or {}).get("annotations") or {}).get(WORKLOAD_CLIENT_ID)
+            principal = facts.service_principal(client_id) if client_id else None
+            if not principal or any(f["principalId"] == principal["id"] for f in found):
+                continue
+            ids, groups = principals_of(facts, principal["id"], assignments)
+            grants = registry_grants(facts, registry, assignments_of(assignments, ids), ids)
+        except (FactError, FactUnavailable):   # a reader that reads no service accounts leaves the grant unknown
+            continue
+        if grants:
+            found.append({"serviceAccount": "{}/{}".format(namespace, account), "clientId": client_id,
+                          "principalId": principal["id"], "name": principal.get("displayName") or client_id,
+                          "roles": sorted({"{} at {}{}".format(g.role_name, g.scope, _through(g, groups))
+                                           for g in grants})})
+    return found
 
 
 def _other_groups(facts, registry, assignments, groups):
@@ -247,7 +370,8 @@ def _condition_command(registry, object_id):
 
 @check("sp-credential-expiry", "C1.S2", "The cluster's service principal has an unexpired secret",
        "Reads the service principal's application in Microsoft Graph and checks the end dates of its password "
-       "credentials: none valid fails, the last one ending within 30 days warns.", groups=("auth",), fleet=True)
+       "credentials: none valid fails, the last one ending within 30 days warns.", groups=("auth",),
+       needs=("application", "pull_identity", "service_principal"))
 def sp_credential_expiry(chk, facts):
     identity = facts.pull_identity()
     if identity["kind"] != "servicePrincipal":
@@ -304,7 +428,9 @@ def sp_credential_expiry(chk, facts):
        "Looks among the principals of the registry's pull roles for one this cluster used before, on evidence that "
        "ties it to the cluster (az aks create's name and identifier URI, replaced credentials, a recreated kubelet "
        "identity's former principal); the tenant's other principals are never called stale.", groups=("auth",),
-       fleet=True)
+       needs=("application", "cluster", "directory_objects", "member_groups", "node_resource_group", "node_vmss",
+              "pull_identity", "registries", "registry_lookups", "role_assignments", "role_definition",
+              "service_principal", "service_principal_clusters"))
 def sp_role_principal(chk, facts):
     identity = facts.pull_identity()
     registries = facts.registries()
@@ -341,29 +467,39 @@ def _principal_finding(chk, facts, identity, registry):
                                        for e in orphaned[:OTHERS_SHOWN]]
     if not tied:
         return _nothing_tied(chk, target, registry, managed, who, others, orphaned, evidence)
+    kinds = {t["kind"] for e in tied for t in e["ties"]}
+    cause = "recreated" if kinds & {"formerKubeletIdentity", "recordedForKubeletIdentity"} else \
+        "moved" if managed else "reset"
+    decision = decided(FAIL, "stale", evidence, cause=cause, tied=tied, orphaned=orphaned, who=who, registry=registry,
+                       principal_id=identity.get("objectId") if oid else None)
+    return chk.worded(target, decision, PRINCIPAL_WORDS, facts, identity)
+
+
+STALE_CAUSES = {
+    "recreated": "the kubelet identity was deleted and recreated, and the role stayed with its former principal",
+    "moved": "the cluster moved to a managed identity and the role stayed with its former service principal",
+    "reset": "the cluster's credentials were reset to another service principal and the role stayed with the old one"}
+
+
+def _stale(facts, identity, cause, tied, orphaned, who, registry, principal_id):
     names = "; ".join("{} ({})".format(_principal_words(e), "; ".join(_tie_words(t, identity) for t in e["ties"]))
                       for e in tied)
-    kinds = {t["kind"] for e in tied for t in e["ties"]}
-    if kinds & {"formerKubeletIdentity", "recordedForKubeletIdentity"}:
-        cause = "the kubelet identity was deleted and recreated, and the role stayed with its former principal"
-    elif managed:
-        cause = "the cluster moved to a managed identity and the role stayed with its former service principal"
-    else:
-        cause = "the cluster's credentials were reset to another service principal and the role stayed with the " \
-                "old one"
     words = ("The pull role(s) on {} point at {}, not at the cluster's current {}: {}. Grant the role to the current "
              "identity; the old assignment(s) can then be removed with `az role assignment delete --ids {}`.".format(
-                 registry["name"], names, who, cause, " ".join(a for e in tied for a in e["roleAssignmentIds"])))
-    words += _housekeeping(registry, orphaned)
-    if not oid:
-        fix = new_sp_command(facts) + " && az aks update -n {} -g {} --attach-acr {}".format(
-            facts.cluster_name, facts.cluster_resource_group, registry["id"])
+                 registry["name"], names, who, STALE_CAUSES[cause],
+                 " ".join(a for e in tied for a in e["roleAssignmentIds"])))
+    attach = "az aks update -n {} -g {} --attach-acr {}".format(facts.cluster_name, facts.cluster_resource_group,
+                                                                registry["id"])
+    if not principal_id:
+        fix = new_sp_command(facts) + " && " + attach
     elif is_abac(registry):
-        fix = assign_command(identity["objectId"], registry)
+        fix = assign_command(principal_id, registry)
     else:
-        fix = "az aks update -n {} -g {} --attach-acr {}".format(facts.cluster_name, facts.cluster_resource_group,
-                                                                 registry["id"])
-    return chk.finding(target, FAIL, words, fix, **evidence)
+        fix = attach
+    return words + _housekeeping(registry, orphaned), fix
+
+
+PRINCIPAL_WORDS = {"stale": _stale}
 
 
 # How many of the principals not tied to the cluster a finding lists (the rest are counted).
@@ -421,8 +557,7 @@ def _others(facts, index, skip):
 
 def _shared_once(facts, key, fetch):
     """A fact of the registry, the same for every cluster of a fleet run (worked out once there)."""
-    shared = getattr(facts, "shared_once", None)
-    return (shared or facts.once)(key, fetch)
+    return facts.shared_once(key, fetch)
 
 
 def _pull_holders(facts, registry, assignments):
@@ -598,7 +733,9 @@ def _principal_words(entry):
        "Reads the kubelet identity's resource (deleted, or recreated with the same name and a new principal: "
        "B.drift) and each node pool's VMSS in the node resource group, and checks that the kubelet identity is "
        "among its user-assigned identities (someone may have removed it through IaaS APIs).", groups=("auth",),
-       fleet=True)
+       needs=("cluster", "cluster_subscription", "node_pools", "node_resource_group", "node_vmss", "pull_identity",
+              "user_assigned_identity"),
+       optional=("registries",))
 def kubelet_identity_vmss(chk, facts):
     identity = facts.pull_identity()
     cluster, rg = facts.cluster_name, facts.cluster_resource_group

@@ -32,13 +32,13 @@ logger = get_logger(__name__)
 CLUSTER = "microsoft.containerservice/managedclusters"
 REGISTRY = "microsoft.containerregistry/registries"
 REPLICATION = "microsoft.containerregistry/registries/replications"
-CACHE_RULE = "microsoft.containerregistry/registries/cacherules"
-CREDENTIAL_SET = "microsoft.containerregistry/registries/credentialsets"
+# A registry's cache rules and credential sets are not in Resource Graph (its `resources` table lists a registry's
+# replications, webhooks and tasks, not these): they are ARM child collections, listed once per registry.
+REGISTRY_CHILDREN = {"cacheRules": "cache rules", "credentialSets": "credential sets"}
 VMSS = "microsoft.compute/virtualmachinescalesets"
 IDENTITY = "microsoft.managedidentity/userassignedidentities"
 ZONE = "microsoft.network/privatednszones"
 ZONE_LINK = "microsoft.network/privatednszones/virtualnetworklinks"
-ACR_PROVIDER = "/providers/microsoft.containerregistry/registries/"
 DNS_API = "2018-09-01"
 _SUBSCRIPTION_IN_ID = re.compile(r"/subscriptions/([0-9a-fA-F-]{36})", re.IGNORECASE)
 _COLUMNS = "id, name, type, location, resourceGroup, subscriptionId, tags, sku, identity, properties"
@@ -47,8 +47,8 @@ QUERIES = {
     "clusters": "resources\n| where type =~ '{}'\n| project {}\n| order by id asc".format(CLUSTER, _COLUMNS),
     "subscriptions": "resourcecontainers\n| where type =~ 'microsoft.resources/subscriptions'\n"
                      "| project id, name, subscriptionId, tenantId, properties\n| order by id asc",
-    "registries": "resources\n| where type in~ ('{}', '{}', '{}', '{}')\n| project {}\n| order by id asc".format(
-        REGISTRY, REPLICATION, CACHE_RULE, CREDENTIAL_SET, _COLUMNS),
+    "registries": "resources\n| where type in~ ('{}', '{}')\n| project {}\n| order by id asc".format(
+        REGISTRY, REPLICATION, _COLUMNS),
     "role definitions": "authorizationresources\n| where type =~ 'microsoft.authorization/roledefinitions'\n"
                         "| project id, name, type, properties\n| order by id asc",
     # Only scopes that can hold a registry matter: the root, management groups, subscriptions, resource groups,
@@ -128,13 +128,26 @@ def _quote(value):
 ISOLATED = ("role definitions", "role assignments", "scale sets", "private DNS zones", "network")
 
 
+# The facts (facts/contract.py) each optional bulk read holds: a run reads it only when its checks ask for one of them.
+# The node pools' subnets, NIC NSGs and egress are worked out from their scale sets too.
+BULK_READS = {
+    "network": frozenset({"network_resource", "subnet", "node_subnets", "cluster_vnet_ids", "node_nic_nsgs",
+                          "cluster_egress", "registry_endpoints", "private_dns_zones", "dns_zone_links", "dns_record",
+                          "firewall_at", "firewall_rules"}),
+    "scale sets": frozenset({"node_vmss", "user_assigned_identity", "node_subnets", "node_nic_nsgs",
+                             "cluster_vnet_ids", "cluster_egress"}),
+}
+
+
 class FleetData:
     """The bulk facts of one fleet run: read once, indexed, shared by every cluster's facts."""
 
-    def __init__(self, arg, graph, rest, acr_suffix=".azurecr.io", network=True, scale_sets=True):
+    def __init__(self, arg, graph, rest, acr_suffix=".azurecr.io", wanted=None):
+        """``wanted``: the facts the run's checks may ask for (every fact when None)."""
         self.arg, self.graph, self.rest = arg, graph, rest
         self.acr_suffix = acr_suffix
-        self.want_network, self.want_scale_sets = network, scale_sets
+        self.want_network, self.want_scale_sets = (wanted is None or bool(wanted & BULK_READS[read])
+                                                   for read in ("network", "scale sets"))
         self._locks = {}
         self._guard = threading.Lock()
         self._done = {}
@@ -143,7 +156,6 @@ class FleetData:
         self.registries = {}             # id (lower) -> row
         self.registries_by_name = {}     # name (lower) -> [rows]
         self.replications = {}           # registry id (lower) -> [rows]
-        self.registry_children = {}      # (registry id (lower), "cacherules" | "credentialsets") -> [rows]
         self.definitions = {}            # role definition guid (lower) -> row
         self.assignments = []
         self.assignments_by_scope = {}   # scope (lower) -> [rows]
@@ -268,10 +280,6 @@ class FleetData:
             kind = (row.get("type") or "").lower()
             if kind == REPLICATION:
                 self.replications.setdefault(_low(row["id"].split("/replications/")[0]), []).append(row)
-            elif kind in (CACHE_RULE, CREDENTIAL_SET):
-                child = kind.rsplit("/", 1)[1]
-                parent = row["id"][:row["id"].lower().index("/" + child + "/")]
-                self.registry_children.setdefault((_low(parent), child), []).append(row)
             else:
                 self.registries[_low(row["id"])] = row
                 self.registries_by_name.setdefault(row["name"].lower(), []).append(row)
@@ -473,9 +481,66 @@ class FleetData:
             raise found
         return dict(found)
 
+    def recent_group_joins(self, since):
+        """{member id (lower): [{"groupId", "groupName", "at"}]}: every 'Add member to group' of the tenant since
+        ``since``, from the Microsoft Entra audit log in one paged read for the whole scan (not one per cluster),
+        the first time a cluster's pull role comes through a group with an older assignment (B.recent)."""
+        return self.once("recent_group_joins", lambda: self._recent_group_joins(since))
+
+    def _recent_group_joins(self, since):
+        from .graph import AUDIT_READ, group_joins_of, join_filter
+        from .resourcegraph import _error_message
+        what = "the Microsoft Entra audit log (when principals joined groups)"
+        status, body = self.graph.get_many(["/auditLogs/directoryAudits?$filter=" + join_filter(since)]).popitem()[1]
+        entries = []
+        while True:
+            if status in (401, 403):
+                raise FactError("the signed-in account may not read {} (needs {}): {}".format(
+                    what, AUDIT_READ, _error_message(body, status)), status)
+            if status != 200 or not isinstance(body, dict):
+                raise FactError("reading {} failed with HTTP {}: {}".format(what, status, _error_message(body, status)),
+                                status)
+            entries += body.get("value") or []
+            link = body.get("@odata.nextLink")
+            if not link:
+                return group_joins_of(entries)
+            status, _, body = self.rest.send("GET", link, self.rest.graph_resource, kind="graph")
+
     def group_assignments_at(self, registry_id):
         """Does a group hold a role that applies at this registry?"""
         return self.assignments_for_scope(registry_id).any_group()
+
+    # -- a registry's cache rules and credential sets, once per registry ------------------------------------------
+    def registry_children(self, registry_id, child):
+        """A registry's ``cacheRules`` or ``credentialSets`` (ARM's list, paged), read once for the whole scan
+        however many clusters pull from the registry."""
+        return self.once(("registry children", _low(registry_id), child),
+                         lambda: self._registry_children(registry_id, child))
+
+    def _registry_children(self, registry_id, child):
+        from .arm import REGISTRY_API
+        url = "{}{}/{}?api-version={}".format(self.rest.arm, registry_id, child, REGISTRY_API)
+        rows = []
+        while url:
+            status, _, body = self.rest.send("GET", url, self.rest.arm_resource, kind="arm")
+            if status != 200 or not isinstance(body, dict):
+                from .sdk import explain
+                raise explain(_HttpStatus(status, body), "the {} of registry {}".format(
+                    REGISTRY_CHILDREN[child], id_name(registry_id)),
+                    "Microsoft.ContainerRegistry/registries/{}/read".format(child))
+            rows += body.get("value") or []
+            url = body.get("nextLink")
+        return rows
+
+    def prefetch_registry_children(self, registry_ids):
+        """The cache rules of these registries, then the credential sets of those that have rules, concurrently
+        (as the bulk reads are): one LIST of each per registry, never per cluster."""
+        ids = sorted({_low(r) for r in registry_ids})
+        with ThreadPoolExecutor(max_workers=10, thread_name_prefix="acrpull-arm") as pool:
+            list(pool.map(lambda r: self._quietly(lambda: self.registry_children(r, "cacheRules")), ids))
+            with_rules = [r for r in ids if self._done.get(("registry children", r, "cacheRules"), (False,))[0]
+                          and self._done[("registry children", r, "cacheRules")][1]]
+            list(pool.map(lambda r: self._quietly(lambda: self.registry_children(r, "credentialSets")), with_rules))
 
     # -- private DNS record sets, once per zone and type ------------------------------------------------
     def record_sets(self, zone_id, record_type):
@@ -551,6 +616,10 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
         super().__init__(request, max_workers=1)
         self.data = data
         self.prime("cluster", cluster)
+
+    def unavailable_reason(self, name):
+        return ("a fleet scan reads Azure Resource Graph, not the cluster's Kubernetes API, an image or the "
+                "registry's data plane ({}); run `az aks diagnose-pull run` on the cluster".format(name))
 
     def once(self, key, fetch):
         """As ``Facts.once``, without the per-key locks: a cluster's checks run one after another in one thread
@@ -645,25 +714,6 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
         found = self.data.registries_by_name.get(name.lower()) or []
         return found[0] if found else None
 
-    def registry_lookups(self):
-        return self.once("registry_lookups", self._registry_lookups)
-
-    def _registry_lookups(self):
-        """--acr, else the registries on which the pull identity holds a role, as the live path chooses (fleet
-        has no --image or --pod). Roles are looked for in every subscription, not only the current one."""
-        if self.request.registry is not None:
-            return [self._lookup(self.request.registry)]
-        identity = self.pull_identity()
-        if not identity.get("objectId"):
-            return []
-        seen, found = set(), []
-        for assignment in self.principal_role_assignments(identity["objectId"]):
-            scope = (assignment.get("properties") or {}).get("scope") or ""
-            if ACR_PROVIDER in scope.lower() and _low(scope) not in seen:
-                seen.add(_low(scope))
-                found.append(self._lookup(("id", scope)))
-        return found
-
     def registry_names_from_images(self):
         return []
 
@@ -671,21 +721,13 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
         """A fleet scan names no image: image-level checks judge registries instead."""
         return []
 
-    def _lookup(self, spec):
-        kind, value = spec
-        if kind == "id":
-            return {"name": parse_resource_id(value).name, "given": value, "registry": self.registry_by_id(value)}
-        return {"name": value, "given": value, "registry": self.registry_by_name(value)}
-
-    def registries(self):
-        return [lk["registry"] for lk in self.registry_lookups() if lk["registry"]]
-
     def registry_cache_rules(self, registry):
-        """The registry's cache rules as Resource Graph lists them (rows of their own, like replications)."""
-        return list(self.data.registry_children.get((_low(registry["id"]), "cacherules"), []))
+        """The registry's cache rules: ARM's list, read once per registry for the whole scan (not in Resource
+        Graph)."""
+        return list(self.data.registry_children(registry["id"], "cacheRules"))
 
     def registry_credential_sets(self, registry):
-        return list(self.data.registry_children.get((_low(registry["id"]), "credentialsets"), []))
+        return list(self.data.registry_children(registry["id"], "credentialSets"))
 
     def registry_replications(self, registry):
         if ((registry.get("sku") or {}).get("name") or "").lower() != "premium":
@@ -728,6 +770,9 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
 
     def member_groups(self, object_id):
         return self.data.member_groups(object_id)
+
+    def group_joins(self, principal_id, since):
+        return list(self.data.recent_group_joins(since).get(principal_id.lower(), []))
 
     # -- network ------------------------------------------------------------------------------------
     def network_resource(self, resource_id):
