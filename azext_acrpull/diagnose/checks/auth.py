@@ -17,6 +17,7 @@ from ..facts import FactError
 from ..findings import FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import id_name, parse_resource_id, same_id
 from ..roles import (
+    BUILTIN_PULL_ROLES,
     PULL_ACTION,
     REPOSITORY_CONTENT_READ,
     assignments_of,
@@ -368,6 +369,7 @@ def _principal_finding(chk, facts, identity, registry):
 
 # How many of the principals not tied to the cluster a finding lists (the rest are counted).
 OTHERS_SHOWN = 20
+GET_BY_IDS_BATCH = 1000   # directoryObjects/getByIds takes up to 1,000 ids
 BROAD_PATTERNS = ("'*'", "'*/read'")
 
 
@@ -437,8 +439,18 @@ def _index_holders(facts, registry, assignments):
     principals = sorted({(a.get("properties", {}).get("principalId") or "").lower() for a in assignments
                          if (a.get("properties", {}).get("principalType") or "ServicePrincipal")
                          not in ("User", "Group", "ForeignGroup")} - {""})
+    # One getByIds answers for up to 1,000 principals: when a built-in pull role shows there will be holders, ask
+    # for every candidate while the role definitions are read, rather than for the holders after them.
+    wide = 0 < len(principals) <= GET_BY_IDS_BATCH and any(
+        id_name(a.get("properties", {}).get("roleDefinitionId") or "").lower() in BUILTIN_PULL_ROLES[is_abac(registry)]
+        for a in assignments_of(assignments, principals))
+    if wide:
+        facts.prefetch(lambda: facts.directory_objects(principals))
     grants = registry_grants(facts, registry, assignments, principals)
-    objects = facts.directory_objects(sorted({g.principal_id for g in grants})) if grants else {}
+    if not grants:
+        objects = {}
+    else:
+        objects = facts.directory_objects(principals if wide else sorted({g.principal_id for g in grants}))
     holders, by_name, by_uri, by_rid = {}, {}, {}, {}
     for g in grants:
         pid = g.principal_id.lower()
