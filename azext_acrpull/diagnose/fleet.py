@@ -136,31 +136,34 @@ def scan(data, checks, acr=None, check_ids=None, acr_suffix=".azurecr.io", progr
     from .facts.fleet import FleetFacts
     clusters = sorted(data.clusters, key=lambda c: c["id"].lower())
     data.check_groups(_node_groups(data, clusters))
-    every = []
-    for cluster in clusters:
+
+    def facts_of(cluster):
         rid = parse_resource_id(cluster["id"])
         request = DiagnoseRequest(resource_group=rid.resource_group if rid else cluster.get("resourceGroup"),
                                   name=cluster["name"], registry=acr, checks=tuple(check_ids) if check_ids else None,
                                   group="run", acr_suffix=acr_suffix)
-        every.append(FleetFacts(data, cluster, request))
-    _prefetch_memberships(data, every)
-    total = len(every)
-    for done in range(total):
-        facts, every[done] = every[done], None
+        return FleetFacts(data, cluster, request)
+
+    # A cluster's facts live while its checks run, not for the whole scan: the membership look-up works each
+    # cluster's out and lets it go, and the scan makes them again.
+    _prefetch_memberships(data, (facts_of(c) for c in clusters))
+    total = len(clusters)
+    for done, cluster in enumerate(clusters):
+        facts = facts_of(cluster)
         try:
             found = _cluster_findings(checks, facts)
         finally:
             facts.close()
-        cluster_id = facts.cluster()["id"]
         for finding in found:
-            yield cluster_id, finding
+            yield cluster["id"], finding
         if progress:
             progress(done + 1, total, facts.cluster_name)
+        del facts, found
 
 
 def _prefetch_memberships(data, every):
     """Group memberships, in bulk, of the pull identities whose registries have a role held by a group (the only
-    case in which a check asks for them)."""
+    case in which a check asks for them). ``every`` yields each cluster's facts."""
     wanted = []
     for facts in every:
         try:

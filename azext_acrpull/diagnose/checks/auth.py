@@ -323,6 +323,14 @@ def _principal_finding(chk, facts, identity, registry):
     who = identity_words(identity) if oid else "service principal {} (which no longer exists)".format(
         identity["clientId"])
     if oid:
+        if not any(id_name(a.get("properties", {}).get("roleDefinitionId") or "").lower()
+                   in BUILTIN_PULL_ROLES[is_abac(registry)] for a in assignments_of(assignments, [oid])):
+            # No built-in pull role of its own: the holders are likely asked for below, and the roles of the groups
+            # (held through a membership, or named as groups it is not in); none of it waits for the memberships.
+            groups = sorted({a["properties"]["roleDefinitionId"] for a in assignments_of(assignments, group_ids(
+                assignments))})
+            facts.prefetch(lambda: _pull_holders(facts, registry, assignments),
+                           lambda: facts.parallel(facts.role_definition, groups))
         own = principals_of(facts, identity["objectId"], assignments)[0]
         if registry_grants(facts, registry, assignments_of(assignments, own), own):
             words = "The pull role on {} points at the cluster's current {}.".format(registry["name"], who)

@@ -90,8 +90,10 @@ def private_view(facts, registry):
     """How the cluster's network reaches this registry privately: endpoints, the privatelink zone
     linked to the resolving VNet, its A records, and the endpoint the cluster ends up using."""
     if _props(registry).get("privateEndpointConnections"):
-        # The zone search and the resolving VNet do not wait for the endpoints: start them while those are read.
-        facts.prefetch(facts.private_dns_zones, lambda: _resolver(facts))
+        # The zone search, the resolving VNet and the replicas (their regions' data endpoints are among the hosts to
+        # resolve) do not wait for the endpoints: start them while those are read.
+        facts.prefetch(facts.private_dns_zones, lambda: _resolver(facts),
+                       lambda: facts.registry_replications(registry))
     endpoints = facts.registry_endpoints(registry)
     view = {"endpoints": endpoints, "approved": [e for e in endpoints if (e.get("status") or "").lower() == APPROVED
                                                  and not e.get("error")]}
