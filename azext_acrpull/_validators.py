@@ -178,9 +178,9 @@ def check_id_completer(cmd, prefix, namespace, **kwargs):  # pylint: disable=unu
 
 
 def _fleet_check_id(value):
-    from azext_acrpull.diagnose.catalog import catalog
+    from azext_acrpull.diagnose.catalog import catalog, in_fleet
     check_id = _check_id(value)
-    fleet = [c.check_id for c in catalog() if c.fleet]
+    fleet = [c.check_id for c in catalog() if in_fleet(c)]
     if check_id not in fleet:
         raise ValueError("check {!r} needs the cluster's Kubernetes API, an image or the registry's data plane, so "
                          "fleet does not run it (use `az aks diagnose-pull run` on one cluster); fleet runs: "
@@ -211,8 +211,8 @@ management_group_type = _argument_type(_management_group, "management group")
 
 @Completer
 def fleet_check_id_completer(cmd, prefix, namespace, **kwargs):  # pylint: disable=unused-argument
-    from azext_acrpull.diagnose.catalog import catalog
-    return [c.check_id for c in catalog() if c.fleet]
+    from azext_acrpull.diagnose.catalog import catalog, in_fleet
+    return [c.check_id for c in catalog() if in_fleet(c)]
 
 
 def validate_diagnose(cmd, namespace):

@@ -35,9 +35,9 @@ def diagnose_check_image(cmd, resource_group_name, name, acr=None, image=None, p
 
 
 def list_checks(cmd):  # pylint: disable=unused-argument
-    from azext_acrpull.diagnose.catalog import catalog
+    from azext_acrpull.diagnose.catalog import catalog, in_fleet
     from azext_acrpull.diagnose.runner import commands_running
-    return [dict(c.catalog_entry(), commands=commands_running(c.check_id), fleet=c.fleet) for c in catalog()]
+    return [dict(c.catalog_entry(), commands=commands_running(c.check_id), fleet=in_fleet(c)) for c in catalog()]
 
 
 def diagnose_fix(cmd, resource_group_name, name, acr=None, image=None, pod=None, namespace=None, checks=None,

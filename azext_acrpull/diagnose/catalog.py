@@ -4,6 +4,7 @@ A check exists when its function has a line here. A line that is a bare check id
 check has not landed yet: it keeps its place in the order (``CATALOG_ORDER``) and is not run or listed.
 """
 import dataclasses
+import functools
 
 from .checks import admission, auth, cache, health, identity, image, network, node, pod, registry, secrets
 
@@ -51,3 +52,16 @@ CATALOG = tuple(dataclasses.replace(line.check, catalog_ids=_IMPLEMENTED)
 def catalog():
     """The implemented checks in catalog order."""
     return list(CATALOG)
+
+
+@functools.lru_cache(maxsize=None)
+def fleet_facts():
+    """The facts the fleet reader provides (read from its class when first asked: `run` never imports it)."""
+    from .facts.contract import provided_by
+    from .facts.fleet import FleetFacts
+    return provided_by(FleetFacts)
+
+
+def in_fleet(chk):
+    """Does `fleet` run this check? Exactly when its reader provides every fact the check needs."""
+    return chk.needs <= fleet_facts()

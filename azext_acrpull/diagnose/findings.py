@@ -82,7 +82,11 @@ class Check:
     description: str
     groups: tuple
     func: Callable
-    fleet: bool = False
+    # The facts of the contract (facts/contract.py) the check reads: ``needs`` for every verdict, ``optional`` only
+    # when they are there (the images or pods a run names, the registries it found). A reader that provides every
+    # fact a check needs runs it (``catalog.in_fleet``); an optional fact it lacks leaves that part of the verdict out.
+    needs: frozenset = frozenset()
+    optional: frozenset = frozenset()
     # The ids of the implemented checks (set by the catalog), so a check can name the others that decide a cause.
     catalog_ids: frozenset = frozenset()
 
@@ -94,11 +98,13 @@ class Check:
                 "description": self.description}
 
 
-def check(check_id, article, title, description, groups, fleet=False):
-    """Declare a check function's record; the function receives (check, facts) and returns findings.
+def check(check_id, article, title, description, groups, needs=(), optional=()):
+    """Declare a check function's record and the facts it reads; the function receives (check, facts) and returns
+    findings.
 
     Declaring is not registering: a check exists once its function has a line in ``catalog.CATALOG``."""
     def declare(func):
-        func.check = Check(check_id, article, title, description, tuple(groups), func, fleet)
+        func.check = Check(check_id, article, title, description, tuple(groups), func, frozenset(needs),
+                           frozenset(optional))
         return func
     return declare

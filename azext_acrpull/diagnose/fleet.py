@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from knack.log import get_logger
 
-from .catalog import catalog
+from .catalog import catalog, in_fleet
 from .facts import FactError
 from .findings import ERROR, FAIL, SKIPPED, STATUS_ORDER
 from .ids import id_name, parse_resource_id
@@ -18,11 +18,17 @@ from .runner import run_checks, select_checks
 
 logger = get_logger(__name__)
 
-# Checks that judge the cluster alone, so they run for a cluster with no registry to check it against.
-REGISTRY_FREE = ("kubelet-identity-vmss", "sp-credential-expiry")
-NETWORK_CHECKS = ("private-dns-link", "acr-network-rules", "vnet-peering", "egress-path")
-# Checks that read the node pools' scale sets (sp-role-principal: what they record for the kubelet identity).
-SCALE_SET_CHECKS = ("kubelet-identity-vmss", "sp-role-principal")
+# A check that needs none of these judges the cluster alone: it runs for a cluster with no registry to check.
+REGISTRY_FACTS = frozenset({"registry_lookups", "registries"})
+
+
+def judges_cluster_alone(chk):
+    return not chk.needs & REGISTRY_FACTS
+
+
+def facts_read(checks):
+    """Every fact the checks may ask for: what the run bulk-loads and prefetches."""
+    return frozenset().union(*(c.needs | c.optional for c in checks))
 
 
 class Tally:
@@ -89,7 +95,7 @@ def fleet_checks(check_ids=None):
 
 
 def not_in_fleet():
-    return [c.check_id for c in catalog() if not c.fleet]
+    return [c.check_id for c in catalog() if not in_fleet(c)]
 
 
 def run_fleet(cli_ctx, acr=None, subscriptions=None, management_group=None, check_ids=None, acr_suffix=".azurecr.io",
@@ -106,9 +112,7 @@ def run_fleet(cli_ctx, acr=None, subscriptions=None, management_group=None, chec
     ids = [c.check_id for c in checks]
     rest = AzureRest(cli_ctx, Deadline(timeout))
     arg = ResourceGraph(rest)
-    data = FleetData(arg, GraphBatch(rest), rest, acr_suffix,
-                     network=any(c in ids for c in NETWORK_CHECKS),
-                     scale_sets=any(c in ids for c in SCALE_SET_CHECKS + NETWORK_CHECKS))
+    data = FleetData(arg, GraphBatch(rest), rest, acr_suffix, wanted=facts_read(checks))
     data.load(subscriptions, [management_group] if management_group else None)
     unreadable = [{"subscription": name, "reason": "no subscription of that name is among those the signed-in "
                                                    "account can read (az account list)"} for name in unresolved]
@@ -146,7 +150,8 @@ def scan(data, checks, acr=None, check_ids=None, acr_suffix=".azurecr.io", progr
 
     # A cluster's facts live while its checks run, not for the whole scan: the membership look-up works each
     # cluster's out and lets it go, and the scan makes them again.
-    _prefetch_memberships(data, (facts_of(c) for c in clusters))
+    if "member_groups" in facts_read(checks):
+        _prefetch_memberships(data, (facts_of(c) for c in clusters))
     total = len(clusters)
     for done, cluster in enumerate(clusters):
         facts = facts_of(cluster)
@@ -163,7 +168,7 @@ def scan(data, checks, acr=None, check_ids=None, acr_suffix=".azurecr.io", progr
 
 def _prefetch_memberships(data, every):
     """Group memberships, in bulk, of the pull identities whose registries have a role held by a group (the only
-    case in which a check asks for them). ``every`` yields each cluster's facts."""
+    case in which a check that needs ``member_groups`` asks for them). ``every`` yields each cluster's facts."""
     wanted = []
     for facts in every:
         try:
@@ -189,7 +194,7 @@ def _cluster_findings(checks, facts):
     findings = []
     role_check = next((c for c in checks if c.check_id == "acr-role-assignment"), None)
     for chk in checks:
-        if chk.check_id in REGISTRY_FREE:
+        if judges_cluster_alone(chk):
             findings.extend(run_checks([chk], facts, max_workers=1))
         elif chk is role_check:
             findings.append(chk.finding("cluster {}".format(facts.cluster_name), SKIPPED, _no_registry_words(facts),

@@ -11,9 +11,9 @@ import functools
 from knack.log import get_logger
 
 from . import sources
-from .catalog import catalog
-from .facts import FactError
-from .findings import ERROR
+from .catalog import catalog, in_fleet
+from .facts import FactError, FactUnavailable
+from .findings import ERROR, SKIPPED
 from .threads import call_all
 
 logger = get_logger(__name__)
@@ -30,7 +30,7 @@ def select_checks(group, check_ids=None, fleet=False, pod=False):
     """The checks of a command's group (all for `run`), plus the ``pod`` group's when the request names a pod."""
     wanted = GROUPS.get(group)
     selected = [c for c in catalog() if (wanted is None or wanted in c.groups or (pod and POD_GROUP in c.groups))
-                and (c.fleet or not fleet)]
+                and (not fleet or in_fleet(c))]
     if check_ids:
         ids = {c.lower() for c in check_ids}
         selected = [c for c in selected if c.check_id in ids]
@@ -50,7 +50,7 @@ def commands_running(check_id):
     if POD_GROUP in chk.groups:
         commands.append("check-* --pod")
     commands.append("fix")
-    if chk.fleet:
+    if in_fleet(chk):
         commands.append("fleet")
     return commands
 
@@ -74,7 +74,7 @@ def run_checks(checks, facts, progress=None, max_workers=None):
     if max_workers == 1:
         # One after another in this thread: the facts are in memory (fleet), so threads would only cost.
         return [f for chk in checks for f in one(chk)]
-    deadline = getattr(facts, "deadline", None)
+    deadline = facts.deadline
     outcomes = call_all([functools.partial(one, c) for c in checks], deadline, max_workers=max_workers,
                         name="acrpull-check")
     closed.append(True)   # a check abandoned at the deadline must not touch the progress bar afterwards
@@ -90,7 +90,7 @@ def run_checks(checks, facts, progress=None, max_workers=None):
 
 
 def _unfinished(chk, facts, deadline):
-    waiting = facts.pending_reads() if hasattr(facts, "pending_reads") else []
+    waiting = facts.pending_reads()
     if waiting:
         message = "Could not reach a verdict: timed out reading {}; the check did not finish {}".format(
             "; ".join(waiting[:6]) + ("; ..." if len(waiting) > 6 else ""), deadline.words())
@@ -107,7 +107,7 @@ def _run_one(chk, facts):
         findings = _findings(chk, facts)
     finally:
         sources.end(token)
-    if sources.KUBERNETES in read and hasattr(facts, "kube_access"):
+    if sources.KUBERNETES in read:   # only a reader that reads Kubernetes notes it as a source
         findings = [_kube_read_via(f, facts.kube_access()) for f in findings]
     return findings
 
@@ -115,6 +115,9 @@ def _run_one(chk, facts):
 def _findings(chk, facts):
     try:
         findings = list(chk.func(chk, facts) or [])
+    except FactUnavailable as err:   # this reader does not read the fact at all: not judged here, not a failure
+        return [chk.finding(_default_target(facts), SKIPPED, "Not judged here: {}.".format(err.reason.rstrip(".")),
+                            reason=err.reason, fact=err.fact)]
     except FactError as err:
         return [chk.finding(_default_target(facts), ERROR, "Could not reach a verdict: {}.".format(
             err.reason.rstrip(".")), reason=err.reason)]

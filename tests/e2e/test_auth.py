@@ -78,6 +78,54 @@ def test_role_assignment(scenario, name, args, status, words, fix):
     assert f["remediation"].startswith(fix), f["remediation"]
 
 
+# --- B.recent: a role that reaches the identity through a group it joined minutes ago ---------------------------------
+
+def _audit_reads(sc):
+    return [e for e in sc.sim.log if e["path"] == "/v1.0/auditLogs/directoryAudits"]
+
+
+def test_a_group_joined_minutes_ago_warns_like_a_fresh_assignment(scenario):
+    sc = scenario("auth-group-joined-minutes-ago")
+    findings, _ = check_auth(sc, "--acr", "myacr", "--checks", "acr-role-assignment")
+    f = one(sc, findings, "acr-role-assignment", "registry myacr")
+    assert f["status"] == "Warning", f
+    assert "joined group aks-registry-pullers at " in f["message"] and "less than 30 minutes ago" in f["message"]
+    assert f["remediation"].startswith("Wait until ")
+    (join,) = f["evidence"]["groupJoins"]
+    assert join["displayName"] == "aks-registry-pullers" and join["joinedAt"]
+    (read,) = _audit_reads(sc)
+    flt = read["query"]["$filter"]
+    assert flt.startswith("activityDisplayName eq 'Add member to group' and activityDateTime ge ")
+    assert flt.endswith("and targetResources/any(t: t/id eq '{}')".format(f["evidence"]["principalId"])), flt
+    assert read["status"] == 200
+
+
+def test_a_group_joined_long_ago_passes(scenario):
+    sc = scenario("auth-group-joined-long-ago")
+    findings, _ = check_auth(sc, "--acr", "myacr", "--checks", "acr-role-assignment")
+    f = one(sc, findings, "acr-role-assignment", "registry myacr")
+    assert f["status"] == "Pass" and "(through its membership of group aks-registry-pullers)" in f["message"], f
+    assert [j["joinedAt"] for j in f["evidence"]["groupJoins"]] == [None]
+    assert [r["status"] for r in _audit_reads(sc)] == [200]
+
+
+def test_an_unreadable_audit_log_leaves_the_verdict_and_says_so(scenario):
+    sc = scenario("auth-group-joined-audit-denied")
+    findings, _ = check_auth(sc, "--acr", "myacr", "--checks", "acr-role-assignment")
+    f = one(sc, findings, "acr-role-assignment", "registry myacr")
+    assert f["status"] == "Pass", f
+    assert "When it joined group aks-registry-pullers could not be read" in f["message"]
+    assert "AuditLog.Read.All" in f["evidence"]["groupJoinsUnread"]
+    assert [r["status"] for r in _audit_reads(sc)] == [403]
+
+
+def test_a_direct_grant_needs_no_audit_log(scenario):
+    sc = scenario("mi-healthy")
+    findings, _ = check_auth(sc, "--acr", "myacr", "--checks", "acr-role-assignment")
+    assert one(sc, findings, "acr-role-assignment")["status"] == "Pass"
+    assert _audit_reads(sc) == []
+
+
 def test_abac_fix_assigns_the_repository_reader_with_a_condition_for_the_missing_repository(scenario):
     sc = scenario("auth-abac-condition")
     findings, _ = check_auth(sc, "--image", "myacr.azurecr.io/frontend/web:1", "--checks", "acr-role-assignment")

@@ -264,6 +264,31 @@ def test_without_the_pod_the_generic_message_stays(scenario):
     assert f["status"] == "Fail" and "workload identity" not in f["message"] and "workloadIdentity" not in f["evidence"]
 
 
+def test_first_command_names_the_workload_identity_of_a_failing_pod_it_finds(scenario):
+    """Without --pod, the service accounts of the failing pods the run finds are read (each once) for a workload
+    identity holding the pull role."""
+    sc = scenario("beyond-wi")
+    findings, _ = sc.diagnose("--checks", "acr-role-assignment")
+    f = one(sc, findings, "acr-role-assignment", "registry myacr")
+    assert f["status"] == "Fail", f
+    assert "held instead by the workload identity web-wi" in f["message"]
+    assert "service account default/web" in f["message"]
+    assert f["evidence"]["workloadIdentity"]["serviceAccount"] == "default/web"
+    assert f["remediation"].startswith("az aks update -n aks1 -g rg1 --attach-acr ")
+    reads = [e for e in sc.sim.log if "/serviceaccounts/" in e["path"]]
+    assert [e["path"] for e in reads] == ["/api/v1/namespaces/default/serviceaccounts/web"], reads
+    sc.assert_no_duplicate_reads()
+
+
+def test_first_command_passes_when_the_kubelet_identity_holds_the_role_too(scenario):
+    sc = scenario("beyond-wi-attached")
+    findings, _ = sc.diagnose("--checks", "acr-role-assignment", "registry-arm-audience")
+    f = one(sc, findings, "acr-role-assignment", "registry myacr")
+    assert f["status"] == "Pass" and "workload identit" not in f["message"], f
+    assert "workloadIdentity" not in f["evidence"]
+    assert one(sc, findings, "registry-arm-audience")["status"] == "Fail"
+
+
 def test_fix_grants_the_kubelet_identity_for_a_workload_identity_mixup(scenario):
     sc = scenario("beyond-wi")
     items, _ = _fix(sc, "--pod", "web", "--yes")

@@ -127,6 +127,57 @@ def test_healthy_credential_set_passes_and_an_image_no_rule_serves_is_skipped(sc
         other["message"], other
 
 
+def test_an_image_the_rule_fetches_from_upstream_passes_image_manifest(scenario):
+    """ACR creates a cache rule's repository on the first pull: the manifest read goes through the rule to the
+    upstream, and the image is then in the registry."""
+    from tests.simulator.scenarios.beyond_pull import CACHED
+    sc = scenario("cache-credentials-healthy")
+    findings, _ = check_image(sc, "--image", CACHED, "--checks", "image-manifest", "image-platform")
+    f = sc.status_of(findings, "image-manifest")
+    assert f["status"] == "Pass" and f["evidence"]["missing"] is None, f
+    assert sc.status_of(findings, "image-platform")["status"] == "Pass"
+    reads = [e for e in sc.sim.log if e["path"] == "/v2/docker.io/library/nginx/manifests/1.27"]
+    assert [e["status"] for e in reads] == [200], reads
+
+
+def test_a_tag_the_rule_has_not_fetched_yet_is_a_warning_naming_the_rule(scenario):
+    sc = scenario("cache-credentials-healthy")
+    image = "myacr.azurecr.io/docker.io/library/nginx:9.99"
+    findings, result = check_image(sc, "--image", image, "--checks", "image-manifest")
+    f = sc.status_of(findings, "image-manifest")
+    assert f["status"] == "Warning", f
+    assert "cache rule dockerhub-library of registry myacr" in f["message"] and "first pull through the rule" in \
+        f["message"]
+    assert (f["evidence"]["missing"], f["evidence"]["cacheRule"]) == ("notCachedYet", "dockerhub-library")
+    assert f["evidence"]["upstreamImage"] == "docker.io/library/nginx:9.99"
+    assert "--checks artifact-cache-rule" in f["remediation"]
+    assert "docker manifest inspect docker.io/library/nginx:9.99" in f["remediation"]
+    reads = [e for e in sc.sim.log if "/manifests/9.99" in e["path"]]
+    assert [e["status"] for e in reads] == [404], reads
+
+
+def test_a_rule_that_cannot_authenticate_is_not_an_image_manifest_failure(scenario):
+    from tests.simulator.scenarios.beyond_pull import CACHED
+    sc = scenario("cache-credentials-unhealthy")
+    findings, _ = check_image(sc, "--pod", "web", "--namespace", "default", "--checks", "image-manifest",
+                              "artifact-cache-rule", "pod-pull-events")
+    f = sc.status_of(findings, "image-manifest")
+    assert f["status"] == "Warning" and f["evidence"]["missing"] == "upstream", f
+    assert "could not fetch it from docker.io" in f["message"] and "authentication required with source registry " \
+        "for cache rule" in f["message"]
+    assert sc.status_of(findings, "artifact-cache-rule", "image " + CACHED)["status"] == "Fail"
+    assert sc.status_of(findings, "pod-pull-events")["evidence"]["cause"] == "B.cache"
+    reads = [e for e in sc.sim.log if e["path"] == "/v2/docker.io/library/nginx/manifests/1.27"]
+    assert [e["status"] for e in reads] == [401], reads
+
+
+def test_a_missing_repository_no_rule_serves_still_fails(scenario):
+    sc = scenario("cache-credentials-healthy")
+    findings, _ = check_image(sc, "--image", "myacr.azurecr.io/nginx:1.27", "--checks", "image-manifest")
+    f = sc.status_of(findings, "image-manifest")
+    assert f["status"] == "Fail" and f["evidence"]["missing"] == "repository", f
+
+
 def test_healthy_credential_set_whose_identity_cannot_read_its_rbac_vault_fails(scenario):
     from tests.simulator.scenarios.beyond_pull import CACHED
     sc = scenario("cache-vault-access-missing")

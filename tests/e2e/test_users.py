@@ -38,6 +38,7 @@ REQUEST_KEYS = [
     (r"/providers/microsoft\.network/|resourcetype eq 'microsoft\.network/", "network"),
     (r"^get management\.azure\.com/subscriptions/[^/?]+/resources\?", "resources"),
     (r"^get management\.azure\.com/subscriptions/[^/?]+(\?|$)", "subscription"),
+    (r"^get graph\.microsoft\.com/v1\.0/auditlogs/", "audit"),
     (r"^[a-z]+ graph\.microsoft\.com/", "graph"),
     (r"^[a-z]+ [^/ ]+\.azurecr\.io/", "acr-data"),
     (r"/api/v1/nodes\b", "k8s-nodes"),

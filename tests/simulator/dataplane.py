@@ -19,6 +19,7 @@ As ACR answers (and as the Azure SDK for ACR's and azure-cli's recordings show):
 """
 import fnmatch
 import ipaddress
+import json
 import re
 import time
 import uuid
@@ -154,6 +155,10 @@ def route(req):
     if not _allowed(claims, login, "repository", repo, "pull"):
         return _errors(401, "UNAUTHORIZED", _AUTH_REQUIRED, [{"Type": "repository", "Name": repo, "Action": "pull"}],
                        challenge(login, "repository:{}:pull".format(repo), "insufficient_scope"))
+    if kind == "manifests":
+        refused = _pull_through(world, registry, content, repo, ref)
+        if refused is not None:
+            return refused
     repository = content["repositories"].get(repo)
     if repository is None:
         return _errors(404, "NAME_UNKNOWN", "repository name not known to registry", {"name": repo})
@@ -164,6 +169,87 @@ def route(req):
     if kind == "manifests":
         return _manifest(req, repository, ref)
     return _blob(req, world, registry, repository, repo, ref)
+
+
+def _cache_rule(world, registry, repo):
+    """The registry's artifact cache rule whose targetRepository (exact, or prefix/*) covers ``repo``."""
+    prefix = registry["id"].lower() + "/cacherules/"
+    best, best_len = None, -1
+    for key, rule in world.arm.items():
+        if not key.startswith(prefix) or key.count("/") != prefix.count("/"):
+            continue
+        target = (rule["properties"].get("targetRepository") or "").lower()
+        if target == repo.lower():
+            return rule
+        if target.endswith("/*") and repo.lower().startswith(target[:-1]) and len(target) > best_len:
+            best, best_len = rule, len(target)
+    return best
+
+
+GET_SECRET = "Microsoft.KeyVault/vaults/secrets/getSecret/action"
+
+
+def _credential_set_authenticates(world, cred_set):
+    """Can ACR read the credential set's Key Vault secrets now? Not when the set is gone or reports Unhealthy, nor
+    when its identity lacks read access on a vault it names (Azure RBAC getSecret, or an access policy with get);
+    a vault outside this world leaves the reported health."""
+    if cred_set is None:
+        return False
+    principal = (cred_set.get("identity") or {}).get("principalId") or ""
+    vaults = {r["name"].lower(): r for r in world.arm.values() if r.get("type") == "Microsoft.KeyVault/vaults"}
+    for credential in cred_set["properties"].get("authCredentials") or []:
+        if ((credential.get("credentialHealth") or {}).get("status") or "").lower() == "unhealthy":
+            return False
+        for uri in (credential.get("usernameSecretIdentifier"), credential.get("passwordSecretIdentifier")):
+            vault = vaults.get((uri or "").split("//", 1)[-1].split(".", 1)[0].lower())
+            if vault is None:
+                continue
+            if vault["properties"].get("enableRbacAuthorization"):
+                allowed = caller_may(world, vault, principal, GET_SECRET, data=True)
+            else:
+                allowed = any(p.get("objectId", "").lower() == principal.lower() and "get" in [
+                    x.lower() for x in (p.get("permissions") or {}).get("secrets") or []]
+                    for p in vault["properties"].get("accessPolicies") or [])
+            if not allowed:
+                return False
+    return True
+
+
+def _pull_through(world, registry, content, repo, ref):
+    """ACR's artifact cache: a manifest the registry does not hold, in a repository a cache rule serves, is fetched
+    from the rule's upstream (with the credential set's secrets), stored, then served; the repository appears on
+    that first pull. The upstream's content is ``world.registry_content[<upstream host>]``. Returns the registry's
+    refusal when the credential set cannot authenticate, else None (what the upstream had is now local)."""
+    repository = content["repositories"].get(repo)
+    digest = ref if ref.startswith("sha256:") else (repository or {}).get("tags", {}).get(ref)
+    if repository is not None and digest in repository["manifests"]:
+        return None
+    rule = _cache_rule(world, registry, repo)
+    if rule is None:
+        return None
+    props = rule["properties"]
+    set_id = props.get("credentialSetResourceId")
+    if set_id and not _credential_set_authenticates(world, world.arm.get(set_id.lower())):
+        return _errors(401, "UNAUTHORIZED", "authentication required with source registry for cache rule",
+                           headers=challenge(registry["properties"]["loginServer"]))
+    source, target = props["sourceRepository"], props["targetRepository"]
+    upstream_repo = source[:-1] + repo[len(target) - 1:] if target.endswith("*") else source
+    host, _, path = upstream_repo.partition("/")
+    found = world.registry_content.get(host, {}).get("repositories", {}).get(path)
+    up_digest = ref if ref.startswith("sha256:") else (found or {}).get("tags", {}).get(ref)
+    if not found or up_digest not in found["manifests"]:
+        return None
+    local = content["repositories"].setdefault(repo, {"tags": {}, "manifests": {}, "blobs": {}})
+    wanted = [up_digest]
+    while wanted:   # the manifest, and an index's children
+        d = wanted.pop()
+        local["manifests"][d] = found["manifests"][d]
+        wanted += [m["digest"] for m in json.loads(found["manifests"][d]["body"]).get("manifests") or []
+                   if m["digest"] in found["manifests"] and m["digest"] not in local["manifests"]]
+    local["blobs"].update(found["blobs"])
+    if not ref.startswith("sha256:"):
+        local["tags"][ref] = up_digest
+    return None
 
 
 def _valid(claims, login):

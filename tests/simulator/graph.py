@@ -135,10 +135,53 @@ def _get_by_ids(req):
                         "value": found})
 
 
+_AUDIT_CLAUSES = [
+    (re.compile(r"^activityDisplayName eq '([^']*)'$"), lambda e, m: e["activityDisplayName"] == m.group(1)),
+    (re.compile(r"^result eq '([^']*)'$"), lambda e, m: e["result"] == m.group(1)),
+    (re.compile(r"^activityDateTime (ge|le) (\S+)$"),
+     lambda e, m: (_when(e["activityDateTime"]) >= _when(m.group(2))) == (m.group(1) == "ge") or
+     _when(e["activityDateTime"]) == _when(m.group(2))),
+    (re.compile(r"^targetResources/any\((\w+):\s*\1/id eq '([^']*)'\)$"),
+     lambda e, m: any((t.get("id") or "").lower() == m.group(2).lower() for t in e["targetResources"])),
+]
+
+
+def _when(text):
+    from datetime import datetime
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _directory_audits(req):
+    """GET /v1.0/auditLogs/directoryAudits: the tenant's audit entries, newest first, that match every clause of
+    $filter (the clauses Graph documents for the attributes used here); AuditLog.Read.All is needed."""
+    world = req.world
+    if not getattr(world, "audit_log_readable", True):
+        return _reply(403, {"error": {"code": "Authentication_MSGraphPermissionMissing",
+                                      "message": "Calling principal does not have required MSGraph permissions "
+                                                 "AuditLog.Read.All",
+                                      "innerError": {"date": world.now_iso(), "request-id": "sim-audit-denied"}}})
+    clauses = [c.strip() for c in re.split(r"\s+and\s+", req.query.get("$filter") or "") if c.strip()]
+    tests = []
+    for clause in clauses:
+        for pattern, test in _AUDIT_CLAUSES:
+            m = pattern.match(clause)
+            if m:
+                tests.append((test, m))
+                break
+        else:
+            return _reply(400, {"error": {"code": "BadRequest", "message": "Invalid filter clause: " + clause}})
+    entries = [e for e in world.graph.get("directoryAudits") or [] if all(t(e, m) for t, m in tests)]
+    entries.sort(key=lambda e: e["activityDateTime"], reverse=True)
+    return _reply(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#auditLogs/directoryAudits",
+                        "value": entries})
+
+
 def route(req):
     world = req.world
     if req.method == "POST" and req.path == "/v1.0/$batch":
         return batch(req)
+    if req.method == "GET" and req.path == "/v1.0/auditLogs/directoryAudits":
+        return _directory_audits(req)
     m = re.match(r"^/v1\.0/(servicePrincipals|applications|users|groups)(/([^/]+))?$", req.path)
     if req.method == "GET" and m:
         kind, key = m.group(1), m.group(3)

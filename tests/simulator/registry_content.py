@@ -104,8 +104,15 @@ def push(world, registry, repo, tags, platforms=("linux/amd64",), kind="oci", in
                                                     "manifests": manifests}, MEDIA[kind]["index"])
     for tag in [tags] if isinstance(tags, str) else tags:
         repository["tags"][tag] = digest
-    storage_host(world, registry)
+    if registry.get("id"):
+        storage_host(world, registry)
     return digest
+
+
+def push_upstream(world, host, repo, tags, platforms=("linux/amd64",), kind="docker", index=None):
+    """An image in an upstream registry outside Azure (docker.io, mcr.microsoft.com), which an ACR artifact cache
+    rule fetches from on the first pull (dataplane._pull_through); the simulator serves no upstream itself."""
+    return push(world, {"properties": {"loginServer": host}}, repo, tags, platforms, kind=kind, index=index)
 
 
 def storage_host(world, registry):

@@ -105,6 +105,7 @@ class World:
         self.arg_quota = [15, 5.0]            # Resource Graph: requests per window of seconds, per user
         self.created = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
         self.quiet = ()                       # parts of the tenant backdrop (tenant.py) this world leaves out
+        self.audit_log_readable = True        # the signed-in account holds AuditLog.Read.All (Graph's audit log)
 
     # -- queries used by the routers ------------------------------------------------------------
     @staticmethod
@@ -490,6 +491,34 @@ class World:
                                         "permissions": [{"actions": list(actions), "notActions": list(not_actions),
                                                          "dataActions": list(data_actions), "notDataActions": []}],
                                         "createdOn": iso(self.created), "updatedOn": iso(self.created)}})
+
+    def add_to_group(self, group, member_id, at=None):
+        """Add a member to an Entra group, as `az ad group member add` does: Entra records 'Add member to group' in
+        its audit log at that time (the member is a target with Group.ObjectID and Group.DisplayName among its
+        modified properties, the group another target). ``at`` defaults to long before the audit log's 30 days."""
+        at = at or self.created - timedelta(days=200)
+        group["members"].append(member_id)
+        kind = next((k for k in ("servicePrincipals", "users", "groups") for o in self.graph.get(k) or []
+                     if o["id"].lower() == member_id.lower()), "servicePrincipals")
+        member = next((o for o in self.graph.get(kind) or [] if o["id"].lower() == member_id.lower()), {})
+        types = {"servicePrincipals": "ServicePrincipal", "users": "User", "groups": "Group"}
+        self.graph.setdefault("directoryAudits", []).append({
+            "id": "Directory_" + guid("audit/{}/{}/{}".format(group["id"], member_id, iso(at))),
+            "category": "GroupManagement", "correlationId": guid("corr/{}/{}".format(group["id"], member_id)),
+            "result": "success", "resultReason": "", "activityDisplayName": "Add member to group",
+            "activityDateTime": iso(at), "loggedByService": "Core Directory", "operationType": "Assign",
+            "initiatedBy": {"user": None, "app": {"appId": LOGIN_APP_ID, "displayName": "ops-automation",
+                                                  "servicePrincipalId": LOGIN_OBJECT_ID,
+                                                  "servicePrincipalName": None}},
+            "targetResources": [
+                {"id": member_id, "displayName": member.get("displayName"), "type": types[kind],
+                 "userPrincipalName": member.get("userPrincipalName"), "groupType": None, "modifiedProperties": [
+                     {"displayName": "Group.ObjectID", "oldValue": None, "newValue": '"{}"'.format(group["id"])},
+                     {"displayName": "Group.DisplayName", "oldValue": None,
+                      "newValue": '"{}"'.format(group["displayName"])}]},
+                {"id": group["id"], "displayName": None, "type": "Group", "userPrincipalName": None,
+                 "groupType": "azureAD", "modifiedProperties": []}],
+            "additionalDetails": []})
 
     def kube_object(self, cluster, obj):
         """Store a Kubernetes object in the cluster's API server, served at its API path."""

@@ -1,10 +1,20 @@
-"""B.armaud, B.tenant and B.drift on plain facts: what each verdict rests on."""
+"""B.armaud, B.tenant, B.drift and B.nap: what each verdict rests on, read from simulated worlds (and, for ARM's answers
+about another tenant, from plain facts)."""
+from datetime import timedelta
+
 import pytest
 
 from azext_acrpull.diagnose.catalog import catalog
 from azext_acrpull.diagnose.facts import FactError
 from azext_acrpull.diagnose.facts.arm import foreign_tenant
 from azext_acrpull.diagnose.request import DiagnoseRequest
+from tests.simulator.facts import world_facts
+from tests.simulator.pods import failing_pod, node_name, nodes, provisioned_node, pull_failure
+from tests.simulator.pods import pod as sim_pod
+from tests.simulator.registry_content import push
+from tests.simulator.scenarios.foundation import kubelet_object_id
+from tests.simulator.tenant import populate
+from tests.simulator.world import SUBSCRIPTION, World
 
 SUB, SUB2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 HOME, OTHER = "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa", "bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb"
@@ -19,6 +29,9 @@ ARM_MESSAGE = ("The access token is from the wrong issuer 'https://sts.windows.n
                "'https://login.windows.net/{}' to get the token.".format(HOME, OTHER, OTHER))
 
 
+ARMAUD_IMAGE = "myacr.azurecr.io/web:1.4"
+
+
 def registry(status="enabled", sub=SUB):
     policies = {"exportPolicy": {"status": "enabled"}}
     if status is not None:
@@ -28,16 +41,15 @@ def registry(status="enabled", sub=SUB):
 
 
 class FakeFacts:
-    def __init__(self, registries=(), pod=None, containers=(), events=(), tenants=None, kind="kubeletIdentity",
-                 lookups=None, identity_resource="same"):
-        self.request = DiagnoseRequest("rg1", "aks1", pod=pod)
+    """Plain facts for what the in-memory reader of a world (tests/simulator/facts.py) cannot show: ARM's answers
+    about subscriptions of another Entra tenant, which Resource Graph does not list."""
+
+    def __init__(self, registries=(), tenants=None, kind="kubeletIdentity", lookups=None):
+        self.request = DiagnoseRequest("rg1", "aks1")
         self._registries = list(registries)
-        self._containers, self._events = list(containers), list(events)
         self._tenants = tenants or {SUB: HOME}
         self._lookups = lookups
-        self.asked = []
         self._kind = kind
-        self._identity_resource = identity_resource
         self.cluster_name, self.cluster_resource_group = "aks1", "rg1"
 
     def registries(self):
@@ -58,42 +70,13 @@ class FakeFacts:
     def cluster_subscription(self):
         return SUB
 
-    def cluster(self):
-        return {"id": "/subscriptions/{}/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/"
-                      "aks1".format(SUB), "identity": {"type": "SystemAssigned"}, "properties": {}}
-
-    def node_pools(self):
-        return [{"name": "nodepool1", "type": "AvailabilitySet"}]
-
-    def node_vmss(self):
-        return []
-
     def prefetch(self, *reads):
         pass
 
     def subscription_tenant(self, sub):
-        self.asked.append(sub)
         if sub not in self._tenants:
             raise FactError("unknown subscription")
         return self._tenants[sub]
-
-    def user_assigned_identity(self, resource_id):
-        if self._identity_resource is None:
-            return None
-        if self._identity_resource == "same":
-            return {"id": resource_id, "properties": {"principalId": "OID-1", "clientId": "cid-1"}}
-        return {"id": resource_id, "properties": {"principalId": "oid-2", "clientId": "cid-2"}}
-
-    def diagnosed_pods(self):
-        """The run's pods (the --pod here), as LiveFacts gives them."""
-        pod = self.request.pod
-        return [{"metadata": {"name": pod, "namespace": self.request.namespace}}] if pod else []
-
-    def pod_containers(self, pod=None):
-        return self._containers
-
-    def pod_events(self, namespace, name):
-        return self._events
 
 
 def run(check_id, facts):
@@ -101,58 +84,104 @@ def run(check_id, facts):
     return chk.func(chk, facts)
 
 
-def waiting(image="myacr.azurecr.io/app:1", message=OAUTH):
-    return {"name": "app", "kind": "container", "image": image, "imagePullPolicy": "IfNotPresent",
-            "status": {"state": {"waiting": {"reason": "ImagePullBackOff", "message": message}}}}
+def _armaud_world(status="enabled", sub=SUBSCRIPTION, pod=None, image=ARMAUD_IMAGE, error=None):
+    """The beyond-armaud-disabled scenario's world (the e2e tests' own), changed as each case says: the registry's
+    ARM-audience policy (None: the registry does not report it), its subscription, and the --pod with its image and
+    pull error (by default the one its node gets)."""
+    w = World("unit-armaud")
+    w.subs.setdefault(sub, "Other")
+    cluster = w.cluster("aks1", "rg1", pools=[{"name": "nodepool1", "mode": "System"}])
+    registry = w.registry("myacr", "rg1", subscription=sub)
+    push(w, registry, "web", "1.4", ["linux/amd64"])
+    nodes(w, cluster)
+    w.assign(registry["id"], "AcrPull", kubelet_object_id(w, cluster))
+    policies = registry["properties"]["policies"]
+    if status is None:
+        policies.pop("azureADAuthenticationAsArmPolicy", None)
+    else:
+        policies["azureADAuthenticationAsArmPolicy"]["status"] = status
+    if pod and error is None:
+        failing_pod(w, cluster, pod, image, node_name(w, cluster, "nodepool1"))
+    elif pod:
+        obj = sim_pod(w, cluster, pod, [{"name": "app", "image": image}], node=node_name(w, cluster, "nodepool1"),
+                      deployment=pod)
+        pull_failure(w, cluster, obj, "app", error)
+    return world_facts(populate(w), pod=pod, registry=("name", "myacr"))
 
-
-# --- B.armaud ---------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("status, expected", [("enabled", "Pass"), ("Enabled", "Pass"), ("disabled", "Warning"),
                                               ("Disabled", "Warning"), (None, "Error"), ("", "Error")])
 def test_arm_audience_without_a_pod(status, expected):
-    (f,) = run("registry-arm-audience", FakeFacts([registry(status)]))
+    (f,) = run("registry-arm-audience", _armaud_world(status))
     assert f.status == expected, f.message
     if expected == "Warning":
         assert f.remediation == "az acr config authentication-as-arm update -r myacr --status enabled"
 
 
 def test_arm_audience_disabled_fails_on_a_token_401_for_that_registry():
-    facts = FakeFacts([registry("disabled")], pod="web", containers=[waiting()])
-    (f,) = run("registry-arm-audience", facts)
+    (f,) = run("registry-arm-audience", _armaud_world("disabled", pod="web", error=NAP_OAUTH))
     assert f.status == "Fail" and "oauth-token 401" in f.message
     assert f.evidence["failedPulls"][0]["token"] == "oauth"
 
 
 def test_arm_audience_disabled_ignores_another_registrys_error_and_other_failures():
-    for container in (waiting(image="other.azurecr.io/app:1"),
-                      waiting(message='Failed to pull image "myacr.azurecr.io/app:1": failed to do request: Head '
-                                      '"https://myacr.azurecr.io/v2/app/manifests/1": dial tcp 10.0.0.5:443: i/o '
-                                      "timeout")):
-        (f,) = run("registry-arm-audience", FakeFacts([registry("disabled")], pod="web", containers=[container]))
+    other = "other.azurecr.io/app:1"
+    for image, error in ((other, OAUTH.split(": ", 1)[1].replace("myacr.azurecr.io/app:1", other)),
+                         (ARMAUD_IMAGE, 'failed to do request: Head "https://myacr.azurecr.io/v2/web/manifests/1.4": '
+                                        "dial tcp 10.0.0.5:443: i/o timeout")):
+        (f,) = run("registry-arm-audience", _armaud_world("disabled", pod="web", image=image, error=error))
         assert f.status == "Warning", f.message
 
 
 def test_arm_audience_in_another_subscription_names_it():
-    (f,) = run("registry-arm-audience", FakeFacts([registry("disabled", SUB2)]))
+    (f,) = run("registry-arm-audience", _armaud_world("disabled", sub=SUB2))
     assert f.remediation.endswith("--status enabled --subscription " + SUB2)
 
 
 # --- B.tenant ---------------------------------------------------------------------------------------------------
 
+def _tenant_world(sub=SUBSCRIPTION, tenant=None, kind="kubeletIdentity"):
+    """A cluster and registry myacr in ``sub``, whose Entra tenant is ``tenant`` (the world's own by default); the
+    cluster runs as a kubelet identity or as a service principal."""
+    w = World("unit-tenant")
+    w.subs.setdefault(sub, "Other")
+    if tenant:
+        w.sub_tenants[sub.lower()] = tenant
+    if kind == "kubeletIdentity":
+        cluster = w.cluster("aks1", "rg1")
+    else:
+        cluster = w.cluster("aks1", "rg1", identity="sp", sp=w.service_principal("aks1-sp", password_end=[
+            w.created + timedelta(days=365)]))
+    w.registry("myacr", "rg1", subscription=sub)
+    assert cluster
+    return world_facts(populate(w), registry=("name", "myacr"))
+
+
+def _asking(facts):
+    """Record the subscriptions whose tenant a check asks for."""
+    asked, tenant_of = [], facts.subscription_tenant
+
+    def subscription_tenant(subscription):
+        asked.append(subscription)
+        return tenant_of(subscription)
+    facts.subscription_tenant = subscription_tenant
+    return facts, asked
+
+
 def test_same_subscription_passes_without_asking_for_tenants():
-    facts = FakeFacts([registry()])
+    facts, asked = _asking(_tenant_world())
     (f,) = run("registry-tenant", facts)
-    assert f.status == "Pass" and facts.asked == []
+    assert f.status == "Pass" and asked == []
 
 
 def test_another_subscription_of_the_same_tenant_passes():
-    (f,) = run("registry-tenant", FakeFacts([registry(sub=SUB2)], tenants={SUB: HOME, SUB2: HOME}))
+    (f,) = run("registry-tenant", _tenant_world(sub=SUB2))
     assert f.status == "Pass" and "same" not in f.message and "another subscription" in f.message
 
 
 @pytest.mark.parametrize("kind, status", [("kubeletIdentity", "Fail"), ("servicePrincipal", "Warning")])
 def test_another_tenant_fails_only_for_a_managed_identity(kind, status):
+    # Resource Graph shows no subscription of another tenant: this is the live reader's answer, from plain facts.
     (f,) = run("registry-tenant", FakeFacts([registry(sub=SUB2)], tenants={SUB: HOME, SUB2: OTHER}, kind=kind))
     assert f.status == status and OTHER in f.message and HOME in f.message
     assert f.evidence["tenantFrom"] == "subscription"
@@ -182,87 +211,89 @@ def test_foreign_tenant_reads_arms_message():
 
 # --- B.drift ----------------------------------------------------------------------------------------------------
 
+def _drift_world(change=None):
+    """A kubelet-identity cluster with one availability-set pool and registry myacr; ``change`` the kubelet identity
+    as someone did: "recreated" (same name, new principal), "deleted", or "upper" (its principal id read back in
+    upper case)."""
+    w = World("unit-drift")
+    cluster = w.cluster("aks1", "rg1", pools=[{"name": "nodepool1", "type": "AvailabilitySet"}])
+    registry = w.registry("myacr", "rg1")
+    kubelet = cluster["properties"]["identityProfile"]["kubeletidentity"]
+    if change == "recreated":
+        w.recreate_identity(kubelet["resourceId"])
+    elif change == "deleted":
+        w.delete_identity(kubelet["resourceId"])
+    elif change == "upper":
+        props = w.arm[kubelet["resourceId"].lower()]["properties"]
+        props["principalId"] = props["principalId"].upper()
+    return world_facts(populate(w), registry=("name", "myacr")), dict(kubelet), registry, w
+
+
 def test_identity_that_matches_the_profile_adds_no_finding():
-    findings = run("kubelet-identity-vmss", FakeFacts([registry()]))
+    findings = run("kubelet-identity-vmss", _drift_world("upper")[0])
     assert [f.status for f in findings] == ["Skipped"]       # the availability-set pool; ids compare case-blind
 
 
 def test_recreated_identity_names_both_principals_and_the_three_steps():
-    findings = run("kubelet-identity-vmss", FakeFacts([registry()], identity_resource="recreated"))
+    facts, kubelet, registry, world = _drift_world("recreated")
+    findings = run("kubelet-identity-vmss", facts)
+    new = world.arm[kubelet["resourceId"].lower()]["properties"]
     drift = findings[0]
     assert drift.status == "Fail" and drift.target == "kubelet identity aks1-agentpool"
-    for value in ("oid-1", "cid-1", "oid-2", "cid-2"):
+    for value in (kubelet["objectId"], kubelet["clientId"], new["principalId"], new["clientId"]):
         assert value in drift.message
     steps = drift.remediation.split(" && ")
-    assert "--assign-kubelet-identity " + KUBELET in steps[0] and "<user-assigned control plane" in steps[0]
+    assert "--assign-kubelet-identity " + kubelet["resourceId"] in steps[0]
+    assert "<user-assigned control plane" in steps[0]
     assert steps[1] == "az aks nodepool upgrade -g rg1 --cluster-name aks1 -n nodepool1 --node-image-only"
-    assert steps[2] == "az aks update -g rg1 -n aks1 --attach-acr " + RID.format(SUB)
+    assert steps[2] == "az aks update -g rg1 -n aks1 --attach-acr " + registry["id"]
 
 
 def test_deleted_identity_is_created_again_first():
-    drift = run("kubelet-identity-vmss", FakeFacts([registry()], identity_resource=None))[0]
+    drift = run("kubelet-identity-vmss", _drift_world("deleted")[0])[0]
     assert drift.status == "Fail" and "no longer exists" in drift.message
     assert drift.remediation.startswith("az identity create -g MC_rg1_aks1_eastus -n aks1-agentpool && ")
 
 
 # --- B.nap ------------------------------------------------------------------------------------------------------
 
-ANON = OAUTH.replace("oauth token", "anonymous token")
-NAP_NODE = {"metadata": {"name": "aks-default-x7k2p", "labels": {"karpenter.sh/nodepool": "default"}},
-            "spec": {"providerID": "azure:///subscriptions/{}/resourceGroups/MC_rg1_aks1_eastus/providers/"
-                                   "Microsoft.Compute/virtualMachines/aks-default-x7k2p".format(SUB)}}
-VMSS_NODE = {"metadata": {"name": "aks-nodepool1-1-vmss000000", "labels": {"agentpool": "nodepool1"}},
-             "spec": {"providerID": "azure:///subscriptions/{}/resourceGroups/MC_rg1_aks1_eastus/providers/"
-                                    "Microsoft.Compute/virtualMachineScaleSets/aks-nodepool1-1-vmss/"
-                                    "virtualMachines/0".format(SUB)}}
+def _nap_world(mode="Auto", may_pull=True, pod="web", error=None):
+    """The beyond-nap scenario's world (the e2e tests' own), changed as each case says: the node provisioning mode,
+    whether the kubelet identity holds AcrPull, and pod web's pull error when it is not the one its node gets."""
+    w = World("unit-nap")
+    cluster = w.cluster("aks1", "rg1", pools=[{"name": "nodepool1", "mode": "System"}])
+    registry = w.registry("myacr", "rg1")
+    push(w, registry, "web", "1.4", ["linux/amd64"])
+    nodes(w, cluster)
+    if mode:
+        cluster["properties"]["nodeProvisioningProfile"] = {"mode": mode, "defaultNodePools": "Auto"}
+    provisioned_node(w, cluster, "aks-default-x7k2p")
+    if may_pull:
+        w.assign(registry["id"], "AcrPull", kubelet_object_id(w, cluster))
+    if error is None:
+        failing_pod(w, cluster, "web", NAP_IMAGE, "aks-default-x7k2p")
+    else:
+        web = sim_pod(w, cluster, "web", [{"name": "app", "image": NAP_IMAGE}], node="aks-default-x7k2p",
+                      deployment="web")
+        pull_failure(w, cluster, web, "app", error)
+    sim_pod(w, cluster, "api", [{"name": "app", "image": NAP_IMAGE}], node=node_name(w, cluster, "nodepool1"),
+            deployment="api")
+    return world_facts(populate(w), pod=pod)
 
 
-class NapFacts(FakeFacts):
-    def __init__(self, mode="Auto", node=NAP_NODE, message=ANON, may_pull=True, **kwargs):
-        super().__init__([registry()], pod="web", containers=[waiting(message=message)], **kwargs)
-        self._mode, self._node, self._may_pull = mode, node, may_pull
-
-    def cluster(self):
-        found = super().cluster()
-        if self._mode:
-            found["properties"]["nodeProvisioningProfile"] = {"mode": self._mode}
-        return found
-
-    def diagnosed_pod(self):
-        return {"spec": {"nodeName": self._node["metadata"]["name"]}}
-
-    def diagnosed_pods(self):
-        return [{"metadata": {"name": "web", "namespace": self.request.namespace},
-                 "spec": {"nodeName": self._node["metadata"]["name"]}}]
-
-    def nodes(self):
-        return [NAP_NODE, VMSS_NODE]
-
-    def role_assignments(self, scope):
-        if not self._may_pull:
-            return []
-        return [{"properties": {"principalId": "oid-1", "principalType": "ServicePrincipal", "scope": scope,
-                                "roleDefinitionId": "/subscriptions/{}/providers/Microsoft.Authorization/"
-                                                    "roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d".format(SUB)},
-                 "id": scope + "/providers/Microsoft.Authorization/roleAssignments/1"}]
-
-    def role_definition(self, role_definition_id):
-        return {"id": role_definition_id, "properties": {"roleName": "AcrPull", "permissions": [
-            {"actions": ["Microsoft.ContainerRegistry/registries/pull/read"], "notActions": [], "dataActions": [],
-             "notDataActions": []}]}}
-
-    def parallel(self, func, items):
-        return [func(i) for i in items]
+NAP_IMAGE = "myacr.azurecr.io/web:1.4"
+NAP_OAUTH = ('failed to pull and unpack image "{0}": failed to resolve reference "{0}": failed to authorize: failed '
+             "to fetch oauth token: unexpected status: 401 Unauthorized".format(NAP_IMAGE))
 
 
-@pytest.mark.parametrize("facts, status, words", [
-    (NapFacts(), "Fail", "node pool default"),
-    (NapFacts(may_pull=False), "Warning", "holds no pull role"),
-    (NapFacts(message=OAUTH), "Pass", "no pull error of the pod says it offered no credential"),
-    (NapFacts(node=VMSS_NODE), "Pass", "scale set node of pool nodepool1"),
-    (NapFacts(mode="Manual"), "Skipped", "mode is Manual"),
-    (NapFacts(mode=None), "Skipped", "mode is not set"),
+@pytest.mark.parametrize("case, status, words", [
+    ({}, "Fail", "node pool default"),
+    ({"may_pull": False}, "Warning", "holds no pull role"),
+    ({"error": NAP_OAUTH}, "Pass", "no pull error of the pod says it offered no credential"),
+    ({"pod": "api"}, "Pass", "scale set node of pool nodepool1"),
+    ({"mode": "Manual"}, "Skipped", "mode is Manual"),
+    ({"mode": None}, "Skipped", "mode is not set"),
 ])
-def test_node_provisioning_identity(facts, status, words):
-    (f,) = run("node-provisioning-identity", facts)
+def test_node_provisioning_identity(case, status, words):
+    (f,) = run("node-provisioning-identity", _nap_world(**case))
     assert f.status == status and words in f.message, f.message

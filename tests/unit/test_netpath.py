@@ -20,8 +20,6 @@ from hypothesis import strategies as st
 
 from azext_acrpull.diagnose import netpath
 from azext_acrpull.diagnose.catalog import catalog
-from azext_acrpull.diagnose.checks import network as checks
-from azext_acrpull.diagnose.facts import FactError
 from azext_acrpull.diagnose.facts.runcommand import parse_probe, probe_script
 
 ipv4 = st.integers(min_value=0, max_value=2 ** 32 - 1).map(lambda n: str(ipaddress.IPv4Address(n)))
@@ -158,96 +156,50 @@ def test_parse_probe():
                                  "http": {"myacr.azurecr.io": {"status": "403", "clientIp": "52.160.40.7"}}}
 
 
-# -- private DNS through custom DNS servers (plain facts) -----------------------------------------------
-HUB = "/subscriptions/s/resourceGroups/rg-hub/providers/Microsoft.Network/virtualNetworks/hub"
-SPOKE = "/subscriptions/s/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/spoke"
-ZONE = "/subscriptions/s/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.azurecr.io"
-REGISTRY = {"id": "/subscriptions/s/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/myacr",
-            "name": "myacr", "location": "eastus", "sku": {"name": "Premium"},
-            "properties": {"loginServer": "myacr.azurecr.io"}}
-ADDRESSES = {"myacr.azurecr.io": ["10.0.2.5"], "myacr.eastus.data.azurecr.io": ["10.0.2.6"]}
-
-
-class Request:
-    acr_suffix = ".azurecr.io"
-
-
-class PlainFacts:
-    """The facts the network checks ask for, from plain dicts."""
-
-    request, cluster_name, cluster_resource_group = Request(), "aks1", "rg1"
-
-    def __init__(self, dns_servers, linked):
-        self.vnets = {SPOKE.lower(): {"id": SPOKE, "name": "spoke", "properties": {
-            "addressSpace": {"addressPrefixes": ["10.1.0.0/16"]}, "dhcpOptions": {"dnsServers": dns_servers},
-            "virtualNetworkPeerings": [{"name": "to-hub", "properties": {
-                "remoteVirtualNetwork": {"id": HUB}, "peeringState": "Connected",
-                "remoteAddressSpace": {"addressPrefixes": ["10.0.0.0/16"]}}}]}}}
-        self.linked = linked
-
-    def registries(self):
-        return [REGISTRY]
-
-    def registry_endpoints(self, registry):
-        return [{"name": "myacr-pe", "connection": "c", "status": "Approved", "endpointId": "/pe", "vnetId": HUB,
-                 "subnetId": HUB + "/subnets/pe", "addresses": ADDRESSES}]
-
-    def registry_replications(self, registry):
-        return []
-
-    def cluster_vnet_ids(self):
-        return [SPOKE]
-
-    def cluster_subscription(self):
-        return "s"
-
-    def network_resource(self, resource_id):
-        if resource_id.lower() not in self.vnets:
-            raise FactError("not found", 404)
-        return self.vnets[resource_id.lower()]
-
-    def private_dns_zones(self):
-        return {"name": "privatelink.azurecr.io", "zones": [{"id": ZONE, "name": "privatelink.azurecr.io"}],
-                "unreadable": []}
-
-    def dns_zone_links(self, zone_id):
-        return [{"name": "l-" + v.rsplit("/", 1)[-1], "properties": {"virtualNetwork": {"id": v},
-                                                                    "virtualNetworkLinkState": "Completed"}}
-                for v in self.linked]
-
-    def dns_record(self, zone_id, record_type, name):
-        found = {"myacr": "10.0.2.5", "myacr.eastus.data": "10.0.2.6"}.get(name)
-        return {"properties": {"aRecords": [{"ipv4Address": found}]}} if found else None
-
-    def parallel(self, func, items):
-        return [func(i) for i in items]
-
-    def prefetch(self, *reads):
-        pass
+# -- private DNS through custom DNS servers (the net-hub-spoke world, through the in-memory reader) ------------------
+def dns_world(dns_servers, linked):
+    """The net-hub-spoke-healthy scenario's world (the e2e tests' own): the spoke's VNet uses ``dns_servers``, and the
+    privatelink zone stays linked only to the VNets named in ``linked`` ("hub", "spoke"). Returns the cluster's facts
+    and the VNets' ids by name."""
+    from tests.simulator.facts import world_facts
+    from tests.simulator.scenarios.network import hub_and_spoke
+    from tests.simulator.tenant import populate
+    w = hub_and_spoke("unit-dns")
+    vnets = {r["name"].split("-")[0]: r for r in w.arm.values()
+             if (r.get("type") or "").lower() == "microsoft.network/virtualnetworks"}
+    vnets["spoke"]["properties"]["dhcpOptions"]["dnsServers"] = list(dns_servers)
+    keep = {vnets[name]["id"].lower() for name in linked}
+    for key, resource in list(w.arm.items()):
+        if "/virtualnetworklinks/" in key and resource["properties"]["virtualNetwork"]["id"].lower() not in keep:
+            del w.arm[key]
+    return world_facts(populate(w), registry=("name", "myacr")), {n: v["id"] for n, v in vnets.items()}
 
 
 def dns_finding(facts):
     chk = next(c for c in catalog() if c.check_id == "private-dns-link")
-    return checks.private_dns_link(chk, facts)[0]
+    return chk.func(chk, facts)[0]
 
 
 def test_custom_dns_in_a_peered_hub_resolves_through_the_hubs_link():
-    passed = dns_finding(PlainFacts(["10.0.0.36"], linked=[HUB]))
+    facts, vnets = dns_world(["10.0.0.36"], linked=["hub"])
+    passed = dns_finding(facts)
     assert passed.status == "Pass" and "custom DNS servers 10.0.0.36" in passed.message
-    assert passed.evidence["resolverVnetId"] == HUB
-    failed = dns_finding(PlainFacts(["10.0.0.36"], linked=[SPOKE]))
-    assert failed.status == "Fail" and "-v {}".format(HUB) in failed.remediation
+    assert passed.evidence["resolverVnetId"] == vnets["hub"]
+    facts, vnets = dns_world(["10.0.0.36"], linked=["spoke"])
+    failed = dns_finding(facts)
+    assert failed.status == "Fail" and "-v {}".format(vnets["hub"]) in failed.remediation
 
 
 def test_custom_dns_outside_the_known_vnets_is_a_warning():
-    found = dns_finding(PlainFacts(["192.168.10.4"], linked=[SPOKE]))
+    found = dns_finding(dns_world(["192.168.10.4"], linked=["spoke"])[0])
     assert found.status == "Warning" and "192.168.10.4" in found.message
     assert "168.63.129.16" in found.remediation
 
 
 def test_azure_dns_address_counts_as_no_custom_dns():
-    found = dns_finding(PlainFacts(["168.63.129.16"], linked=[SPOKE]))
-    assert found.status == "Pass" and found.evidence["resolverVnetId"] == SPOKE
+    facts, vnets = dns_world(["168.63.129.16"], linked=["spoke"])
+    found = dns_finding(facts)
+    assert found.status == "Pass" and found.evidence["resolverVnetId"] == vnets["spoke"]
 
 
 # -- Azure Firewall rules (B.fqdn) -------------------------------------------------------------------------------

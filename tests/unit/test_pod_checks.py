@@ -114,10 +114,16 @@ POOLS = [{"name": "nodepool1", "osType": "Linux", "vmSize": "Standard_D4ds_v5", 
 class PlainFacts(ImageFacts, Facts):
     """Facts from dicts: a pod, its events, one registry and its manifests."""
 
-    def __init__(self, pod, events, manifests, platforms, image=None):
+    def __init__(self, pod, events, manifests, platforms, image=None, cache_rules=()):
         super().__init__(DiagnoseRequest("rg", "aks", pod=pod["metadata"]["name"] if pod else None,
                                          images=(parse_reference(image),) if image else ()))
         self._pod, self._events, self._manifests, self._platforms = pod, events, manifests, platforms
+        self._rules = cache_rules
+
+    def registry_cache_rules(self, registry):
+        if isinstance(self._rules, FactError):
+            raise self._rules
+        return list(self._rules)
 
     def pod(self, namespace, name):
         return self._pod
@@ -303,3 +309,38 @@ def test_an_unknown_authority_behind_the_cluster_proxy_is_the_proxy(proxy, cause
     assert (finding.status, finding.evidence["cause"], finding.evidence["textCause"]) == ("Fail", cause, "X.tls")
     assert says in finding.message
     assert "egress-path" in finding.message
+
+
+# --- an artifact cache rule serves the repository: not found here is not the cause ----------------------------------
+
+RULE = {"name": "dockerhub", "properties": {"sourceRepository": "docker.io/library/*",
+                                            "targetRepository": "hub/*"}}
+CACHED_IMG = "myacr.azurecr.io/hub/nginx:1.27"
+
+
+def test_an_image_a_cache_rule_serves_is_not_failed_for_being_absent():
+    facts = PlainFacts(_pod(CACHED_IMG), [], {}, [], cache_rules=[RULE])
+    [finding] = _run("image-manifest", facts)
+    assert finding.status == "Warning", finding
+    assert finding.evidence["cacheRule"] == "dockerhub" and finding.evidence["missing"] == "notCachedYet"
+    assert finding.evidence["upstreamImage"] == "docker.io/library/nginx:1.27"
+    assert "first pull through the rule" in finding.message and "artifact-cache-rule" in finding.remediation
+    [pod] = _run("pod-pull-events", PlainFacts(_pod(CACHED_IMG), [], {}, [], cache_rules=[RULE]))
+    assert pod.evidence["cause"] != "C2", pod.evidence
+
+
+def test_an_upstream_refusal_through_a_cache_rule_points_at_the_rule():
+    refused = {"found": False, "missing": "upstream", "code": "UNAUTHORIZED", "status": 401,
+               "message": "authentication required with source registry for cache rule"}
+    facts = PlainFacts(_pod(CACHED_IMG), [], {("hub/nginx", "1.27"): refused}, [], cache_rules=[RULE])
+    [finding] = _run("image-manifest", facts)
+    assert finding.status == "Warning" and finding.evidence["missing"] == "upstream", finding
+    assert "could not fetch it from docker.io" in finding.message
+
+
+@pytest.mark.parametrize("rules", [[], [dict(RULE, properties={"sourceRepository": "mcr.microsoft.com/dotnet/*",
+                                                               "targetRepository": "dotnet/*"})],
+                                   FactError("may not read cache rules", 403)])
+def test_without_a_rule_for_the_repository_a_missing_repository_still_fails(rules):
+    [finding] = _run("image-manifest", PlainFacts(_pod(CACHED_IMG), [], {}, [], cache_rules=rules))
+    assert finding.status == "Fail" and finding.evidence["missing"] == "repository", finding

@@ -49,7 +49,8 @@ def where_to_change(hook, policy, image, namespace):
        "Reads the FailedCreate events of ReplicaSets, Jobs, StatefulSets and DaemonSets (the --pod's owner, or the "
        "workload a pod name that does not exist belongs to; without --pod every namespace): an admission webhook "
        "(Azure Policy / Gatekeeper allowed images, Ratify signature verification) that refuses the pods leaves no pod "
-       "and no pull error behind.", groups=("image",))
+       "and no pull error behind.", groups=("image",),
+       needs=("pod", "workload_events"))
 def pod_admission(chk, facts):
     request = facts.request
     owners = set()

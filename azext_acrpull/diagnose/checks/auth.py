@@ -13,7 +13,7 @@ from ..common.pull import (
 )
 from ..common.registry import no_registry, registry_target
 from ..credentials import day, expiry, password_ends
-from ..facts import FactError
+from ..facts import FactError, FactUnavailable
 from ..findings import FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import id_name, parse_resource_id, same_id
 from ..roles import (
@@ -45,7 +45,10 @@ MANAGED_IDENTITY = "ManagedIdentity"
 @check("acr-role-assignment", "C1.S1,X.abac", "The cluster's pull identity holds a pull role on the registry",
        "Evaluates every role assignment that applies to the registry (inherited ones included) for the kubelet "
        "identity or service principal, by what the role grants (actions, notActions, wildcards), and on ABAC "
-       "registries by repository permissions and conditions.", groups=("auth",), fleet=True)
+       "registries by repository permissions and conditions.", groups=("auth",),
+       needs=("directory_objects", "image_entries", "member_groups", "pull_identity", "registries", "registry_lookups",
+              "role_assignments", "role_definition"),
+       optional=("diagnosed_pods", "group_joins", "service_account", "service_principal"))
 def acr_role_assignment(chk, facts):
     # The registries' role assignments do not wait for the pull identity (a Graph look-up on a service-principal
     # cluster): start reading them first.
@@ -98,14 +101,20 @@ def _role_finding(chk, facts, identity, registry):
         why = "The {} holds no role that grants {} on {}".format(who, PULL_ACTION, registry["name"])
         held = held_roles_words(facts, registry, mine)
         why += ": it holds {}.".format(held) if held else " (no role assignment of this identity applies there)."
-        workload = _workload_identity_grant(facts, registry, assignments) if identity["kind"] == "kubeletIdentity" \
-            else None
-        if workload:
-            evidence["workloadIdentity"] = workload
-            why += (" The pull role is held instead by the workload identity {} (client id {}) that service account "
-                    "{} names in azure.workload.identity/client-id: the kubelet pulls images with the node's kubelet "
+        workloads = _workload_identity_grant(facts, registry, assignments) \
+            if identity["kind"] == "kubeletIdentity" else []
+        if workloads:
+            evidence["workloadIdentity"] = workloads[0]
+            if len(workloads) > 1:
+                evidence["workloadIdentities"] = workloads
+            why += (" The pull role is held instead by the workload identit{} {} that service account{} {} name{} "
+                    "in azure.workload.identity/client-id: the kubelet pulls images with the node's kubelet "
                     "identity, never with a pod's workload identity, which only gives the pod's own code its "
-                    "tokens.".format(workload["name"], workload["clientId"], workload["serviceAccount"]))
+                    "tokens.".format(
+                        "y" if len(workloads) == 1 else "ies",
+                        ", ".join("{} (client id {})".format(w["name"], w["clientId"]) for w in workloads),
+                        "" if len(workloads) == 1 else "s", ", ".join(w["serviceAccount"] for w in workloads),
+                        "s" if len(workloads) == 1 else ""))
         why += _other_groups(facts, registry, assignments, groups)
         return chk.finding(target, FAIL, why, "az aks update -n {} -g {} --attach-acr {}".format(
             cluster, rg, registry["id"]), **evidence)
@@ -138,22 +147,82 @@ def _role_finding(chk, facts, identity, registry):
 
     granting = _unique(effective)
     roles = ", ".join(sorted({"{} at {}{}".format(g.role_name, g.scope, _through(g, groups)) for g in granting}))
-    created = [created_at(mine, g.assignment_id) for g in granting]
     now = datetime.now(timezone.utc)
-    if created and all(c and now - c < PROPAGATION for c in created):
-        ready = max(created) + PROPAGATION
+    since, joins, unread = _effective_since(facts, oid, mine, granting, groups, now)
+    if joins:
+        evidence["groupJoins"] = joins
+    if unread:
+        evidence["groupJoinsUnread"] = unread
+    if since and all(t and now - t < PROPAGATION for t in since):
+        ready = max(since) + PROPAGATION
+        fix = "Wait until {} UTC, then check again: az aks diagnose-pull check-auth -g {} -n {} --acr {}".format(
+            ready.strftime("%H:%M"), rg, cluster, registry["name"])
+        recent = [j for j in joins if j["joinedAt"] and now - _parse(j["joinedAt"]) < PROPAGATION]
+        if not recent:
+            return chk.finding(
+                target, WARNING,
+                "The {} holds {} on {}, but the assignment was created at {} UTC, less than 30 minutes ago; role "
+                "assignments can take up to 30 minutes to take effect, and kubelet retries the pull on its own."
+                .format(who, roles, registry["name"], max(since).strftime("%H:%M")), fix, **evidence)
         return chk.finding(
             target, WARNING,
-            "The {} holds {} on {}, but the assignment was created at {} UTC, less than 30 minutes ago; role "
-            "assignments can take up to 30 minutes to take effect, and kubelet retries the pull on its own.".format(
-                who, roles, registry["name"], max(created).strftime("%H:%M")),
-            "Wait until {} UTC, then check again: az aks diagnose-pull check-auth -g {} -n {} --acr {}".format(
-                ready.strftime("%H:%M"), rg, cluster, registry["name"]), **evidence)
+            "The {} holds {} on {}, but it joined {} less than 30 minutes ago (Microsoft Entra audit log, B.recent); "
+            "a new group membership, like a new role assignment, can take up to 30 minutes to take effect, and the "
+            "node's credential provider keeps a token for about 10 minutes. Kubelet retries the pull on its own."
+            .format(who, roles, registry["name"], ", ".join("group {} at {} UTC".format(
+                j["displayName"] or j["group"], _parse(j["joinedAt"]).strftime("%H:%M")) for j in recent)),
+            fix + " (or delete the pod so that it pulls again at once)", **evidence)
     suffix = ""
     if abac:
         suffix = " (repository read permission; {})".format(_coverage(granting))
-    return chk.finding(target, PASS, "The {} may pull from {}: {}{}.".format(who, registry["name"], roles, suffix),
-                       **evidence)
+    caveat = ""
+    if unread:
+        caveat = (" When it joined {} could not be read ({}), so a membership added in the last 30 minutes, which "
+                  "may not have taken effect yet, would not show here.".format(
+                      ", ".join("group " + (groups.get(g.principal_id.lower()) or g.principal_id) for g in granting
+                                if g.principal_id.lower() in groups), unread.rstrip(".")))
+    return chk.finding(target, PASS, "The {} may pull from {}: {}{}.{}".format(
+        who, registry["name"], roles, suffix, caveat), **evidence)
+
+
+def _parse(text):
+    from ..credentials import parse_time
+    return parse_time(text)
+
+
+def _effective_since(facts, object_id, assignments, granting, groups, now):
+    """When each grant took effect, as far as can be told (B.recent): its assignment's creation, or for a grant
+    through a group whose assignment is older than the propagation time, the identity's join to that group if the
+    Microsoft Entra audit log shows one within that time. The audit log is read only when every other grant is
+    recent (one direct grant that is not decides alone) and only for the groups that hold a granting role.
+    Returns (times, joins found, the reason the audit log could not be read or None); an unknown time is None,
+    which is never recent."""
+    def recent(moment):
+        return moment is not None and now - moment < PROPAGATION
+
+    created = [created_at(assignments, g.assignment_id) for g in granting]
+    through = [g.principal_id.lower() in (groups or {}) for g in granting]
+    if any(not recent(c) and not via for c, via in zip(created, through, strict=True)):
+        return created, [], None
+    times, joins, unread = [], [], None
+    for grant, made, via in zip(granting, created, through, strict=True):
+        if recent(made) or not via:
+            times.append(made)
+            continue
+        try:
+            found = [j for j in facts.group_joins(object_id, now - PROPAGATION)
+                     if j["groupId"] == grant.principal_id.lower()]
+        except (FactError, FactUnavailable) as err:
+            unread = err.reason
+            times.append(None)
+            continue
+        joined = max((j["at"] for j in found), default=None)
+        joins.append({"group": grant.principal_id, "displayName": groups.get(grant.principal_id.lower()),
+                      "joinedAt": joined.isoformat() if joined else None,
+                      "auditLogSince": (now - PROPAGATION).strftime("%Y-%m-%dT%H:%M:%SZ")})
+        times.append(joined if recent(joined) else made)
+    joins = [j for j in joins if j["joinedAt"]] or joins
+    return times, joins, unread
 
 
 def _unique(grants):
@@ -180,28 +249,42 @@ WORKLOAD_CLIENT_ID = "azure.workload.identity/client-id"
 
 
 def _workload_identity_grant(facts, registry, assignments):
-    """B.wi: the --pod's service account names a workload identity (azure.workload.identity/client-id) that holds a
-    pull role on the registry. Returns what the finding says about it, or None."""
-    request = facts.request
-    if not getattr(request, "pod", None) or not hasattr(facts, "service_account"):
-        return None
+    """B.wi: a service account of the run's pods (the --pod, or the failing pods it found) that pull from this
+    registry names a workload identity (azure.workload.identity/client-id) holding a pull role on it. Each service
+    account is read once. Returns what the finding says about each such identity, first found first (empty when
+    none, or when the pods cannot be read: the pod checks say why)."""
+    login = (registry.get("properties", {}).get("loginServer") or "").lower()
     try:
-        pod = facts.diagnosed_pod() or {}
-        account = (pod.get("spec") or {}).get("serviceAccountName") or "default"
-        obj = facts.service_account(request.namespace, account) or {}
-        client_id = ((obj.get("metadata") or {}).get("annotations") or {}).get(WORKLOAD_CLIENT_ID)
-        principal = facts.service_principal(client_id) if client_id else None
-        if not principal:
-            return None
-        ids, groups = principals_of(facts, principal["id"], assignments)
-        grants = registry_grants(facts, registry, assignments_of(assignments, ids), ids)
-    except FactError:
-        return None
-    if not grants:
-        return None
-    return {"serviceAccount": "{}/{}".format(request.namespace, account), "clientId": client_id,
-            "principalId": principal["id"], "name": principal.get("displayName") or client_id,
-            "roles": sorted({"{} at {}{}".format(g.role_name, g.scope, _through(g, groups)) for g in grants})}
+        pods = facts.diagnosed_pods()
+    except (FactError, FactUnavailable):   # unreadable pods (the pod checks say why), or a reader without pods
+        return []
+    accounts = []
+    for pod in pods:
+        meta, spec = (pod or {}).get("metadata") or {}, (pod or {}).get("spec") or {}
+        images = [c.get("image") or "" for kind in ("initContainers", "containers", "ephemeralContainers")
+                  for c in spec.get(kind) or []]
+        account = (meta.get("namespace") or facts.request.namespace,
+                   spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
+        if account not in accounts and any(i.split("/")[0].lower() == login for i in images):
+            accounts.append(account)
+    found = []
+    for namespace, account in accounts:
+        try:
+            obj = facts.service_account(namespace, account) or {}
+            client_id = ((obj.get("metadata") or {}).get("annotations") or {}).get(WORKLOAD_CLIENT_ID)
+            principal = facts.service_principal(client_id) if client_id else None
+            if not principal or any(f["principalId"] == principal["id"] for f in found):
+                continue
+            ids, groups = principals_of(facts, principal["id"], assignments)
+            grants = registry_grants(facts, registry, assignments_of(assignments, ids), ids)
+        except (FactError, FactUnavailable):   # a reader that reads no service accounts leaves the grant unknown
+            continue
+        if grants:
+            found.append({"serviceAccount": "{}/{}".format(namespace, account), "clientId": client_id,
+                          "principalId": principal["id"], "name": principal.get("displayName") or client_id,
+                          "roles": sorted({"{} at {}{}".format(g.role_name, g.scope, _through(g, groups))
+                                           for g in grants})})
+    return found
 
 
 def _other_groups(facts, registry, assignments, groups):
@@ -248,7 +331,8 @@ def _condition_command(registry, object_id):
 
 @check("sp-credential-expiry", "C1.S2", "The cluster's service principal has an unexpired secret",
        "Reads the service principal's application in Microsoft Graph and checks the end dates of its password "
-       "credentials: none valid fails, the last one ending within 30 days warns.", groups=("auth",), fleet=True)
+       "credentials: none valid fails, the last one ending within 30 days warns.", groups=("auth",),
+       needs=("application", "pull_identity", "service_principal"))
 def sp_credential_expiry(chk, facts):
     identity = facts.pull_identity()
     if identity["kind"] != "servicePrincipal":
@@ -305,7 +389,9 @@ def sp_credential_expiry(chk, facts):
        "Looks among the principals of the registry's pull roles for one this cluster used before, on evidence that "
        "ties it to the cluster (az aks create's name and identifier URI, replaced credentials, a recreated kubelet "
        "identity's former principal); the tenant's other principals are never called stale.", groups=("auth",),
-       fleet=True)
+       needs=("application", "cluster", "directory_objects", "member_groups", "node_resource_group", "node_vmss",
+              "pull_identity", "registries", "registry_lookups", "role_assignments", "role_definition",
+              "service_principal", "service_principal_clusters"))
 def sp_role_principal(chk, facts):
     identity = facts.pull_identity()
     registries = facts.registries()
@@ -431,8 +517,7 @@ def _others(facts, index, skip):
 
 def _shared_once(facts, key, fetch):
     """A fact of the registry, the same for every cluster of a fleet run (worked out once there)."""
-    shared = getattr(facts, "shared_once", None)
-    return (shared or facts.once)(key, fetch)
+    return facts.shared_once(key, fetch)
 
 
 def _pull_holders(facts, registry, assignments):
@@ -618,7 +703,9 @@ def _principal_words(entry):
        "Reads the kubelet identity's resource (deleted, or recreated with the same name and a new principal: "
        "B.drift) and each node pool's VMSS in the node resource group, and checks that the kubelet identity is "
        "among its user-assigned identities (someone may have removed it through IaaS APIs).", groups=("auth",),
-       fleet=True)
+       needs=("cluster", "cluster_subscription", "node_pools", "node_resource_group", "node_vmss", "pull_identity",
+              "user_assigned_identity"),
+       optional=("registries",))
 def kubelet_identity_vmss(chk, facts):
     identity = facts.pull_identity()
     cluster, rg = facts.cluster_name, facts.cluster_resource_group

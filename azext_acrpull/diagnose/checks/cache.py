@@ -10,6 +10,7 @@ needs a policy for it with ``get`` on secrets. A vault or assignment list that c
 """
 from urllib.parse import urlparse
 
+from ..common.cache_rules import rule_for, upstream
 from ..common.images import acr_image, image_target, per_image
 from ..common.images import image_error as _error
 from ..common.pull import principals_of, raise_first
@@ -27,25 +28,6 @@ RATE_LIMITED_UPSTREAMS = ("docker.io", "registry-1.docker.io", "index.docker.io"
 
 def _p(resource):
     return (resource or {}).get("properties") or {}
-
-
-def rule_for(rules, repository):
-    """The cache rule that serves ``repository``: an exact targetRepository first, else the longest ``prefix/*``."""
-    repository = repository.lower()
-    best, best_len = None, -1
-    for rule in rules:
-        target = (_p(rule).get("targetRepository") or "").lower()
-        if target == repository:
-            return rule
-        if target.endswith("/*") and repository.startswith(target[:-1]) and len(target) > best_len:
-            best, best_len = rule, len(target)
-        elif target == "*" and best_len < 0:
-            best, best_len = rule, 0
-    return best
-
-
-def upstream(rule):
-    return (_p(rule).get("sourceRepository") or "").split("/", 1)[0].lower()
 
 
 def credential_state(rule, credential_sets):
@@ -273,7 +255,10 @@ def judge_rule(registry, rule, credential_sets, served=None, vaults=None):
        "granting getSecret on an RBAC vault, no access policy with get on secrets otherwise), Warning for a Docker "
        "Hub upstream without credential set (rate limited), a vault that cannot be read "
        "or a health the API does not report; Skipped when no rule serves the image. Without an image, and in fleet, "
-       "every rule of the registry is judged at Warning level.", groups=("image",), fleet=True)
+       "every rule of the registry is judged at Warning level.", groups=("image",),
+       needs=("image_entries", "member_groups", "registries", "registry_cache_rules", "registry_credential_sets",
+              "role_assignments", "role_definition"),
+       optional=("image_registry", "key_vault"))
 def artifact_cache_rule(chk, facts):
     if facts.image_entries():
         return per_image(chk, facts, _cache_one)

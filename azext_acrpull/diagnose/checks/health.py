@@ -9,7 +9,8 @@ WHERE = "From this machine (where az runs, not the cluster's network)"
        "As `az acr check-health` does: resolves the login server, asks GET /v2/ for the Bearer challenge, and "
        "exchanges the signed-in account's Entra ID token for a registry token. Honours HTTPS_PROXY (no DNS verdict "
        "when a proxy resolves names). This is the caller's network; cluster-pull-probe looks from inside the "
-       "cluster.", groups=("registry",))
+       "cluster.", groups=("registry",),
+       needs=("registries", "registry_health", "registry_lookups"))
 def registry_health(chk, facts):
     registries = facts.registries()
     if not registries:

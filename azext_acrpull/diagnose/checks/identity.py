@@ -4,7 +4,7 @@ every role looks right: a registry that refuses ARM-audience tokens (B.armaud), 
 from ..classify import WAITING_REASONS, failed_token
 from ..common.pods import container_events
 from ..common.registry import no_registry, registry_target
-from ..facts import FactError
+from ..facts import FactError, FactUnavailable
 from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import parse_resource_id
 
@@ -19,11 +19,11 @@ def pod_pull_tokens(facts, registry):
     ``registry``, each with the token its error says failed (B.token): [{"pod", "container", "image", "token"}].
     Empty without pods or when they cannot be read (the pod's own checks say why); events that cannot be read
     leave the waiting message."""
-    if not hasattr(facts, "diagnosed_pods"):
-        return []
     login = (registry.get("properties", {}).get("loginServer") or "").lower()
     try:
         pods = facts.diagnosed_pods()
+    except FactUnavailable:   # a reader that reads no pods (fleet): no pull error to read
+        return []
     except FactError as err:
         if err.fault:   # the Kubernetes API failed: whether a pull error shows a refused token is not known
             raise
@@ -61,7 +61,9 @@ def _subscription_args(facts, registry):
        "Reads the registry's policies.azureADAuthenticationAsArmPolicy: when it is disabled, the registry refuses "
        "Microsoft Entra tokens issued for Azure Resource Manager, which node credential providers present. Fail "
        "when the --pod's pull error shows a 401 token failure for that registry, Warning otherwise; an Azure Policy "
-       "can disable it again after it is enabled.", groups=("auth",), fleet=True)
+       "can disable it again after it is enabled.", groups=("auth",),
+       needs=("cluster_subscription", "registries", "registry_lookups"),
+       optional=("diagnosed_pods", "pod_containers", "pod_events"))
 def registry_arm_audience(chk, facts):
     registries = facts.registries()
     if not registries:
@@ -117,7 +119,8 @@ def _arm_audience(chk, facts, registry):
        "refuses the signed-in account's token with InvalidAuthenticationTokenTenant) with the cluster's. A managed "
        "identity cannot hold a role in another tenant, so a managed-identity cluster needs a multi-tenant "
        "application with AcrPull there, used through a pull secret. Another subscription of the same tenant is "
-       "fine.", groups=("auth",), fleet=True)
+       "fine.", groups=("auth",),
+       needs=("cluster_subscription", "pull_identity", "registry_lookups", "subscription_tenant"))
 def registry_tenant(chk, facts):
     identity = facts.pull_identity()
     findings = [_tenant_finding(chk, facts, identity, lookup) for lookup in facts.registry_lookups()
@@ -196,7 +199,9 @@ NODEPOOL_LABEL = "karpenter.sh/nodepool"
        "pod (the --pod, or the failing pods the run finds): a node made by it (label karpenter.sh/nodepool, not a "
        "scale set instance) whose pull fails with the anonymous-token 401 offered no credential, although the "
        "kubelet identity may pull from the registry.",
-       groups=("auth",))
+       groups=("auth",),
+       needs=("cluster", "diagnosed_pods", "member_groups", "nodes", "pod_containers", "pod_events", "pull_identity",
+              "registries", "role_assignments", "role_definition"))
 def node_provisioning_identity(chk, facts):
     cluster = facts.cluster()
     mode = ((cluster.get("properties") or {}).get("nodeProvisioningProfile") or {}).get("mode")

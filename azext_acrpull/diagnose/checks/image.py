@@ -6,7 +6,7 @@ of facts so that ``pod-pull-events`` can use them to decide between the causes a
 from ..common.images import acr_image, image_target
 from ..common.images import per_image as _per_image
 from ..common.registry import closest_registries
-from ..facts import FactError
+from ..facts import FactError, FactUnavailable
 from ..findings import FAIL, PASS, SKIPPED, WARNING, Finding, check
 from ..placement import pool_placement
 from ..platform import (
@@ -142,6 +142,9 @@ def assess_manifest(facts, entry, registry):
                 "message": "{} exists in registry {}: {} {}.".format(
                     shown, registry["name"], MEDIA_TYPE_NAMES.get(found["mediaType"], found["mediaType"]),
                     found["digest"])}
+    cached = _cache_rule_verdict(facts, entry, registry, found, shown)
+    if cached:
+        return cached
     if found["missing"] == "repository":
         try:
             repositories = facts.registry_repositories(registry)
@@ -174,6 +177,51 @@ def assess_manifest(facts, entry, registry):
     return {"status": FAIL, "missing": "tag", "closest": near, "message": message,
             "remediation": "{} (all tags: az acr repository show-tags -n {} --repository {} -o tsv)".format(
                 fix, registry["name"], ref.repository)}
+
+
+def _cache_rule_verdict(facts, entry, registry, found, shown):
+    """The verdict when an artifact cache rule serves the image's repository and the registry does not have the
+    image: ACR creates such a repository (and caches each tag) only on the first pull through the rule, fetching
+    it from the upstream, so 'not found here' is not the cause. Whether the rule can reach its upstream is
+    artifact-cache-rule's to judge, and whether the upstream has the tag cannot be seen from here: a Warning that
+    names the rule, never a Fail. None when no rule serves the repository; when the rules cannot be read, the
+    registry's own answer stands (a 404 is still a 404) and the evidence says so."""
+    from ..common.cache_rules import rule_for, source_repository, upstream
+    ref = entry["reference"]
+    try:
+        rule = rule_for(facts.registry_cache_rules(registry), ref.repository)
+    except (FactError, FactUnavailable) as err:
+        if found["missing"] == "upstream":
+            raise FactError("registry {} could not fetch {} through an artifact cache rule ('{}'), and its cache "
+                            "rules could not be read: {}".format(registry["name"], shown, found.get("message"),
+                                                                 err.reason.rstrip(".")),
+                            getattr(err, "status_code", None)) from None
+        return None
+    if rule is None:
+        if found["missing"] == "upstream":   # the registry named a cache rule, yet none is listed for it
+            raise FactError("registry {} answered '{}' for {} but lists no cache rule for repository {}".format(
+                registry["name"], found.get("message"), shown, ref.repository), found.get("status"))
+        return None
+    props = rule.get("properties") or {}
+    source = source_repository(rule, ref.repository)
+    upstream_ref = "{}{}".format(source, shown[len(ref.repository):])
+    what = "cache rule {} of registry {} ({} -> {})".format(rule.get("name"), registry["name"],
+                                                           props.get("targetRepository"), props.get("sourceRepository"))
+    if found["missing"] == "upstream":
+        message = ("{} is served by {}, and the registry could not fetch it from {}: '{}'. The image is not missing "
+                   "from the registry: the rule cannot reach its upstream (see artifact-cache-rule).".format(
+                       shown, what, upstream(rule), found.get("message")))
+    else:
+        message = ("{} is not in registry {} yet, and {} serves repository '{}': the registry fetches the image "
+                   "from {} ({}) on the first pull through the rule and keeps it, so its absence here is not the "
+                   "cause. Whether the rule can authenticate to its upstream is artifact-cache-rule's verdict; "
+                   "whether {} has the tag cannot be seen from here.".format(
+                       shown, registry["name"], what, ref.repository, upstream(rule), upstream_ref, upstream(rule)))
+    return {"status": WARNING, "missing": "upstream" if found["missing"] == "upstream" else "notCachedYet",
+            "closest": [], "cacheRule": rule.get("name"), "upstreamImage": upstream_ref, "message": message,
+            "remediation": "az aks diagnose-pull check-image -g {} -n {} --image {} --checks artifact-cache-rule; "
+                           "check that the upstream has the image: docker manifest inspect {}".format(
+                               facts.cluster_resource_group, facts.cluster_name, entry["text"], upstream_ref)}
 
 
 def pod_node_pool(pod, pools):
@@ -212,7 +260,8 @@ def assess_platform(facts, entry, registry, pod):
        "registry and library/, tags, digests, ports, lower case) and checks the login server: a misspelt suffix "
        "(azureacr.io), another cloud's suffix, the privatelink name, a registry that does not exist (with the "
        "closest registry name). Images of other registries (mcr.microsoft.com, docker.io) are not failures.",
-       groups=("image",))
+       groups=("image",),
+       needs=("image_entries", "image_registry", "registries_in_subscription", "registry_by_name"))
 def image_reference(chk, facts):
     return _per_image(chk, facts, _reference_one)
 
@@ -232,7 +281,10 @@ def _reference_one(chk, facts, entry):
        "Reads the image's manifest through the registry's data plane with the signed-in account's own login "
        "(Entra ID token exchange, as az acr login does); on a missing tag names the closest existing tags, on a "
        "missing repository the closest repositories. Needs pull permission on the registry and a network the "
-       "registry's firewall allows.", groups=("image",))
+       "registry's firewall allows.", groups=("image",),
+       needs=("diagnosed_pod", "image_entries", "image_registry", "node_pool_platforms", "registry_manifest",
+              "registry_manifest_present", "registry_repositories", "registry_tags"),
+       optional=("registry_cache_rules",))
 def image_manifest(chk, facts):
     return _per_image(chk, facts, _manifest_one)
 
@@ -249,7 +301,9 @@ def _manifest_one(chk, facts, entry):
         image_target(entry), verdict["status"], verdict["message"], verdict.get("remediation", ""),
         image=entry["text"], registryId=registry["id"], repository=ref.repository, reference=ref.reference,
         missing=verdict["missing"], digest=verdict.get("digest"), mediaType=verdict.get("mediaType"),
-        closest=verdict.get("closest"), **({"purgedChildren": verdict["purged"]} if verdict.get("purged") else {}))
+        closest=verdict.get("closest"), **({"purgedChildren": verdict["purged"]} if verdict.get("purged") else {}),
+        **({"cacheRule": verdict["cacheRule"], "upstreamImage": verdict["upstreamImage"]}
+           if verdict.get("cacheRule") else {}))
 
 
 def _purged_children(facts, entry, registry):
@@ -298,7 +352,8 @@ def _purged_children(facts, entry, registry):
        "Reads the image's index (or manifest and config) for its OS, architecture and Windows build, and compares "
        "them with the node pools the pod can be scheduled on (nodeSelector, required node affinity, tolerations): "
        "the pool's OS type and SKU, its architecture from the nodes' labels (else from the VM size).",
-       groups=("image",))
+       groups=("image",),
+       needs=("image_entries", "image_platforms", "image_registry", "node_pool_platforms", "registry_manifest"))
 def image_platform(chk, facts):
     return _per_image(chk, facts, _platform_one)
 

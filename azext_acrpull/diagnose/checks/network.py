@@ -243,7 +243,10 @@ def _zone_rg_args(zone_id):
        "right records",
        "For a registry with private endpoints: finds the privatelink zone (any subscription the account can read), "
        "checks that it is linked to the VNet the nodes resolve names in, and that its A records for the login "
-       "server and each data endpoint match the endpoint's IPs.", groups=("network",), fleet=True)
+       "server and each data endpoint match the endpoint's IPs.", groups=("network",),
+       needs=("cluster_egress", "cluster_subscription", "cluster_vnet_ids", "dns_record", "dns_zone_links",
+              "network_resource", "node_subnets", "private_dns_zones", "registries", "registry_endpoints",
+              "registry_lookups", "registry_replications"))
 def private_dns_link(chk, facts):
     return _per_registry(chk, facts, _private_dns_one)
 
@@ -378,7 +381,10 @@ def _zone_for_link(facts, view, endpoint):
 @check("acr-network-rules", "C3.S2", "The registry's network rules let the cluster in",
        "When public access is Disabled or limited to selected networks and the cluster does not reach the registry "
        "through a private endpoint, checks that the cluster's egress IPs (load balancer outbound IPs and prefixes, "
-       "NAT gateway) are in the registry's IP rules.", groups=("network",), fleet=True)
+       "NAT gateway) are in the registry's IP rules.", groups=("network",),
+       needs=("cluster_egress", "cluster_vnet_ids", "dns_record", "dns_zone_links", "firewall_at", "network_resource",
+              "node_subnets", "private_dns_zones", "registries", "registry_endpoints", "registry_lookups",
+              "registry_replications", "subnet"))
 def acr_network_rules(chk, facts):
     return _per_registry(chk, facts, _network_rules_one)
 
@@ -490,7 +496,10 @@ def _default_next_hop(facts):
 # -- C4.S1: peering ------------------------------------------------------------------------------
 @check("vnet-peering", "C4.S1", "The private endpoint's VNet is peered with the cluster's VNet both ways",
        "When the registry's private endpoint sits in another VNet than the nodes, checks that the two VNets are "
-       "peered in both directions with state Connected and allow VNet access.", groups=("network",), fleet=True)
+       "peered in both directions with state Connected and allow VNet access.", groups=("network",),
+       needs=("cluster_egress", "cluster_subscription", "cluster_vnet_ids", "dns_record", "dns_zone_links",
+              "network_resource", "node_subnets", "private_dns_zones", "registries", "registry_endpoints",
+              "registry_lookups", "registry_replications", "subnet"))
 def vnet_peering(chk, facts):
     return _per_registry(chk, facts, _peering_one)
 
@@ -616,7 +625,11 @@ def _appliance_route(facts, endpoint):
        "login server or the data path (the data endpoints of every region, or *.blob.core.windows.net); warns when the "
        "route goes to an appliance whose rules cannot be read, and when the cluster's HTTP proxy (httpProxyConfig) "
        "would carry traffic meant for a private endpoint, uses *. wildcards in noProxy, or meets a TLS error without "
-       "trustedCa; names what must be allowed.", groups=("network",), fleet=True)
+       "trustedCa; names what must be allowed.", groups=("network",),
+       needs=("cluster", "cluster_subscription", "cluster_vnet_ids", "dns_record", "dns_zone_links", "firewall_at",
+              "firewall_rules", "network_resource", "node_nic_nsgs", "node_subnets", "private_dns_zones", "registries",
+              "registry_endpoints", "registry_lookups", "registry_replications", "subnet"),
+       optional=("pod_containers", "pod_events"))
 def egress_path(chk, facts):
     registries = facts.registries()
     if not registries:
@@ -918,7 +931,10 @@ def _destinations(facts, registry, view, private, region):
 @check("cluster-pull-probe", "S0.checkacr", "From inside the cluster, the registry resolves and answers on 443",
        "Only with --probe: through AKS run command (works for private clusters, needs no kubectl and no privileged "
        "pod) resolves the login server and data endpoints from a pod, opens TCP 443 to each address, and compares "
-       "the answers with the private endpoint's IPs.", groups=("network",))
+       "the answers with the private endpoint's IPs.", groups=("network",),
+       needs=("cluster_egress", "cluster_probe", "cluster_vnet_ids", "dns_record", "dns_zone_links", "network_resource",
+              "node_subnets", "private_api_server", "private_dns_zones", "probe_enabled", "registries",
+              "registry_endpoints", "registry_lookups", "registry_replications"))
 def cluster_pull_probe(chk, facts):
     if not facts.probe_enabled():
         return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED,

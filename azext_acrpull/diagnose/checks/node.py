@@ -40,7 +40,8 @@ def disk_signs(node, events):
        "Reads the node each failing pod is bound to (the --pod, or the failing pods the run finds): its DiskPressure "
        "condition, the node.kubernetes.io/"
        "disk-pressure taint and kubelet's FreeDiskSpaceFailed / ImageGCFailed events. A full disk fails pulls with "
-       "'no space left on device'; the fix is a larger or ephemeral OS disk for the pool.", groups=("image",))
+       "'no space left on device'; the fix is a larger or ephemeral OS disk for the pool.", groups=("image",),
+       needs=("diagnosed_pods", "node", "node_events", "node_pools"))
 def node_disk_pressure(chk, facts):
     bound = _failing_pod_nodes(facts)
     if not bound:

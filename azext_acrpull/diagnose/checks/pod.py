@@ -187,7 +187,11 @@ def _http_proxy(facts):
        "--acr, the pods that fail to pull are found first with one LIST of the active pods of every namespace the "
        "caller can read (--namespace narrows it): one finding per group of pods that fail alike (the replicas of "
        "a Deployment), the groups beyond the first ten summarised in one. Events that cannot be read leave the "
-       "container status to decide.", groups=("pod",))
+       "container status to decide.", groups=("pod",),
+       needs=("cluster", "diagnosed_pod", "discovering", "failing_pod_groups", "image_entries", "image_platforms",
+              "image_registry", "node_pool_platforms", "pod_containers", "pod_events", "registries_in_subscription",
+              "registry_by_name", "registry_manifest", "registry_repositories", "registry_tags"),
+       optional=("registry_cache_rules",))
 def pod_pull_events(chk, facts):
     if facts.request.pod:
         try:
@@ -381,7 +385,8 @@ def _policy_fix(pod, container):
        "Looks for 'pull QPS exceeded' in the pod's events and container states: kubelet refuses pulls beyond its "
        "registryPullQPS (5 per second, burst 10, by default). With imagePullPolicy Always every pod start pulls, so "
        "IfNotPresent is the fix. Runs for the --pod, or for the failing pods found when nothing names a pod, an "
-       "image or a registry.", groups=("image",))
+       "image or a registry.", groups=("image",),
+       needs=("diagnosed_pods", "discovering", "pod_containers", "pod_events"))
 def pull_rate_limit(chk, facts):
     if not facts.request.pod and not facts.discovering():
         return _skipped_without_pod(chk, facts)

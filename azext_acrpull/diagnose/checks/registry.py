@@ -5,7 +5,8 @@ from ..findings import FAIL, PASS, SKIPPED, check
 
 @check("registry-lookup", "S0", "The registry exists and can be read",
        "Finds the registry named by --acr or by the image and reads its properties (SKU, login server, "
-       "network and role-assignment mode) that the other checks use.", groups=("registry",), fleet=True)
+       "network and role-assignment mode) that the other checks use.", groups=("registry",),
+       needs=("principal_role_assignments", "pull_identity", "registries_in_subscription", "registry_lookups"))
 def registry_lookup(chk, facts):
     lookups = facts.registry_lookups()
     if not lookups:

@@ -208,7 +208,10 @@ def _overrides_note(cred):
 @check("pull-secret-sp", "C1.S5", "Image pull secrets that use a service principal are valid",
        "Reads the pod's image pull secrets (and its service account's), or the namespace's, decodes the entry for "
        "the registry and, when its user is a service principal, checks that it exists, that its credential has not "
-       "expired and that it holds a pull role on the registry.", groups=("auth",))
+       "expired and that it holds a pull role on the registry.", groups=("auth",),
+       needs=("application", "diagnosed_pods", "image_entries", "image_pull_secrets", "member_groups", "pod",
+              "registries", "registry_lookups", "role_assignments", "role_definition", "secret", "service_account",
+              "service_principal"))
 def pull_secret_sp(chk, facts):
     registries = facts.registries()
     if not registries:
@@ -332,7 +335,10 @@ def _refresh_token_secret(chk, facts, use, registry, cred):
        "Decodes the pull secrets for the registry and, for the admin user, checks that admin is enabled and that "
        "the password is one of the two current ones; for a repository-scoped ACR token, that it exists, is "
        "enabled, has an unexpired password and a scope map that allows pull of the image's repository.",
-       groups=("auth",))
+       groups=("auth",),
+       needs=("cluster_subscription", "diagnosed_pods", "image_entries", "image_pull_secrets", "pod", "registries",
+              "registry_admin_credentials", "registry_lookups", "registry_scope_map", "registry_token", "secret",
+              "service_account"))
 def pull_secret_admin(chk, facts):
     registries = facts.registries()
     if not registries:

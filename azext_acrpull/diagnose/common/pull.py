@@ -1,6 +1,6 @@
 """The pull identity and its roles at a registry, as the checks of cause 1 and the pull-secret checks read them."""
 from ..credentials import parse_time
-from ..facts import FactError
+from ..facts import FactError, FactUnavailable
 from ..ids import id_name, same_id
 from ..roles import ABAC_MODE, PULL_ACTION, any_group, assignments_of, denial, pull_grants
 
@@ -19,12 +19,9 @@ def is_abac(registry):
 def _images(facts):
     """--image and, when the reader knows them, the --pod's images; a pod that cannot be read adds none (the pod
     and pull-secret checks say why)."""
-    entries = getattr(facts, "image_entries", None)   # not every reader (fleet) knows pods
-    if entries is None:
-        return list(facts.request.images)
     try:
-        return [e["reference"] for e in entries() if e["reference"]]
-    except FactError:
+        return [e["reference"] for e in facts.image_entries() if e["reference"]]
+    except (FactError, FactUnavailable):   # a pod that cannot be read; a reader that reads no images
         return list(facts.request.images)
 
 

@@ -12,11 +12,11 @@ def registry_target(registry_or_name):
 
 def closest_registries(facts, name, limit=3):
     """Names of the registries the signed-in account sees that are closest to ``name`` (a typo's likely meaning)."""
-    from ..facts import FactError
+    from ..facts import FactError, FactUnavailable
     from ..reference import closest, edit_distance
     try:
         names = [r.get("name") for r in facts.registries_in_subscription()]
-    except (FactError, NotImplementedError, AttributeError):
+    except (FactError, FactUnavailable):
         return []
     near = [n for n in closest(name, names, limit) if edit_distance(name.lower(), n.lower()) <= max(2, len(name) // 3)]
     return near
@@ -37,11 +37,11 @@ def no_registry_found(facts):
 def broader_scopes(facts):
     """Scopes above registries (management group, subscription, resource group) where the pull identity holds a
     role: an inherited AcrPull covers every registry there, so discovery by role cannot pick one."""
-    from ..facts import FactError
+    from ..facts import FactError, FactUnavailable
     try:
         oid = facts.pull_identity().get("objectId")
         assignments = facts.principal_role_assignments(oid) if oid else []
-    except (FactError, NotImplementedError, AttributeError):
+    except (FactError, FactUnavailable):
         return []
     scopes = [(a.get("properties") or {}).get("scope") or "" for a in assignments]
     return list(dict.fromkeys(s for s in scopes if s and "/providers/microsoft.containerregistry/" not in s.lower()))

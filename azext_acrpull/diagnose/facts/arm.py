@@ -10,9 +10,7 @@ format) that ``LiveFacts._read`` turns into a FactError. The cluster and its use
 way too: their SDK models would be built only to be serialized back. Actions with side effects keep using
 the SDKs.
 """
-import re
-
-from .base import FactError
+from .base import FactError, foreign_tenant  # noqa: F401 (foreign_tenant: where ARM reads are)
 
 MAX_PAGES = 50
 # The API versions that az's own SDKs use for these reads, so the answers have the shapes they had.
@@ -23,22 +21,6 @@ ROLE_DEFINITIONS_API = "2022-05-01-preview"
 IDENTITY_API = "2024-11-30"
 SUBSCRIPTIONS_API = "2022-12-01"
 CLUSTER_API = "2026-06-01"
-# ARM's answer to a token of another tenant than the subscription's: "The access token is from the wrong issuer
-# 'https://sts.windows.net/<token's tenant>/'. It must match the tenant 'https://sts.windows.net/<its tenant>/' ..."
-WRONG_TENANT = "InvalidAuthenticationTokenTenant"
-_WRONG_ISSUER = re.compile(r"wrong issuer '?https://[^/']+/(?P<token>[0-9a-fA-F-]{36})/?'?.*?must match the tenant "
-                           r"'?https://[^/']+/(?P<tenant>[0-9a-fA-F-]{36})/?'?", re.IGNORECASE)
-
-
-def foreign_tenant(err):
-    """(the token's tenant, the resource's tenant) when ARM refused a read with InvalidAuthenticationTokenTenant
-    (a FactError of 401), else None."""
-    if getattr(err, "status_code", None) != 401 or (getattr(err, "code", None) or "") != WRONG_TENANT:
-        return None
-    m = _WRONG_ISSUER.search(getattr(err, "reason", "") or str(err))
-    return (m["token"].lower(), m["tenant"].lower()) if m else None
-
-
 class ArmFacts:
     """Mixin for LiveFacts (needs its ``_client``)."""
 

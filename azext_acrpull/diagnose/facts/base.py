@@ -1,10 +1,11 @@
-"""The facts a check may ask for, cached once per run.
+"""The readers' common half: facts cached once per run, and the facts derived from other facts.
 
-``Facts`` holds everything that is true whatever the source: caching with one lock per fact (so
-concurrent checks never fetch the same resource twice), and facts derived from other facts (the
-pull identity from the cluster). Subclasses say how raw facts are read: ``LiveFacts`` from ARM,
-Graph, Kubernetes and the registry for one cluster; a bulk reader can fill the same names.
+The facts a check may ask for are declared in ``contract.py``. ``Facts`` holds everything that is true whatever the
+source: caching with one lock per fact (so concurrent checks never fetch the same resource twice), and facts derived
+from other facts (the pull identity from the cluster). Subclasses say how raw facts are read: ``LiveFacts`` from ARM,
+Graph, Kubernetes and the registry for one cluster; ``FleetFacts`` from a fleet's bulk data.
 """
+import re
 import threading
 from contextlib import contextmanager
 
@@ -12,10 +13,12 @@ from .. import sources
 from ..deadline import Deadline
 from ..ids import id_name, parse_resource_id
 from ..threads import call_all, start
+from .contract import FactsContract
 
 # The code of the FactError that says the --pod does not exist (a 404 from elsewhere, such as the cluster's
 # credentials, says nothing about the pod).
 POD_NOT_FOUND = "PodNotFound"
+ACR_PROVIDER = "/providers/microsoft.containerregistry/registries/"
 
 
 class FactError(Exception):
@@ -33,13 +36,30 @@ class FactError(Exception):
         self.fault = is_fault_status(status_code) if fault is None else fault
 
 
+# ARM's answer to a token of another tenant than the subscription's: "The access token is from the wrong issuer
+# 'https://sts.windows.net/<token's tenant>/'. It must match the tenant 'https://sts.windows.net/<its tenant>/' ..."
+WRONG_TENANT = "InvalidAuthenticationTokenTenant"
+_WRONG_ISSUER = re.compile(r"wrong issuer '?https://[^/']+/(?P<token>[0-9a-fA-F-]{36})/?'?.*?must match the tenant "
+                           r"'?https://[^/']+/(?P<tenant>[0-9a-fA-F-]{36})/?'?", re.IGNORECASE)
+
+
+def foreign_tenant(err):
+    """(the token's tenant, the resource's tenant) when ARM refused a read with InvalidAuthenticationTokenTenant
+    (a FactError of 401), else None."""
+    if getattr(err, "status_code", None) != 401 or (getattr(err, "code", None) or "") != WRONG_TENANT:
+        return None
+    m = _WRONG_ISSUER.search(getattr(err, "reason", "") or str(err))
+    return (m["token"].lower(), m["tenant"].lower()) if m else None
+
+
 def is_fault_status(status_code):
     """HTTP statuses that say the service failed (or was too busy), not that the request was wrong."""
     return status_code is not None and (status_code in (408, 429) or status_code >= 500)
 
 
-class Facts:
-    """Named, cached facts about one cluster and the registries it pulls from."""
+class Facts(FactsContract):
+    """Named, cached facts about one cluster and the registries it pulls from: the contract's derived facts, and
+    the services every reader gives checks (``once``, ``shared_once``, ``parallel``, ``prefetch``, the deadline)."""
 
     def __init__(self, request, max_workers=8):
         self.request = request
@@ -159,6 +179,52 @@ class Facts:
                     "exists": sp is not None}
         raise FactError("the cluster has neither a kubelet identity nor a service principal in its profile")
 
+    def registry_lookups(self):
+        return self.once("registry_lookups", self._registry_lookups)
+
+    def _registry_lookups(self):
+        """Which registries this run is about, and whether each exists.
+
+        In order: --acr; the ACR hosts of --image/--pod images (fleet names none); the registries on which the
+        pull identity holds a role (an engineer asking 'why can't my cluster pull' rarely knows the registry's
+        resource id). Which subscriptions the roles are looked for in is the reader's."""
+        spec = self.request.registry
+        if spec is not None:
+            return [self._lookup(spec)]
+        hosts = self.registry_names_from_images()
+        if hosts:
+            return [self._lookup(("name", n)) for n in hosts]
+        identity = self.pull_identity()
+        if not identity.get("objectId"):
+            return []
+        seen, found = set(), []
+        for assignment in self.principal_role_assignments(identity["objectId"]):
+            scope = (assignment.get("properties") or {}).get("scope") or ""
+            key = scope.lower().rstrip("/")
+            if ACR_PROVIDER in key and key not in seen:
+                seen.add(key)
+                found.append(self._lookup(("id", scope)))
+        return found
+
+    def _lookup(self, spec):
+        kind, value = spec
+        if kind != "id":
+            return {"name": value, "given": value, "registry": self.registry_by_name(value)}
+        name = parse_resource_id(value).name
+        try:
+            registry = self.registry_by_id(value)
+        except FactError as err:
+            tenants = foreign_tenant(err)
+            if not tenants:
+                raise
+            # B.tenant: ARM names the registry subscription's tenant; the registry itself cannot be read.
+            return {"name": name, "given": value, "registry": None, "tenant": tenants[1], "tokenTenant": tenants[0],
+                    "reason": err.reason}
+        return {"name": name, "given": value, "registry": registry}
+
+    def registries(self):
+        return [lk["registry"] for lk in self.registry_lookups() if lk["registry"]]
+
     def node_pools(self):
         return list(self.cluster().get("properties", {}).get("agentPoolProfiles") or [])
 
@@ -189,33 +255,6 @@ class Facts:
                 if client_id and client_id != "msi":
                     by_app.setdefault(client_id, []).append(cluster["id"])
         return {"byAppId": by_app, "unreadable": unreadable}
-
-    # -- raw facts: implemented by a reader ---------------------------------------------------
-    def cluster(self):
-        raise NotImplementedError
-
-    def registries(self):
-        """The registries to diagnose against: list of ARM registry resources."""
-        raise NotImplementedError
-
-    def role_assignments(self, scope):
-        """Role assignments that apply at ``scope`` (inherited from above included)."""
-        raise NotImplementedError
-
-    def role_definition(self, role_definition_id):
-        raise NotImplementedError
-
-    def node_vmss(self):
-        """The scale sets in the cluster's node resource group."""
-        raise NotImplementedError
-
-    def service_principal(self, app_id):
-        """The Entra service principal with this appId, or None when it does not exist."""
-        raise NotImplementedError
-
-    def clusters_in_subscription(self, subscription_id):
-        """The AKS clusters of a subscription, as ARM lists them."""
-        raise NotImplementedError
 
 
 def _capture(func, item):

@@ -38,7 +38,6 @@ VMSS = "microsoft.compute/virtualmachinescalesets"
 IDENTITY = "microsoft.managedidentity/userassignedidentities"
 ZONE = "microsoft.network/privatednszones"
 ZONE_LINK = "microsoft.network/privatednszones/virtualnetworklinks"
-ACR_PROVIDER = "/providers/microsoft.containerregistry/registries/"
 DNS_API = "2018-09-01"
 _SUBSCRIPTION_IN_ID = re.compile(r"/subscriptions/([0-9a-fA-F-]{36})", re.IGNORECASE)
 _COLUMNS = "id, name, type, location, resourceGroup, subscriptionId, tags, sku, identity, properties"
@@ -128,13 +127,26 @@ def _quote(value):
 ISOLATED = ("role definitions", "role assignments", "scale sets", "private DNS zones", "network")
 
 
+# The facts (facts/contract.py) each optional bulk read holds: a run reads it only when its checks ask for one of them.
+# The node pools' subnets, NIC NSGs and egress are worked out from their scale sets too.
+BULK_READS = {
+    "network": frozenset({"network_resource", "subnet", "node_subnets", "cluster_vnet_ids", "node_nic_nsgs",
+                          "cluster_egress", "registry_endpoints", "private_dns_zones", "dns_zone_links", "dns_record",
+                          "firewall_at", "firewall_rules"}),
+    "scale sets": frozenset({"node_vmss", "user_assigned_identity", "node_subnets", "node_nic_nsgs",
+                             "cluster_vnet_ids", "cluster_egress"}),
+}
+
+
 class FleetData:
     """The bulk facts of one fleet run: read once, indexed, shared by every cluster's facts."""
 
-    def __init__(self, arg, graph, rest, acr_suffix=".azurecr.io", network=True, scale_sets=True):
+    def __init__(self, arg, graph, rest, acr_suffix=".azurecr.io", wanted=None):
+        """``wanted``: the facts the run's checks may ask for (every fact when None)."""
         self.arg, self.graph, self.rest = arg, graph, rest
         self.acr_suffix = acr_suffix
-        self.want_network, self.want_scale_sets = network, scale_sets
+        self.want_network, self.want_scale_sets = (wanted is None or bool(wanted & BULK_READS[read])
+                                                   for read in ("network", "scale sets"))
         self._locks = {}
         self._guard = threading.Lock()
         self._done = {}
@@ -473,6 +485,31 @@ class FleetData:
             raise found
         return dict(found)
 
+    def recent_group_joins(self, since):
+        """{member id (lower): [{"groupId", "groupName", "at"}]}: every 'Add member to group' of the tenant since
+        ``since``, from the Microsoft Entra audit log in one paged read for the whole scan (not one per cluster),
+        the first time a cluster's pull role comes through a group with an older assignment (B.recent)."""
+        return self.once("recent_group_joins", lambda: self._recent_group_joins(since))
+
+    def _recent_group_joins(self, since):
+        from .graph import AUDIT_READ, group_joins_of, join_filter
+        from .resourcegraph import _error_message
+        what = "the Microsoft Entra audit log (when principals joined groups)"
+        status, body = self.graph.get_many(["/auditLogs/directoryAudits?$filter=" + join_filter(since)]).popitem()[1]
+        entries = []
+        while True:
+            if status in (401, 403):
+                raise FactError("the signed-in account may not read {} (needs {}): {}".format(
+                    what, AUDIT_READ, _error_message(body, status)), status)
+            if status != 200 or not isinstance(body, dict):
+                raise FactError("reading {} failed with HTTP {}: {}".format(what, status, _error_message(body, status)),
+                                status)
+            entries += body.get("value") or []
+            link = body.get("@odata.nextLink")
+            if not link:
+                return group_joins_of(entries)
+            status, _, body = self.rest.send("GET", link, self.rest.graph_resource, kind="graph")
+
     def group_assignments_at(self, registry_id):
         """Does a group hold a role that applies at this registry?"""
         return self.assignments_for_scope(registry_id).any_group()
@@ -551,6 +588,10 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
         super().__init__(request, max_workers=1)
         self.data = data
         self.prime("cluster", cluster)
+
+    def unavailable_reason(self, name):
+        return ("a fleet scan reads Azure Resource Graph, not the cluster's Kubernetes API, an image or the "
+                "registry's data plane ({}); run `az aks diagnose-pull run` on the cluster".format(name))
 
     def once(self, key, fetch):
         """As ``Facts.once``, without the per-key locks: a cluster's checks run one after another in one thread
@@ -645,40 +686,12 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
         found = self.data.registries_by_name.get(name.lower()) or []
         return found[0] if found else None
 
-    def registry_lookups(self):
-        return self.once("registry_lookups", self._registry_lookups)
-
-    def _registry_lookups(self):
-        """--acr, else the registries on which the pull identity holds a role, as the live path chooses (fleet
-        has no --image or --pod). Roles are looked for in every subscription, not only the current one."""
-        if self.request.registry is not None:
-            return [self._lookup(self.request.registry)]
-        identity = self.pull_identity()
-        if not identity.get("objectId"):
-            return []
-        seen, found = set(), []
-        for assignment in self.principal_role_assignments(identity["objectId"]):
-            scope = (assignment.get("properties") or {}).get("scope") or ""
-            if ACR_PROVIDER in scope.lower() and _low(scope) not in seen:
-                seen.add(_low(scope))
-                found.append(self._lookup(("id", scope)))
-        return found
-
     def registry_names_from_images(self):
         return []
 
     def image_entries(self):
         """A fleet scan names no image: image-level checks judge registries instead."""
         return []
-
-    def _lookup(self, spec):
-        kind, value = spec
-        if kind == "id":
-            return {"name": parse_resource_id(value).name, "given": value, "registry": self.registry_by_id(value)}
-        return {"name": value, "given": value, "registry": self.registry_by_name(value)}
-
-    def registries(self):
-        return [lk["registry"] for lk in self.registry_lookups() if lk["registry"]]
 
     def registry_cache_rules(self, registry):
         """The registry's cache rules as Resource Graph lists them (rows of their own, like replications)."""
@@ -728,6 +741,9 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
 
     def member_groups(self, object_id):
         return self.data.member_groups(object_id)
+
+    def group_joins(self, principal_id, since):
+        return list(self.data.recent_group_joins(since).get(principal_id.lower(), []))
 
     # -- network ------------------------------------------------------------------------------------
     def network_resource(self, resource_id):

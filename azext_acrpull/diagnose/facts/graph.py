@@ -10,6 +10,55 @@ GRAPH_READ = "Application.Read.All or Directory.Read.All"
 _BATCH = 1000
 
 
+AUDIT_READ = "AuditLog.Read.All"
+ADD_MEMBER = "Add member to group"
+
+
+def join_filter(since, principal_id=None):
+    """The directoryAudits $filter for successful-or-not 'Add member to group' entries since ``since`` (a UTC
+    datetime), about one principal when given (Graph filters targetResources by id)."""
+    text = "activityDisplayName eq '{}' and activityDateTime ge {}".format(
+        ADD_MEMBER, since.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if principal_id:
+        text += " and targetResources/any(t: t/id eq '{}')".format(principal_id)
+    return text
+
+
+def group_joins_of(entries):
+    """{member id (lower): [{"groupId", "groupName", "at"}]} from directoryAudit entries: in an 'Add member to
+    group' entry the member is a target whose modifiedProperties hold Group.ObjectID (a JSON-quoted string) and
+    Group.DisplayName; the group itself is another target (type Group). Failed attempts are left out."""
+    from ..credentials import parse_time
+    found = {}
+    for entry in entries or []:
+        if not isinstance(entry, dict) or (entry.get("activityDisplayName") or "") != ADD_MEMBER or \
+                (entry.get("result") or "").lower() != "success":
+            continue
+        at = parse_time(entry.get("activityDateTime"))
+        targets = [t for t in entry.get("targetResources") or [] if isinstance(t, dict)]
+        group = next((t for t in targets if (t.get("type") or "").lower() == "group"), None)
+        for target in targets:
+            if target is group or not target.get("id"):
+                continue
+            props = {(m.get("displayName") or ""): (m.get("newValue") or "").strip().strip('"')
+                     for m in target.get("modifiedProperties") or [] if isinstance(m, dict)}
+            group_id = props.get("Group.ObjectID") or (group or {}).get("id")
+            if group_id and at:
+                found.setdefault(target["id"].lower(), []).append({
+                    "groupId": group_id.lower(), "groupName": props.get("Group.DisplayName") or
+                    (group or {}).get("displayName"), "at": at})
+    return found
+
+
+def _audit_error(err, what):
+    status = getattr(getattr(err, "response", None), "status_code", None)
+    if status == 403:
+        message = str(err).splitlines()[0] if str(err) else "403"
+        return FactError("the signed-in account may not read {} (needs {}): {}".format(what, AUDIT_READ, message),
+                         status)
+    return _graph_error(err, what)
+
+
 def _graph_error(err, what):
     status = getattr(getattr(err, "response", None), "status_code", None)
     message = str(err).splitlines()[0] if str(err) else type(err).__name__
@@ -93,3 +142,20 @@ class GraphFacts:
             if isinstance(group, dict) and group.get("id"):
                 found[group["id"].lower()] = group.get("displayName")
         return found
+
+    def group_joins(self, principal_id, since):
+        """[{"groupId", "groupName", "at"}]: the groups ``principal_id`` was added to since ``since``, from the
+        Microsoft Entra audit log (Graph's group memberships carry no join time); read once per principal."""
+        return self.once(("group_joins", principal_id.lower()), lambda: self._group_joins(principal_id, since))
+
+    def _group_joins(self, principal_id, since):
+        what = "the Microsoft Entra audit log (when principal {} joined its groups)".format(principal_id)
+        with self.reading(what):
+            try:
+                entries = self._graph()._send(   # pylint: disable=protected-access
+                    "GET", "/auditLogs/directoryAudits", param={"$filter": join_filter(since, principal_id)})
+            except FactError:
+                raise
+            except Exception as err:  # pylint: disable=broad-except
+                raise _audit_error(err, what) from None
+        return group_joins_of(entries).get(principal_id.lower(), [])

@@ -11,9 +11,8 @@ from .arm import (
     SUBSCRIPTIONS_API,
     VMSS_API,
     ArmFacts,
-    foreign_tenant,
 )
-from .base import FactError, Facts
+from .base import FactError, Facts, foreign_tenant
 from .cache import CacheFacts
 from .credentials import CredentialFacts
 from .graph import GraphFacts
@@ -27,8 +26,6 @@ from .sdk import explain, rest
 from .transport import CONNECT_TIMEOUT, READ_TIMEOUT, BoundedHttp, TokenGuard, first_line, sdk_client_kwargs
 
 logger = get_logger(__name__)
-
-ACR_PROVIDER = "/providers/microsoft.containerregistry/registries/"
 
 
 class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts, ReachabilityFacts, RunCommandFacts,
@@ -249,52 +246,6 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts
                 self.prime(("registry", registry["id"].lower()), registry)
                 return registry
         return None
-
-    def registry_lookups(self):
-        return self.once("registry_lookups", self._registry_lookups)
-
-    def _registry_lookups(self):
-        """Which registries this run is about, and whether each exists.
-
-        In order: --acr; the ACR hosts of --image/--pod images; the registries on which the
-        pull identity holds a role (an engineer asking 'why can't my cluster pull' rarely knows
-        the registry's resource id)."""
-        spec = self.request.registry
-        if spec is not None:
-            return [self._lookup(spec)]
-        hosts = self.registry_names_from_images()
-        if hosts:
-            return [self._lookup(("name", n)) for n in hosts]
-        identity = self.pull_identity()
-        if not identity.get("objectId"):
-            return []
-        seen, found = set(), []
-        for assignment in self.principal_role_assignments(identity["objectId"]):
-            scope = assignment.get("properties", {}).get("scope", "")
-            if ACR_PROVIDER in scope.lower() and scope.lower() not in seen:
-                seen.add(scope.lower())
-                found.append(self._lookup(("id", scope)))
-        return found
-
-    def _lookup(self, spec):
-        kind, value = spec
-        if kind == "id":
-            name = parse_resource_id(value).name
-            try:
-                registry = self.registry_by_id(value)
-            except FactError as err:
-                tenants = foreign_tenant(err)
-                if not tenants:
-                    raise
-                # B.tenant: ARM names the registry subscription's tenant; the registry itself cannot be read.
-                return {"name": name, "given": value, "registry": None, "tenant": tenants[1],
-                        "tokenTenant": tenants[0], "reason": err.reason}
-        else:
-            registry, name = self.registry_by_name(value), value
-        return {"name": name, "given": value, "registry": registry}
-
-    def registries(self):
-        return [lk["registry"] for lk in self.registry_lookups() if lk["registry"]]
 
     # -- roles ----------------------------------------------------------------------------------
     def role_assignments(self, scope):

@@ -104,6 +104,14 @@ class RegistryDataFacts:
             code, message = _errors(response)
             return {"found": False, "missing": "repository" if code == "NAME_UNKNOWN" else "reference",
                     "code": code, "message": message}
+        if response.status_code in (401, 429):
+            code, message = _errors(response)
+            if "for cache rule" in (message or "").lower():
+                # The registry tried to fetch the image through an artifact cache rule and its upstream refused
+                # ('authentication required with source registry for cache rule') or throttled it: not the
+                # caller's own pull permission.
+                return {"found": False, "missing": "upstream", "code": code, "message": message,
+                        "status": response.status_code}
         self._registry_refusal(registry, response, "the manifest of {}:{}".format(repository, reference))
         try:
             manifest = json.loads(response.content)

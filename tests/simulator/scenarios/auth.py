@@ -169,6 +169,39 @@ def auth_group_role():
     return w
 
 
+def _group_joined(name, joined):
+    """AcrPull was given long ago to an Entra group; the kubelet identity was added to it at ``joined`` (the audit
+    log records the join; a join older than the log's 30 days is past its retention, as in Entra)."""
+    w, cluster, registry = _mi(name)
+    group = {"id": guid("grp/" + name), "displayName": "aks-registry-pullers", "members": [],
+             "securityEnabled": True, "mailEnabled": False, "groupTypes": []}
+    w.graph.setdefault("groups", []).append(group)
+    w.assign(registry["id"], "AcrPull", group["id"], principal_type="Group")
+    w.add_to_group(group, kubelet_object_id(w, cluster), at=joined)
+    return w
+
+
+@scenario("auth-group-joined-minutes-ago", "AcrPull is held by a group the kubelet identity joined four minutes ago: "
+                                           "the membership is still propagating (B.recent, warns).")
+def auth_group_joined_minutes_ago():
+    return _group_joined("auth-group-joined-minutes-ago", NOW - timedelta(minutes=4))
+
+
+@scenario("auth-group-joined-long-ago", "AcrPull is held by a group the kubelet identity joined two hours ago "
+                                        "(passes).")
+def auth_group_joined_long_ago():
+    return _group_joined("auth-group-joined-long-ago", NOW - timedelta(hours=2))
+
+
+@scenario("auth-group-joined-audit-denied", "AcrPull is held by a group the kubelet identity joined four minutes ago, "
+                                            "but the signed-in account may not read the Entra audit log (no "
+                                            "AuditLog.Read.All): the join time is unknown.")
+def auth_group_joined_audit_denied():
+    w = _group_joined("auth-group-joined-audit-denied", NOW - timedelta(minutes=4))
+    w.audit_log_readable = False
+    return w
+
+
 @scenario("auth-group-other", "AcrPull held by an Entra group the kubelet identity is not in (C1.S1).")
 def auth_group_other():
     w, cluster, registry = _mi("auth-group-other")

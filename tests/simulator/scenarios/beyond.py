@@ -83,11 +83,29 @@ def tenant_other():
                        "kubelet identity (B.wi).")
 def workload_identity():
     w, cluster, registry = _mi("beyond-wi")
-    workload = w.user_assigned_identity("rg1", "web-wi")
+    _workload_account(w, cluster, registry)
+    failing_pod(w, cluster, "web", IMAGE, node_name(w, cluster, "nodepool1"), service_account="web")
+    return w
+
+
+def _workload_account(w, cluster, registry, name="web"):
+    """A workload identity with AcrPull on the registry, named on service account ``name`` (azure.workload.identity)."""
+    workload = w.user_assigned_identity("rg1", name + "-wi")
     w.assign(registry["id"], "AcrPull", workload["properties"]["principalId"])
     w.kube_object(cluster, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {
-        "name": "web", "namespace": "default", "labels": {"azure.workload.identity/use": "true"},
+        "name": name, "namespace": "default", "labels": {"azure.workload.identity/use": "true"},
         "annotations": {"azure.workload.identity/client-id": workload["properties"]["clientId"]}}})
+    return workload
+
+
+@scenario("beyond-wi-attached", "The workload identity on pod web's service account and the kubelet identity both "
+                                "hold AcrPull; the pod fails because the registry refuses ARM-audience tokens "
+                                "(B.wi passes).")
+def workload_identity_attached():
+    w, cluster, registry = _mi("beyond-wi-attached")
+    _workload_account(w, cluster, registry)
+    w.assign(registry["id"], "AcrPull", kubelet_object_id(w, cluster))
+    registry["properties"]["policies"]["azureADAuthenticationAsArmPolicy"]["status"] = "disabled"
     failing_pod(w, cluster, "web", IMAGE, node_name(w, cluster, "nodepool1"), service_account="web")
     return w
 

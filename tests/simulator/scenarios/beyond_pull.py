@@ -8,6 +8,7 @@ from ..registry_content import (
     index_children,
     key_vault,
     push,
+    push_upstream,
     signed_in_caller,
 )
 from ..world import SUBSCRIPTION, World
@@ -122,6 +123,7 @@ def _cache_world(name, health=None, with_set=True, vault=None):
             w.assign(kv["id"], "Key Vault Secrets User" if vault == "rbac" else "Reader", principal)
             if vault == "rbac-none":
                 w.assign(kv["id"], "Key Vault Secrets User", kubelet_object_id(w, cluster))
+    push_upstream(w, "docker.io", "library/nginx", "1.27", ["linux/amd64", "linux/arm64"])   # Docker Hub has it
     cache_rule(w, registry, "dockerhub-library", "docker.io/library/*", "docker.io/library/*", set_id)
     cache_rule(w, registry, "mcr-dotnet", "mcr.microsoft.com/dotnet/*", "dotnet/*")
     app = pod(w, cluster, "web", [{"name": "web", "image": CACHED}], node=node_name(w, cluster, "nodepool1"))
