@@ -6,13 +6,29 @@ check has not landed yet: it keeps its place in the order (``CATALOG_ORDER``) an
 import dataclasses
 import functools
 
-from .checks import admission, auth, cache, health, identity, image, network, node, pod, registry, secrets
+from .checks import (
+    admission,
+    auth,
+    cache,
+    dns_link,
+    egress,
+    health,
+    identity,
+    image,
+    network_rules,
+    node,
+    peering,
+    pod,
+    probe,
+    registry,
+    secrets,
+)
 
 CATALOG_LINES = (
     pod.pod_pull_events,
     registry.registry_lookup,
     health.registry_health,
-    network.cluster_pull_probe,
+    probe.cluster_pull_probe,
     auth.acr_role_assignment,
     auth.sp_credential_expiry,
     auth.sp_role_principal,
@@ -22,10 +38,10 @@ CATALOG_LINES = (
     image.image_reference,
     image.image_manifest,
     image.image_platform,
-    network.private_dns_link,
-    network.acr_network_rules,
-    network.vnet_peering,
-    network.egress_path,
+    dns_link.private_dns_link,
+    network_rules.acr_network_rules,
+    peering.vnet_peering,
+    egress.egress_path,
     pod.pull_rate_limit,
     identity.node_provisioning_identity,
     identity.registry_arm_audience,

@@ -43,6 +43,25 @@ def _thaw(value):
 
 
 @dataclass(frozen=True)
+class Decision:
+    """What a check decided about one target, apart from its words: the status, the reason (the key of the check's
+    table of messages and commands) and the values both the words and ``fix`` are made from."""
+    status: str
+    reason: str
+    params: Mapping = field(default_factory=dict)
+    evidence: Mapping = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError("unknown status {!r}".format(self.status))
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+
+def decided(status, reason, evidence=None, **params):
+    return Decision(status, reason, params, evidence if evidence is not None else {})
+
+
+@dataclass(frozen=True)
 class Finding:
     check_id: str
     article: str
@@ -52,6 +71,8 @@ class Finding:
     message: str
     remediation: str = ""
     evidence: Mapping = field(default_factory=dict)
+    # The decision the finding words (checks split in decision and words); read by ``fix``, never printed.
+    decision: Decision = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -92,6 +113,12 @@ class Check:
 
     def finding(self, target, status, message, remediation="", **evidence):
         return Finding(self.check_id, self.article, self.title, target, status, message, remediation, evidence)
+
+    def worded(self, target, decision, words, *context):
+        """The finding of a decision: ``words[decision.reason](*context, **params)`` gives (message, remediation)."""
+        message, remediation = words[decision.reason](*context, **decision.params)
+        return Finding(self.check_id, self.article, self.title, target, decision.status, message, remediation,
+                       decision.evidence, decision)
 
     def catalog_entry(self):
         return {"checkId": self.check_id, "article": self.article, "title": self.title,

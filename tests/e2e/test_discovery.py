@@ -223,6 +223,89 @@ def test_authorized_ip_ranges_are_read_through_run_command(scenario):
     assert _run_commands(sc)
 
 
+def _commands(sc):
+    """The commands AKS run command ran, in order."""
+    return list(getattr(sc.world, "commands_run", []))
+
+
+def test_large_private_cluster_is_discovered_with_short_lines_through_run_command(scenario):
+    from tests.simulator.runcommand import OUTPUT_LIMIT, execute
+    sc = scenario("discover-private-large")
+    cluster = sc.world.arm[next(k for k in sc.world.arm if k.endswith("/managedclusters/aks1"))]
+    full_list, _, _ = execute(sc.world, cluster, "kubectl get --raw '/api/v1/pods?fieldSelector={}'".format(ACTIVE))
+    assert len(full_list.encode()) > 4 * OUTPUT_LIMIT    # the LIST of the active pods would be cut several times
+    sc.world.commands_run = []
+    findings, result = _first(sc)
+    assert len(_announced(result)) == 1, result.stderr
+    events = _of(findings, "pod-pull-events")
+    assert [f["target"] for f in events] == [
+        "pod batch/migrate-28h7d (init container migrate)", "pod ops/agent-x7p2k (container log-shipper)",
+        "pod shop/web-5f8b9c7d4-7k2xq (container app)"], events
+    assert all(f["status"] == "Fail" and f["evidence"]["cause"] == "C1" for f in events), events
+    assert all(f["evidence"]["kubernetesReadVia"] == "runCommand" for f in events)
+    web = events[2]
+    assert web["evidence"]["podCount"] == 3 and web["evidence"]["samePods"] == [
+        "shop/web-5f8b9c7d4-9m4tz", "shop/web-5f8b9c7d4-p8w3n"]
+    assert _of(findings, "acr-role-assignment")[0]["status"] == "Fail"
+    ran = _commands(sc)
+    lines = [c for c in ran if c.startswith("kubectl get pods --all-namespaces '--field-selector={}' -o jsonpath="
+                                            .format(ACTIVE))]
+    objects = [c for c in ran if c.startswith("kubectl get pods --namespace ") and " -o json " in c]
+    assert len(lines) == 1 and "' > /tmp/acrpull-pods && awk '" in lines[0], ran
+    assert objects == ["kubectl get pods --namespace batch --ignore-not-found -o json migrate-28h7d && kubectl get "
+                       "pods --namespace ops --ignore-not-found -o json agent-x7p2k && kubectl get pods --namespace "
+                       "shop --ignore-not-found -o json web-5f8b9c7d4-7k2xq"], ran
+    assert not [c for c in ran if "/api/v1/pods" in c or "/pods/" in c], "pods read whole or one by one: {}".format(ran)
+    assert len(_run_commands(sc)) == len(ran), (len(_run_commands(sc)), ran)
+    assert ran.index(lines[0]) < ran.index(objects[0])
+    sc.assert_read_only()
+    sc.assert_no_unknown_routes()
+
+
+def test_partial_rbac_through_run_command_reads_the_readable_namespaces(scenario):
+    sc = scenario("discover-private-partial-rbac")
+    findings, _ = _first(sc, "--checks", "pod-pull-events")
+    events = _of(findings, "pod-pull-events")
+    assert [(f["target"], f["status"], f["evidence"]["cause"]) for f in events] == [
+        ("pod batch/migrate-28h7d (init container migrate)", "Fail", "C1"),
+        ("pod ops/agent-x7p2k (container log-shipper)", "Fail", "C1"),
+        ("pod shop/web-5f8b9c7d4-7k2xq (container app)", "Fail", "C1")], events
+    assert all(f["evidence"]["kubernetesReadVia"] == "runCommand" for f in events)
+    # kubectl's Forbidden for the whole cluster is not "no failing pod": the namespaces are read one by one.
+    lines = [c.split(" -o jsonpath=")[0] for c in _commands(sc) if " -o jsonpath=" in c]
+    assert lines[0] == "kubectl get pods --all-namespaces '--field-selector={}'".format(ACTIVE), lines
+    assert {"kubectl get pods --namespace {} '--field-selector={}'".format(ns, ACTIVE)
+            for ns in ("shop", "batch", "ops", "kube-system")} <= set(lines[1:]), lines
+    assert len([c for c in _commands(sc) if " --ignore-not-found -o json " in c]) == 1
+    sc.assert_read_only()
+    sc.assert_no_unknown_routes()
+
+
+def test_too_many_failing_pods_for_run_command_say_to_narrow_the_search(scenario):
+    sc = scenario("discover-private-flood")
+    sc.sim.clear_log()
+    result = sc.az("aks", "diagnose-pull", "run", "-g", "rg1", "-n", "aks1", "-o", "json")
+    assert result.rc == 1 and "Traceback" not in result.stderr, result
+    error = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(error) == 1 and "Cannot read the cluster's pods: 3000 of the 3005 active pods in every namespace wait " \
+        "on an image pull, more than the 512 KB that AKS run command returns can list" in error[0], result.stderr
+    assert "--namespace <namespace>" in error[0] and "--pod <name>" in error[0] and "unreadable" not in error[0]
+    assert len([c for c in _commands(sc) if c.startswith("kubectl get pods")]) == 1, _commands(sc)
+    assert not [c for c in _commands(sc) if "/pods" in c], _commands(sc)    # no LIST of whole pods after it
+    # One namespace fits: its ten groups are diagnosed one by one, their objects read in one more command.
+    sc.world.commands_run = []
+    sc.sim.clear_log()
+    findings, _ = _first(sc, "--namespace", "load-3", "--checks", "pod-pull-events")
+    events = _of(findings, "pod-pull-events")
+    assert len(events) == 10 and all(f["status"] == "Fail" for f in events), events
+    assert sorted(f["evidence"]["podCount"] for f in events) == [30] * 10, events
+    ran = [c for c in _commands(sc) if c.startswith("kubectl get pods")]
+    assert len(ran) == 2 and ran[0].startswith("kubectl get pods --namespace load-3 '--field-selector="), ran
+    assert ran[1].startswith("kubectl get pods --namespace load-3 --ignore-not-found -o json svc-03-7d4b9c-00003 "), ran
+    assert ran[1].count(" svc-") == 10, ran
+    sc.assert_read_only()
+
+
 def test_probe_and_no_run_command_exclude_each_other(scenario):
     sc = scenario("discover-healthy")
     sc.sim.clear_log()

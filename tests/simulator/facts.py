@@ -4,22 +4,25 @@ The world is read the way `fleet` reads Azure (Resource Graph queries and Micros
 simulator's own routes in this process instead of over TLS), and the cluster's Kubernetes objects the way `run`
 reads them (the same API paths, answered by the simulated API server). So a check's unit test and its end-to-end
 scenario describe the same world, and the facts the unit test sees are the shapes the readers produce, not a
-hand-made copy of them. What neither reads (the registry's data plane, run command) is a ``FactUnavailable``.
+hand-made copy of them. The registry's data plane is read as `run` reads it too (challenge, token exchange, manifests,
+tags, blobs through their storage redirect), with an Entra ID token of the test's login. What none of these reads
+(run command, credentials listed through ARM actions, Key Vaults) is a ``FactUnavailable``.
 """
 import json
 import time
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from azext_acrpull.diagnose.deadline import Deadline
 from azext_acrpull.diagnose.facts import FactError
 from azext_acrpull.diagnose.facts.fleet import FleetData, FleetFacts
 from azext_acrpull.diagnose.facts.images import ImageFacts
 from azext_acrpull.diagnose.facts.kube import KubeFacts
+from azext_acrpull.diagnose.facts.registry_data import ACR_AUDIENCE, RegistryDataFacts
 from azext_acrpull.diagnose.facts.resourcegraph import GraphBatch, ResourceGraph, Stats
 from azext_acrpull.diagnose.request import DiagnoseRequest
 from azext_acrpull.diagnose.sources import KUBERNETES, note
 
-from . import kube
+from . import dataplane, kube
 from .server import GRAPH, MANAGEMENT, Request, make_jwt, route
 from .world import LOGIN_APP_ID, LOGIN_OBJECT_ID
 
@@ -59,6 +62,47 @@ class InProcessRest:
         """No waiting in memory: a throttled answer is asked again at once."""
 
 
+class _Response:
+    """What ``requests`` gives the data plane reads: status, bytes, headers, ``json()`` and ``links``."""
+
+    def __init__(self, reply):
+        from requests.structures import CaseInsensitiveDict
+        self.status_code = reply.status
+        self.headers = CaseInsensitiveDict(reply.headers)
+        self.content = reply.raw if reply.raw is not None else (
+            b"" if reply.body is None else json.dumps(reply.body).encode())
+        link = self.headers.get("Link") or ""
+        self.links = {"next": {"url": link.split(">")[0].lstrip("<")}} if 'rel="next"' in link else {}
+
+    def json(self):
+        return json.loads(self.content)
+
+
+class WorldHttp:
+    """The registry's data plane (and its blob storage) answered by the simulator in this process; redirects are
+    followed as ``requests`` follows them."""
+
+    def __init__(self, world):
+        self.world = world
+
+    def request(self, method, url, headers=None, data=None, **_):
+        for _hop in range(5):
+            split = urlsplit(url)
+            body = urlencode(data).encode() if isinstance(data, dict) else (data or b"")
+            reply = dataplane.route(Request(method, split.hostname, unquote(split.path), dict(parse_qsl(split.query)),
+                                            dict(headers or {}), body, self.world))
+            if reply.status not in (301, 302, 307, 308):
+                return _Response(reply)
+            url, headers = reply.headers["Location"], {}   # storage's SAS URL carries its own authorization
+        raise AssertionError("too many redirects")
+
+    def get(self, url, **kwargs):
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url, **kwargs):
+        return self.request("POST", url, **kwargs)
+
+
 def world_data(world, wanted=None):
     """The world's bulk data, as one fleet run loads it (every subscription the test's login can read)."""
     rest = InProcessRest(world)
@@ -67,13 +111,22 @@ def world_data(world, wanted=None):
     return data
 
 
-class WorldFacts(KubeFacts, ImageFacts, FleetFacts):
-    """One cluster's facts from the world: Azure's from its bulk data, Kubernetes' from its API server."""
+class WorldFacts(KubeFacts, ImageFacts, RegistryDataFacts, FleetFacts):
+    """One cluster's facts from the world: Azure's from its bulk data, Kubernetes' from its API server, images from
+    the registry's data plane."""
 
     def __init__(self, data, cluster, request):
         super().__init__(data, cluster, request)
         self.world = data.rest.world
         self.host = cluster["properties"]["fqdn"].lower()
+        self.http = WorldHttp(self.world)
+
+    def _registry_aad_token(self, registry):
+        """The test's login's Entra ID token for ACR's audience, in the tenant of the registry's subscription."""
+        tenant = self.world.tenant_of_subscription(registry["id"].split("/")[2])
+        now = int(time.time())
+        return make_jwt({"aud": ACR_AUDIENCE, "tid": tenant, "appid": LOGIN_APP_ID, "oid": LOGIN_OBJECT_ID,
+                         "iat": now, "nbf": now, "exp": now + 3600}), tenant
 
     def unavailable_reason(self, name):
         return "the in-memory reader of the simulated world does not read {}".format(name)

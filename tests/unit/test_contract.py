@@ -120,6 +120,12 @@ def _static_reach():
                 named |= {(n.value.id, n.attr) for n in ast.walk(node) if isinstance(n, ast.Attribute)
                           and isinstance(n.value, ast.Name)}
                 functions[(name, node.name)] = (attrs, named)
+            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict):
+                # a table of functions (a check's words by reason): reaching it reaches each of them
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        functions[(name, target.id)] = (set(), {n.id for n in ast.walk(node.value)
+                                                                if isinstance(n, ast.Name)})
 
     def reach(key, seen):
         if key in seen or key not in functions:
@@ -195,3 +201,13 @@ def test_fleet_reads_in_bulk_only_what_its_checks_ask_for():
 def test_the_checks_that_judge_a_cluster_alone_need_no_registry():
     alone = {c.check_id for c in catalog() if in_fleet(c) and judges_cluster_alone(c)}
     assert alone == {"kubelet-identity-vmss", "sp-credential-expiry"}
+
+
+def test_the_in_memory_world_reader_reads_what_fleet_and_the_kubernetes_api_hold():
+    from tests.simulator.facts import WorldFacts
+    reachability = {"registry_health"}   # DNS and TLS from the machine running az
+    run_command = {"cluster_probe", "probe_enabled", "private_api_server"}
+    credentials = {"registry_admin_credentials", "registry_token", "registry_scope_map", "image_pull_secrets",
+                   "key_vault"}   # what only the live reader's credential and Key Vault reads hold
+    assert FACTS - provided_by(WorldFacts) == reachability | run_command | credentials
+    assert provided_by(FleetFacts) <= provided_by(WorldFacts)

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from azext_acrpull.diagnose import fix
-from azext_acrpull.diagnose.findings import ERROR, FAIL, PASS, SKIPPED, WARNING, Finding
+from azext_acrpull.diagnose.common.network import Egress, Resolver
+from azext_acrpull.diagnose.findings import ERROR, FAIL, PASS, SKIPPED, WARNING, Finding, decided
 from azext_acrpull.diagnose.request import DiagnoseRequest
 
 SUB = "3f2b8c4e-1d6a-4e9b-8c7f-5a4d3e2b1c0a"
@@ -55,10 +56,21 @@ def finding(check_id, status, target="registry myacr", remediation="do it", **ev
     return Finding(check_id, "X", "title", target, status, "what was found", remediation, evidence)
 
 
-def role_finding(**evidence):
-    base = {"principalKind": "kubeletIdentity", "principalId": KUBELET_OID, "registryId": REGISTRY_ID,
-            "roleAssignmentMode": "AzureRoleAssignments"}
-    return finding("acr-role-assignment", FAIL, remediation="az aks update --attach-acr ...", **dict(base, **evidence))
+def decided_finding(check_id, reason, remediation="do it", evidence=None, **params):
+    """A finding as a split check words it: the decision (status, reason, parameters) travels with it to ``fix``."""
+    decision = decided(FAIL, reason, evidence, **params)
+    return Finding(check_id, "X", "title", "registry myacr", FAIL, "what was found", remediation, decision.evidence,
+                   decision)
+
+
+def role_finding(roleAssignmentMode="AzureRoleAssignments", uncoveredRepositories=None):
+    """acr-role-assignment's decision for the kubelet identity without a pull role (on an ABAC registry, none at all
+    or none for ``uncoveredRepositories``)."""
+    abac = roleAssignmentMode == "AbacRepositoryPermissions"
+    reason = "abac-uncovered" if uncoveredRepositories else "abac-no-role" if abac else "no-role"
+    return decided_finding("acr-role-assignment", reason, remediation="az aks update --attach-acr ...",
+                           principal_id=KUBELET_OID, registry=registry_dict(roleAssignmentMode),
+                           uncovered=uncoveredRepositories)
 
 
 # -- the engine ---------------------------------------------------------------------------------------------
@@ -179,25 +191,29 @@ def test_role_held_with_a_narrower_condition_is_widened_not_assigned_twice():
 
 
 def test_role_remedy_needs_an_existing_principal():
-    [item] = fix.plan([finding("acr-role-assignment", FAIL, remediation="az aks update-credentials ...",
-                               principalKind="servicePrincipal", clientId="app")], ctx_for())
+    [item] = fix.plan([decided_finding("acr-role-assignment", "no-principal",
+                                       remediation="az aks update-credentials ...", client_id="app",
+                                       registry=registry_dict())], ctx_for())
     assert (item.action, item.command) == ("manual", "az aks update-credentials ...")
 
 
 def test_stale_principal_and_missing_role_share_one_assignment():
-    stale = finding("sp-role-principal", FAIL, registryId=REGISTRY_ID,
-                    currentPrincipal={"kind": "kubeletIdentity", "objectId": KUBELET_OID})
+    stale = decided_finding("sp-role-principal", "stale", principal_id=KUBELET_OID, registry=registry_dict())
     items = fix.plan([role_finding(), stale], ctx_for())
     assert items[0].change is items[1].change and len(fix.changes_of(items)) == 1
 
 
-def _rules_finding(**evidence):
-    return finding("acr-network-rules", FAIL, remediation="az acr network-rule add ...", **evidence)
+def _rules_finding(reason, **params):
+    return decided_finding("acr-network-rules", reason, remediation="az acr network-rule add ...", **params)
+
+
+def _egress(*addresses):
+    return Egress("loadBalancer", True, addresses, (), "")
 
 
 def test_network_rules_remedy_adds_missing_egress_ips():
-    [item] = fix.plan([_rules_finding(publicNetworkAccess="Enabled", defaultAction="Deny", ipRules=["1.1.1.1"],
-                                      missing=["20.1.2.3", "20.1.2.4"])], ctx_for())
+    [item] = fix.plan([_rules_finding("missing", missing=["20.1.2.3", "20.1.2.4"], egress=_egress("20.1.2.5"))],
+                      ctx_for())
     assert item.command == ("az acr network-rule add --name myacr --ip-address 20.1.2.3 && "
                             "az acr network-rule add --name myacr --ip-address 20.1.2.4")
     assert "Disabled" not in item.message
@@ -205,7 +221,7 @@ def test_network_rules_remedy_adds_missing_egress_ips():
 
 def test_network_rules_remedy_says_it_enables_public_access():
     registry = registry_dict(publicNetworkAccess="Disabled", networkRuleSet={"ipRules": [{"value": "9.9.9.9"}]})
-    [item] = fix.plan([_rules_finding(publicNetworkAccess="Disabled", egressAddresses=["20.1.2.3"])],
+    [item] = fix.plan([_rules_finding("disabled", egress=_egress("20.1.2.3"), ips=["20.1.2.3"])],
                       ctx_for(registry=registry))
     assert item.command.startswith("az acr update -n myacr --public-network-enabled true --default-action Deny && ")
     assert "from Disabled to Enabled" in item.message and "opens its public endpoint" in item.message
@@ -214,34 +230,38 @@ def test_network_rules_remedy_says_it_enables_public_access():
 
 def test_network_rules_remedy_leaves_what_it_cannot_do_safely_to_a_person():
     cases = [(registry_dict(publicNetworkAccess="Disabled", privateEndpointConnections=[{"id": "pe"}]),
-              {"publicNetworkAccess": "Disabled", "egressAddresses": ["20.1.2.3"]}),     # the private path is broken
-             (registry_dict(sku="Standard"), {"publicNetworkAccess": "Enabled", "missing": ["20.1.2.3"]}),
-             (registry_dict(), {"publicNetworkAccess": "Disabled", "egressAddresses": []})]  # egress unknown
-    for registry, evidence in cases:
-        [item] = fix.plan([_rules_finding(**evidence)], ctx_for(registry=registry))
-        assert item.action == "manual", (registry, evidence)
+              ("disabled", {"egress": _egress("20.1.2.3"), "ips": ["20.1.2.3"]})),     # the private path is broken
+             (registry_dict(sku="Standard"), ("missing", {"missing": ["20.1.2.3"]})),
+             (registry_dict(), ("disabled", {"egress": _egress(), "ips": []})),     # egress unknown
+             (registry_dict(), ("egress-unknown", {"hop": "10.0.0.4"}))]          # an appliance's address decides
+    for registry, (reason, params) in cases:
+        [item] = fix.plan([_rules_finding(reason, **params)], ctx_for(registry=registry))
+        assert item.action == "manual", (registry, reason)
+
+
+ZONE = {"id": ZONE_ID, "name": "privatelink.azurecr.io"}
 
 
 def test_dns_remedy_links_the_zone_to_the_resolving_vnet():
-    [item] = fix.plan([finding("private-dns-link", FAIL, zoneId=ZONE_ID, linkedVnets=["hub-vnet"],
-                               resolverVnetId=VNET_ID)], ctx_for())
+    [item] = fix.plan([decided_finding("private-dns-link", "not-linked", zone=ZONE, linked_to=["hub-vnet"],
+                                       resolver=Resolver(VNET_ID, (), VNET_ID))], ctx_for())
     assert item.command == ("az network private-dns link vnet create -g dns-rg -z privatelink.azurecr.io -n "
                             "aks-vnet-link -v {} -e false --subscription {}".format(VNET_ID, OTHER_SUB))
 
 
 def test_dns_remedy_creates_only_missing_records():
-    expected = {"myacr.azurecr.io": ["10.1.0.5"], "myacr.eastus.data.azurecr.io": ["10.1.0.6"]}
-    [item] = fix.plan([finding("private-dns-link", FAIL, zoneId=ZONE_ID, link="l", expected=expected,
-                               records={"myacr.azurecr.io": ["10.1.0.5"], "myacr.eastus.data.azurecr.io": None},
-                               problems=["no A record myacr.eastus.data"])], ctx_for())
+    missing = {"myacr.eastus.data.azurecr.io": ["10.1.0.6"]}
+    [item] = fix.plan([decided_finding("private-dns-link", "records", zone=ZONE, missing=missing, wrong={},
+                                       problems=["no A record myacr.eastus.data"], only_missing=True)], ctx_for())
     assert item.command == ("az network private-dns record-set a add-record -g dns-rg -z privatelink.azurecr.io -n "
                             "myacr.eastus.data --subscription {} -a 10.1.0.6".format(OTHER_SUB))
-    [wrong] = fix.plan([finding("private-dns-link", FAIL, zoneId=ZONE_ID, link="l", expected=expected,
-                                records={"myacr.azurecr.io": ["10.9.9.9"], "myacr.eastus.data.azurecr.io": None},
-                                problems=["A record myacr is 10.9.9.9", "no A record myacr.eastus.data"])],
-                       ctx_for())
+    [wrong] = fix.plan([decided_finding("private-dns-link", "records", zone=ZONE, missing=missing,
+                                        wrong={"myacr.azurecr.io": (["10.9.9.9"], ["10.1.0.5"])},
+                                        problems=["A record myacr is 10.9.9.9", "no A record myacr.eastus.data"],
+                                        only_missing=False)], ctx_for())
     assert wrong.action == "manual"
-    [no_zone] = fix.plan([finding("private-dns-link", FAIL, resolverVnetId=VNET_ID)], ctx_for())
+    [no_zone] = fix.plan([decided_finding("private-dns-link", "no-zone", resolver=Resolver(VNET_ID, (), VNET_ID))],
+                         ctx_for())
     assert no_zone.action == "manual"
 
 

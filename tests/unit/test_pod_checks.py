@@ -112,7 +112,8 @@ POOLS = [{"name": "nodepool1", "osType": "Linux", "vmSize": "Standard_D4ds_v5", 
 
 
 class PlainFacts(ImageFacts, Facts):
-    """Facts from dicts: a pod, its events, one registry and its manifests."""
+    """Facts from dicts: a pod, its events, one registry, its manifests and cache rules (the cache rule cases; the
+    others read a simulated world, ``_image_world``)."""
 
     def __init__(self, pod, events, manifests, platforms, image=None, cache_rules=()):
         super().__init__(DiagnoseRequest("rg", "aks", pod=pod["metadata"]["name"] if pod else None,
@@ -180,15 +181,42 @@ FOUND = {"found": True, "mediaType": "application/vnd.oci.image.index.v1+json", 
          "manifest": {"manifests": []}}
 
 
-@pytest.mark.parametrize("image, manifests, platforms, cause, decided", [
-    (IMG, {("app", "v1"): FOUND}, [{"os": "linux", "architecture": "amd64"}], "X.arch", "image-platform"),
-    (IMG, {("app", "v1"): FOUND}, [{"os": "linux", "architecture": "arm64"}], "C1", None),
-    (IMG, {("app", "v2"): FOUND}, [], "C2", "image-manifest"),
-    ("myacr.azureacr.io/app:v1", {("app", "v1"): FOUND}, [], "C2", "image-reference"),
-    (IMG, FactError("the signed-in account may not read", 403), [], "C1", None),
+def _image_world(pod_image=None, tags=(("v1", "linux/amd64"),), running=False, image=None, readable=True):
+    """A cluster aks with an amd64 and an Arm pool and registry myacr holding app at ``tags`` (tag, platform), read
+    through the in-memory reader: pod web on the Arm pool pulls ``pod_image`` (its pull refused with an anonymous
+    401, unless ``running``), and ``image`` is the --image. The cluster's nodes are not in the world (the
+    architecture comes from the pools' VM sizes); an unreadable registry keeps this machine out by its firewall."""
+    from tests.simulator.facts import world_facts
+    from tests.simulator.pods import node_name, pull_failure
+    from tests.simulator.pods import pod as sim_pod
+    from tests.simulator.registry_content import push
+    from tests.simulator.tenant import populate
+    from tests.simulator.world import World
+    w = World("unit-image")
+    cluster = w.cluster("aks", "rg", pools=[dict(p) for p in POOLS])
+    registry = w.registry("myacr", "rg")
+    for tag, platform in tags:
+        push(w, registry, "app", tag, [platform])
+    if not readable:
+        registry["properties"]["networkRuleSet"] = {"defaultAction": "Deny", "ipRules": []}
+    if pod_image:
+        web = sim_pod(w, cluster, "web", [{"name": "app", "image": pod_image}], node=node_name(w, cluster, "armpool"),
+                      deployment="web")
+        if not running:
+            pull_failure(w, cluster, web, "app", ANON)
+    return world_facts(populate(w), "aks", "rg", pod="web" if pod_image else None,
+                       images=(parse_reference(image),) if image else ())
+
+
+@pytest.mark.parametrize("image, tags, cause, decided", [
+    (IMG, (("v1", "linux/amd64"),), "X.arch", "image-platform"),
+    (IMG, (("v1", "linux/arm64"),), "C1", None),
+    (IMG, (("v2", "linux/amd64"),), "C2", "image-manifest"),
+    ("myacr.azureacr.io/app:v1", (("v1", "linux/amd64"),), "C2", "image-reference"),
+    (IMG, None, "C1", None),   # the registry's data plane cannot be read from here
 ])
-def test_an_anonymous_401_is_decided_by_facts(image, manifests, platforms, cause, decided):
-    facts = PlainFacts(_pod(image), [], manifests, platforms)
+def test_an_anonymous_401_is_decided_by_facts(image, tags, cause, decided):
+    facts = _image_world(image, tags or (("v1", "linux/amd64"),), readable=tags is not None)
     [finding] = _run("pod-pull-events", facts)
     assert finding.status == "Fail"
     assert (finding.evidence["cause"], finding.evidence["textCause"]) == (cause, "C1")
@@ -200,24 +228,20 @@ def test_an_anonymous_401_is_decided_by_facts(image, manifests, platforms, cause
 
 
 def test_a_running_pod_passes_and_no_pod_is_skipped():
-    pod = _pod(IMG)
-    pod["status"] = {"phase": "Running", "containerStatuses": [{"name": "app", "state": {"running": {}}}]}
-    [finding] = _run("pod-pull-events", PlainFacts(pod, [], {}, []))
+    [finding] = _run("pod-pull-events", _image_world(IMG, running=True))
     assert finding.status == "Pass" and finding.evidence["containers"] == {"app": "running"}
-    [skipped] = _run("pod-pull-events", PlainFacts(None, [], {}, [], image=IMG))
+    [skipped] = _run("pod-pull-events", _image_world(image=IMG))
     assert skipped.status == "Skipped"
-    assert _run("pull-rate-limit", PlainFacts(None, [], {}, [], image=IMG))[0].status == "Skipped"
+    assert _run("pull-rate-limit", _image_world(image=IMG))[0].status == "Skipped"
 
 
 def test_image_checks_on_plain_facts():
-    facts = PlainFacts(None, [], {("app", "v1"): FOUND}, [{"os": "linux", "architecture": "amd64"}],
-                       image="myacr.azurecr.io/app:v1")
+    facts = _image_world(image="myacr.azurecr.io/app:v1")
     [platform] = _run("image-platform", facts)
     assert platform.status == "Warning" and platform.evidence["cause"] == "X.arch"
     [manifest] = _run("image-manifest", facts)
     assert manifest.status == "Pass"
-    facts = PlainFacts(None, [], {("app", "v1"): FOUND}, [], image="myacr.azurecr.io/app:v9")
-    [manifest] = _run("image-manifest", facts)
+    [manifest] = _run("image-manifest", _image_world(image="myacr.azurecr.io/app:v9"))
     assert manifest.status == "Fail" and manifest.evidence["closest"] == ("v1",)
 
 

@@ -14,7 +14,7 @@ from ..common.pull import (
 from ..common.registry import no_registry, registry_target
 from ..credentials import day, expiry, password_ends
 from ..facts import FactError, FactUnavailable
-from ..findings import FAIL, PASS, SKIPPED, WARNING, check
+from ..findings import FAIL, PASS, SKIPPED, WARNING, check, decided
 from ..ids import id_name, parse_resource_id, same_id
 from ..roles import (
     BUILTIN_PULL_ROLES,
@@ -61,16 +61,16 @@ def acr_role_assignment(chk, facts):
 
 
 def _role_finding(chk, facts, identity, registry):
-    target = registry_target(registry)
-    cluster, rg = facts.cluster_name, facts.cluster_resource_group
+    return chk.worded(registry_target(registry), decide_role(facts, identity, registry), ROLE_WORDS, facts)
+
+
+def decide_role(facts, identity, registry):
+    """Does the pull identity hold a pull role on the registry (on an ABAC registry, for the image's repositories),
+    and has it had time to take effect?"""
     abac = is_abac(registry)
     if not identity.get("objectId"):
-        return chk.finding(
-            target, FAIL,
-            "The cluster's service principal {} does not exist in Microsoft Entra ID, so no role on {} can apply to "
-            "it; nodes cannot sign in to pull.".format(identity["clientId"], registry["name"]),
-            new_sp_command(facts) + " && az aks update -n {} -g {} --attach-acr {}".format(cluster, rg, registry["id"]),
-            principalKind=identity["kind"], clientId=identity["clientId"])
+        return decided(FAIL, "no-principal", {"principalKind": identity["kind"], "clientId": identity["clientId"]},
+                       client_id=identity["clientId"], registry=registry)
     oid = identity["objectId"]
     assignments = facts.role_assignments(registry["id"])
     ids, groups = principals_of(facts, oid, assignments)
@@ -85,68 +85,37 @@ def _role_finding(chk, facts, identity, registry):
                 "grants": _grant_evidence(_unique(effective or general), groups), "assignmentsOfIdentity": len(mine)}
     if repositories:
         evidence["repositories"] = repositories
-    who = identity_words(identity)
-
+    common = {"who": identity_words(identity), "registry": registry, "principal_id": oid}
     if not general:
         if abac:
             ignored = registry_grants(facts, registry, mine, ids, abac=False)
-            held = ", ".join(sorted({g.role_name for g in ignored}))
-            why = ("{} uses ABAC repository permissions (RBAC Registry + ABAC Repository Permissions), where "
-                   "registry-wide roles such as AcrPull do not grant pull; the {} holds no role with the repository "
-                   "content read permission ({}), such as Container Registry Repository Reader.{} "
-                   "`az aks update --attach-acr` cannot assign that role.".format(
-                       registry["name"], who, REPOSITORY_CONTENT_READ,
-                       " It holds {}, which this mode ignores.".format(held) if held else ""))
-            return chk.finding(target, FAIL, why, assign_command(oid, registry), **evidence)
-        why = "The {} holds no role that grants {} on {}".format(who, PULL_ACTION, registry["name"])
-        held = held_roles_words(facts, registry, mine)
-        why += ": it holds {}.".format(held) if held else " (no role assignment of this identity applies there)."
+            return decided(FAIL, "abac-no-role", evidence, held=", ".join(sorted({g.role_name for g in ignored})),
+                           **common)
         workloads = _workload_identity_grant(facts, registry, assignments) \
             if identity["kind"] == "kubeletIdentity" else []
         if workloads:
             evidence["workloadIdentity"] = workloads[0]
             if len(workloads) > 1:
                 evidence["workloadIdentities"] = workloads
-            why += (" The pull role is held instead by the workload identit{} {} that service account{} {} name{} "
-                    "in azure.workload.identity/client-id: the kubelet pulls images with the node's kubelet "
-                    "identity, never with a pod's workload identity, which only gives the pod's own code its "
-                    "tokens.".format(
-                        "y" if len(workloads) == 1 else "ies",
-                        ", ".join("{} (client id {})".format(w["name"], w["clientId"]) for w in workloads),
-                        "" if len(workloads) == 1 else "s", ", ".join(w["serviceAccount"] for w in workloads),
-                        "s" if len(workloads) == 1 else ""))
-        why += _other_groups(facts, registry, assignments, groups)
-        return chk.finding(target, FAIL, why, "az aks update -n {} -g {} --attach-acr {}".format(
-            cluster, rg, registry["id"]), **evidence)
-
+        return decided(FAIL, "no-role", evidence, held=held_roles_words(facts, registry, mine), workloads=workloads,
+                       other_groups=_other_groups(facts, registry, assignments, groups), **common)
     if abac and repositories:
         uncovered = [r for r in repositories if not per_repo[r]]
         unsure = [r for r in repositories if per_repo[r] and not any(g.certain for g in per_repo[r])]
-        covers = _coverage(general)
         if uncovered:
-            return chk.finding(
-                target, FAIL,
-                "On {} (ABAC repository permissions) the {} may read {}, which does not include {}.".format(
-                    registry["name"], who, covers, _quoted(uncovered)),
-                assign_command(oid, registry, repository_condition=repository_condition(uncovered)), **evidence,
-                uncoveredRepositories=uncovered)
+            return decided(FAIL, "abac-uncovered", dict(evidence, uncoveredRepositories=uncovered),
+                           covers=_coverage(general), uncovered=uncovered, **common)
         if unsure:
-            return chk.finding(
-                target, WARNING,
-                "On {} (ABAC repository permissions) the {} holds repository read permission limited by a role "
-                "assignment condition that could not be fully evaluated for {}: {}. Check the condition covers "
-                "the repository.".format(registry["name"], who, _quoted(unsure), covers),
-                _condition_command(registry, oid), **evidence)
+            return decided(WARNING, "abac-unsure", evidence, covers=_coverage(general), unsure=unsure, **common)
     elif abac and not any(g.certain for g in general):
-        return chk.finding(
-            target, WARNING,
-            "On {} (ABAC repository permissions) the {} may read only {}; pass --image to check that the image's "
-            "repository is among them.".format(registry["name"], who, _coverage(general)),
-            "az aks diagnose-pull check-auth -g {} -n {} --acr {} --image {}/<repository>:<tag>".format(
-                rg, cluster, registry["name"], registry.get("properties", {}).get("loginServer")), **evidence)
+        return decided(WARNING, "abac-limited", evidence, covers=_coverage(general), **common)
+    return _decide_effect(facts, oid, mine, _unique(effective), groups, evidence, common)
 
-    granting = _unique(effective)
-    roles = ", ".join(sorted({"{} at {}{}".format(g.role_name, g.scope, _through(g, groups)) for g in granting}))
+
+def _decide_effect(facts, oid, mine, granting, groups, evidence, common):
+    """The identity holds a pull role: has it had the 30 minutes a role assignment or a group join takes?"""
+    common["roles"] = ", ".join(sorted({"{} at {}{}".format(g.role_name, g.scope, _through(g, groups))
+                                        for g in granting}))
     now = datetime.now(timezone.utc)
     since, joins, unread = _effective_since(facts, oid, mine, granting, groups, now)
     if joins:
@@ -154,35 +123,103 @@ def _role_finding(chk, facts, identity, registry):
     if unread:
         evidence["groupJoinsUnread"] = unread
     if since and all(t and now - t < PROPAGATION for t in since):
-        ready = max(since) + PROPAGATION
-        fix = "Wait until {} UTC, then check again: az aks diagnose-pull check-auth -g {} -n {} --acr {}".format(
-            ready.strftime("%H:%M"), rg, cluster, registry["name"])
         recent = [j for j in joins if j["joinedAt"] and now - _parse(j["joinedAt"]) < PROPAGATION]
         if not recent:
-            return chk.finding(
-                target, WARNING,
-                "The {} holds {} on {}, but the assignment was created at {} UTC, less than 30 minutes ago; role "
-                "assignments can take up to 30 minutes to take effect, and kubelet retries the pull on its own."
-                .format(who, roles, registry["name"], max(since).strftime("%H:%M")), fix, **evidence)
-        return chk.finding(
-            target, WARNING,
-            "The {} holds {} on {}, but it joined {} less than 30 minutes ago (Microsoft Entra audit log, B.recent); "
+            return decided(WARNING, "recent-assignment", evidence, since=max(since), **common)
+        return decided(WARNING, "recent-join", evidence, since=max(since), joins=recent, **common)
+    unread_groups = [groups.get(g.principal_id.lower()) or g.principal_id for g in granting
+                     if g.principal_id.lower() in groups] if unread else []
+    return decided(PASS, "granted", evidence, coverage=_coverage(granting) if is_abac(common["registry"]) else None,
+                   unread=unread, unread_groups=unread_groups, **common)
+
+
+# -- acr-role-assignment's words, by reason -----------------------------------------------------------------------
+def _attach_acr(facts, registry):
+    return "az aks update -n {} -g {} --attach-acr {}".format(facts.cluster_name, facts.cluster_resource_group,
+                                                               registry["id"])
+
+
+def _no_principal(facts, client_id, registry):
+    return ("The cluster's service principal {} does not exist in Microsoft Entra ID, so no role on {} can apply to "
+            "it; nodes cannot sign in to pull.".format(client_id, registry["name"]),
+            new_sp_command(facts) + " && " + _attach_acr(facts, registry))
+
+
+def _abac_no_role(facts, who, registry, principal_id, held):
+    return ("{} uses ABAC repository permissions (RBAC Registry + ABAC Repository Permissions), where registry-wide "
+            "roles such as AcrPull do not grant pull; the {} holds no role with the repository content read "
+            "permission ({}), such as Container Registry Repository Reader.{} `az aks update --attach-acr` cannot "
+            "assign that role.".format(registry["name"], who, REPOSITORY_CONTENT_READ,
+                                       " It holds {}, which this mode ignores.".format(held) if held else ""),
+            assign_command(principal_id, registry))
+
+
+def _no_role(facts, who, registry, principal_id, held, workloads, other_groups):
+    why = "The {} holds no role that grants {} on {}".format(who, PULL_ACTION, registry["name"])
+    why += ": it holds {}.".format(held) if held else " (no role assignment of this identity applies there)."
+    if workloads:
+        one = len(workloads) == 1
+        why += (" The pull role is held instead by the workload identit{} {} that service account{} {} name{} in "
+                "azure.workload.identity/client-id: the kubelet pulls images with the node's kubelet identity, never "
+                "with a pod's workload identity, which only gives the pod's own code its tokens.".format(
+                    "y" if one else "ies", ", ".join("{} (client id {})".format(w["name"], w["clientId"])
+                                                     for w in workloads),
+                    "" if one else "s", ", ".join(w["serviceAccount"] for w in workloads), "s" if one else ""))
+    return why + other_groups, _attach_acr(facts, registry)
+
+
+def _abac_uncovered(facts, who, registry, principal_id, covers, uncovered):
+    return ("On {} (ABAC repository permissions) the {} may read {}, which does not include {}.".format(
+        registry["name"], who, covers, _quoted(uncovered)),
+        assign_command(principal_id, registry, repository_condition=repository_condition(uncovered)))
+
+
+def _abac_unsure(facts, who, registry, principal_id, covers, unsure):
+    return ("On {} (ABAC repository permissions) the {} holds repository read permission limited by a role "
+            "assignment condition that could not be fully evaluated for {}: {}. Check the condition covers the "
+            "repository.".format(registry["name"], who, _quoted(unsure), covers),
+            _condition_command(registry, principal_id))
+
+
+def _abac_limited(facts, who, registry, principal_id, covers):
+    return ("On {} (ABAC repository permissions) the {} may read only {}; pass --image to check that the image's "
+            "repository is among them.".format(registry["name"], who, covers),
+            "az aks diagnose-pull check-auth -g {} -n {} --acr {} --image {}/<repository>:<tag>".format(
+                facts.cluster_resource_group, facts.cluster_name, registry["name"],
+                registry.get("properties", {}).get("loginServer")))
+
+
+def _wait_fix(facts, registry, since):
+    return "Wait until {} UTC, then check again: az aks diagnose-pull check-auth -g {} -n {} --acr {}".format(
+        (since + PROPAGATION).strftime("%H:%M"), facts.cluster_resource_group, facts.cluster_name, registry["name"])
+
+
+def _recent_assignment(facts, who, registry, principal_id, roles, since):
+    return ("The {} holds {} on {}, but the assignment was created at {} UTC, less than 30 minutes ago; role "
+            "assignments can take up to 30 minutes to take effect, and kubelet retries the pull on its own.".format(
+                who, roles, registry["name"], since.strftime("%H:%M")), _wait_fix(facts, registry, since))
+
+
+def _recent_join(facts, who, registry, principal_id, roles, since, joins):
+    return ("The {} holds {} on {}, but it joined {} less than 30 minutes ago (Microsoft Entra audit log, B.recent); "
             "a new group membership, like a new role assignment, can take up to 30 minutes to take effect, and the "
             "node's credential provider keeps a token for about 10 minutes. Kubelet retries the pull on its own."
             .format(who, roles, registry["name"], ", ".join("group {} at {} UTC".format(
-                j["displayName"] or j["group"], _parse(j["joinedAt"]).strftime("%H:%M")) for j in recent)),
-            fix + " (or delete the pod so that it pulls again at once)", **evidence)
-    suffix = ""
-    if abac:
-        suffix = " (repository read permission; {})".format(_coverage(granting))
-    caveat = ""
-    if unread:
-        caveat = (" When it joined {} could not be read ({}), so a membership added in the last 30 minutes, which "
-                  "may not have taken effect yet, would not show here.".format(
-                      ", ".join("group " + (groups.get(g.principal_id.lower()) or g.principal_id) for g in granting
-                                if g.principal_id.lower() in groups), unread.rstrip(".")))
-    return chk.finding(target, PASS, "The {} may pull from {}: {}{}.{}".format(
-        who, registry["name"], roles, suffix, caveat), **evidence)
+                j["displayName"] or j["group"], _parse(j["joinedAt"]).strftime("%H:%M")) for j in joins)),
+            _wait_fix(facts, registry, since) + " (or delete the pod so that it pulls again at once)")
+
+
+def _granted(facts, who, registry, principal_id, roles, coverage, unread, unread_groups):
+    suffix = " (repository read permission; {})".format(coverage) if coverage is not None else ""
+    caveat = (" When it joined {} could not be read ({}), so a membership added in the last 30 minutes, which may not "
+              "have taken effect yet, would not show here.".format(
+                  ", ".join("group " + g for g in unread_groups), unread.rstrip("."))) if unread else ""
+    return "The {} may pull from {}: {}{}.{}".format(who, registry["name"], roles, suffix, caveat), ""
+
+
+ROLE_WORDS = {"no-principal": _no_principal, "abac-no-role": _abac_no_role, "no-role": _no_role,
+              "abac-uncovered": _abac_uncovered, "abac-unsure": _abac_unsure, "abac-limited": _abac_limited,
+              "recent-assignment": _recent_assignment, "recent-join": _recent_join, "granted": _granted}
 
 
 def _parse(text):
@@ -436,29 +473,39 @@ def _principal_finding(chk, facts, identity, registry):
                                        for e in orphaned[:OTHERS_SHOWN]]
     if not tied:
         return _nothing_tied(chk, target, registry, managed, who, others, orphaned, evidence)
+    kinds = {t["kind"] for e in tied for t in e["ties"]}
+    cause = "recreated" if kinds & {"formerKubeletIdentity", "recordedForKubeletIdentity"} else \
+        "moved" if managed else "reset"
+    decision = decided(FAIL, "stale", evidence, cause=cause, tied=tied, orphaned=orphaned, who=who, registry=registry,
+                       principal_id=identity.get("objectId") if oid else None)
+    return chk.worded(target, decision, PRINCIPAL_WORDS, facts, identity)
+
+
+STALE_CAUSES = {
+    "recreated": "the kubelet identity was deleted and recreated, and the role stayed with its former principal",
+    "moved": "the cluster moved to a managed identity and the role stayed with its former service principal",
+    "reset": "the cluster's credentials were reset to another service principal and the role stayed with the old one"}
+
+
+def _stale(facts, identity, cause, tied, orphaned, who, registry, principal_id):
     names = "; ".join("{} ({})".format(_principal_words(e), "; ".join(_tie_words(t, identity) for t in e["ties"]))
                       for e in tied)
-    kinds = {t["kind"] for e in tied for t in e["ties"]}
-    if kinds & {"formerKubeletIdentity", "recordedForKubeletIdentity"}:
-        cause = "the kubelet identity was deleted and recreated, and the role stayed with its former principal"
-    elif managed:
-        cause = "the cluster moved to a managed identity and the role stayed with its former service principal"
-    else:
-        cause = "the cluster's credentials were reset to another service principal and the role stayed with the " \
-                "old one"
     words = ("The pull role(s) on {} point at {}, not at the cluster's current {}: {}. Grant the role to the current "
              "identity; the old assignment(s) can then be removed with `az role assignment delete --ids {}`.".format(
-                 registry["name"], names, who, cause, " ".join(a for e in tied for a in e["roleAssignmentIds"])))
-    words += _housekeeping(registry, orphaned)
-    if not oid:
-        fix = new_sp_command(facts) + " && az aks update -n {} -g {} --attach-acr {}".format(
-            facts.cluster_name, facts.cluster_resource_group, registry["id"])
+                 registry["name"], names, who, STALE_CAUSES[cause],
+                 " ".join(a for e in tied for a in e["roleAssignmentIds"])))
+    attach = "az aks update -n {} -g {} --attach-acr {}".format(facts.cluster_name, facts.cluster_resource_group,
+                                                                registry["id"])
+    if not principal_id:
+        fix = new_sp_command(facts) + " && " + attach
     elif is_abac(registry):
-        fix = assign_command(identity["objectId"], registry)
+        fix = assign_command(principal_id, registry)
     else:
-        fix = "az aks update -n {} -g {} --attach-acr {}".format(facts.cluster_name, facts.cluster_resource_group,
-                                                                 registry["id"])
-    return chk.finding(target, FAIL, words, fix, **evidence)
+        fix = attach
+    return words + _housekeeping(registry, orphaned), fix
+
+
+PRINCIPAL_WORDS = {"stale": _stale}
 
 
 # How many of the principals not tied to the cluster a finding lists (the rest are counted).

@@ -85,16 +85,17 @@ class KubeFacts:
         key = ("kube", path, tuple(sorted((params or {}).items())))
         return self.once(key, lambda: self._kube_get(path, params))
 
-    def kube_list_page(self, path, params, parse):
-        """One page of a LIST, handed to ``parse`` as the bytes the server sent (see discovery.read_page)."""
+    def kube_list_page(self, path, params, parse, via_run_command=None):
+        """One page of a LIST, handed to ``parse`` as the bytes the server sent (see discovery.read_page); through
+        AKS run command, ``via_run_command()`` reads it instead when given."""
         key = ("kube-page", path, tuple(sorted(params.items())))
-        return self.once(key, lambda: self._kube_get(path, params, parse))
+        return self.once(key, lambda: self._kube_get(path, params, parse, via_run_command))
 
-    def _kube_get(self, path, params, parse=None):
+    def _kube_get(self, path, params, parse=None, via_run_command=None):
         from .transport import Unreachable, request
         note(KUBERNETES)   # findings built from this say how Kubernetes was read (runner.py)
         if self.kube_through_run_command():
-            return self.kube_get_via_run_command(path, params, parse)
+            return via_run_command() if via_run_command else self.kube_get_via_run_command(path, params, parse)
         conn = self.kube_connection()
         unreachable = None
         with self.reading("{} from the cluster's Kubernetes API server".format(path)):
@@ -106,7 +107,8 @@ class KubeFacts:
                 unreachable = err
         if unreachable is not None:   # outside the API server read: what is waited for now is the run command
             if self.api_server_closed_to_caller():   # read through AKS run command, see runcommand.py
-                return self.kube_get_private(path, params, self._unreachable(conn["server"], unreachable.cause), parse)
+                return self.kube_get_private(path, params, self._unreachable(conn["server"], unreachable.cause), parse,
+                                             via_run_command)
             raise FactError(self._unreachable(conn["server"], unreachable.cause), fault=unreachable.fault)
         if response.status_code == 404:
             return None
@@ -180,6 +182,12 @@ class KubeFacts:
         return self.once("failing_pods", self._failing_pods)
 
     def _failing_pods(self):
+        found = self._failing_pods_listed()
+        if self.kube_through_run_command():   # lines: fetch the objects of the pods diagnosed one by one
+            found["pods"] = self.complete_failing(found["pods"])
+        return found
+
+    def _failing_pods_listed(self):
         request = self.request
         if request.namespace_given:
             pods, count = self._list_failing("/api/v1/namespaces/{}/pods".format(request.namespace))
@@ -215,14 +223,17 @@ class KubeFacts:
                     len(names) - len(unreadable), len(names))}
 
     def _list_failing(self, path):
-        """(failing pods, pods read) of one LIST, page by page."""
+        """(failing pods, pods read) of one LIST, page by page; through AKS run command, as lines (runcommand.py)."""
         from ..discovery import ACTIVE_PODS, PAGE_SIZE, read_page
+        parts = path.split("/")
+        namespace = parts[4] if len(parts) > 5 and parts[3] == "namespaces" else None
         pods, count, token = [], 0, None
         while True:
             params = {"fieldSelector": ACTIVE_PODS, "limit": str(PAGE_SIZE)}
             if token:
                 params["continue"] = token
-            found, token, read = self.kube_list_page(path, params, read_page)
+            found, token, read = self.kube_list_page(path, params, read_page,
+                                                     lambda: self.failing_via_run_command(path, namespace))
             pods += found
             count += read
             if not token:

@@ -185,9 +185,10 @@ class RunCommandFacts:
                                                  "API server is not reachable from here.)"}
         return {"via": "apiServer", "note": ""}
 
-    def kube_get_private(self, path, params, unreachable, parse=None):
-        """An API server that cannot be reached from here: read with kubectl through run command, said once on
-        stderr; with --no-run-command, the reads that needed it fail with what to do."""
+    def kube_get_private(self, path, params, unreachable, parse=None, read=None):
+        """An API server that cannot be reached from here: read with kubectl through run command (``read``, or
+        `kubectl get --raw`), said once on stderr; with --no-run-command, the reads that needed it fail with what
+        to do."""
         if not self.run_command_allowed():
             raise FactError("{}; or rerun without --no-run-command to read it with kubectl through AKS run "
                             "command".format(unreachable))
@@ -196,20 +197,33 @@ class RunCommandFacts:
             "The Kubernetes API server of cluster %s cannot be reached from here (%s): reading its objects with "
             "`kubectl get` through AKS run command (read-only; --no-run-command turns this off).", self.cluster_name,
             "private cluster" if self.private_api_server() else "authorized IP ranges") or True)
-        return self.kube_get_via_run_command(path, params, parse)
+        return read() if read else self.kube_get_via_run_command(path, params, parse)
 
     def kube_get_via_run_command(self, path, params=None, parse=None):
         """GET a Kubernetes API path with `kubectl get --raw` inside the cluster; None when not found."""
         from urllib.parse import urlencode
-
-        from .kube import kube_permission
         target = path + ("?" + urlencode(sorted(params.items())) if params else "")
-        run = self.run_command("kubectl get --raw {}".format(shlex.quote(target)))
+        return self._kubectl(path, "kubectl get --raw {}".format(shlex.quote(target)), parse or json.loads,
+                             "kubectl get --raw {}".format(path), "run this from a machine that reaches the API "
+                             "server")
+
+    def _kubectl(self, path, command, parse, what, narrow):
+        """Run a kubectl command; its output parsed, None when not found. ``path`` names the API path it reads
+        (for the RBAC permission it needs), ``narrow`` what to do when the output is cut at run command's limit."""
+        from ..discovery import RUN_COMMAND_OUTPUT_LIMIT, LinesCut
+        from .kube import kube_permission
+        run = self.run_command(command)
         logs = run.get("logs") or ""
         if run.get("exitCode") == 0:
             try:
-                return parse(logs) if parse else json.loads(logs)
+                return parse(logs)
+            except LinesCut:
+                raise
             except ValueError:
+                if len(logs.encode()) >= RUN_COMMAND_OUTPUT_LIMIT - 1024:   # cut where AKS stops
+                    raise FactError("the output of {} through AKS run command {} was cut at run command's {} KB "
+                                    "limit, so it cannot be read whole: {}".format(
+                                        what, run.get("id"), RUN_COMMAND_OUTPUT_LIMIT // 1024, narrow)) from None
                 raise FactError("kubectl in AKS run command {} returned an unreadable answer for {}".format(
                     run.get("id"), path)) from None
         if "(NotFound)" in logs:
@@ -218,5 +232,42 @@ class RunCommandFacts:
             raise FactError("the signed-in account may not read {} in the cluster (needs Kubernetes RBAC permission "
                             "to {}): {}".format(path, kube_permission(path), logs.strip().splitlines()[0][:300]), 403)
         first = logs.strip().splitlines()[0] if logs.strip() else run.get("reason") or "no output"
-        raise FactError("kubectl get --raw {} through AKS run command {} failed (exit code {}): {}".format(
-            path, run.get("id"), run.get("exitCode"), first[:200]))
+        raise FactError("{} through AKS run command {} failed (exit code {}): {}".format(
+            what, run.get("id"), run.get("exitCode"), first[:200]))
+
+    def failing_via_run_command(self, path, namespace=None):
+        """The failing pods of one LIST, as discovery.read_page answers a page: (pods, None, pods read). Through
+        run command the pods come as lines (see discovery.pod_lines_command): skeletons, until
+        ``complete_failing`` fetches the objects of the pods diagnosed one by one."""
+        from ..discovery import RUN_COMMAND_OUTPUT_LIMIT, LinesCut, parse_pod_lines, pod_lines_command
+        scope = "namespace " + namespace if namespace else "every namespace"
+        narrow = "pass --namespace <namespace> to search one namespace, or --pod <name> --namespace <namespace>"
+        try:
+            pods, read = self._kubectl(path, pod_lines_command(namespace), parse_pod_lines,
+                                       "the list of active pods in " + scope, narrow)
+        except LinesCut as cut:
+            limit = RUN_COMMAND_OUTPUT_LIMIT // 1024
+            raise FactError("{} of the {} active pods in {} wait on an image pull, more than the {} KB that AKS run "
+                            "command returns can list ({} listed): {}".format(
+                                cut.failing, cut.read, scope, limit, cut.printed, narrow)) from None
+        return pods, None, read
+
+    def complete_failing(self, pods):
+        """``pods`` with the skeletons of the groups' representatives (the pods diagnosed one by one) replaced by
+        their objects, read in one command; a pod deleted since it was listed is dropped."""
+        from ..discovery import REPORTED_GROUPS, SKELETON, group_failing, objects_command, parse_objects
+        wanted = [pod for pod, _ in group_failing(pods)[:REPORTED_GROUPS] if pod.get(SKELETON)]
+        if not wanted:
+            return pods
+        first = wanted[0]["metadata"]   # for the permission a refusal names: get pods in its namespace
+        found = self._kubectl("/api/v1/namespaces/{}/pods/{}".format(first.get("namespace"), first.get("name")),
+                              objects_command(wanted), parse_objects,
+                              "the objects of the failing pods", "pass --pod <name> --namespace <namespace>")
+        by_name = {_key(p): p for p in found or []}
+        gone = {_key(p) for p in wanted} - set(by_name)
+        return [by_name.get(_key(p), p) if p.get(SKELETON) else p for p in pods if _key(p) not in gone]
+
+
+def _key(pod):
+    meta = pod.get("metadata") or {}
+    return meta.get("namespace"), meta.get("name")

@@ -40,14 +40,6 @@ def _who(ctx, principal_id):
     return "principal {}".format(principal_id)
 
 
-def registry_of(ctx, registry_id, mode=None):
-    """The registry as the diagnosis read it (no new read), or the little the evidence says about it."""
-    for registry in ctx.facts.registries():
-        if same_id(registry.get("id"), registry_id):
-            return registry
-    return {"id": registry_id, "name": id_name(registry_id), "properties": {"roleAssignmentMode": mode}}
-
-
 def pull_role_change(ctx, principal_id, registry, repositories=None):
     """Grant the pull role of the registry's permission mode to one principal at the registry: AcrPull, or on an
     ABAC registry Container Registry Repository Reader (for ``repositories`` only, when given, through the
@@ -172,23 +164,25 @@ def _create_role_assignment(ctx, registry, role_id, role_name, principal_id, who
 def grant_pull_role(finding, ctx):
     """C1.S1 / X.abac: the identity the nodes pull with holds no pull role on the registry (or, on an ABAC
     registry, none for the image's repository)."""
-    evidence = finding.evidence
-    principal_id, registry_id = evidence.get("principalId"), evidence.get("registryId")
-    if not principal_id or not registry_id:
+    decision = finding.decision
+    if decision is None or decision.reason not in GRANTABLE:
         return None     # the service principal does not exist: a new one must be made by hand
-    registry = registry_of(ctx, registry_id, evidence.get("roleAssignmentMode"))
-    return pull_role_change(ctx, principal_id, registry, list(evidence.get("uncoveredRepositories") or ()))
+    return pull_role_change(ctx, decision.params["principal_id"], decision.params["registry"],
+                            list(decision.params.get("uncovered") or ()))
+
+
+# The reasons of acr-role-assignment a pull role assignment fixes.
+GRANTABLE = ("no-role", "abac-no-role", "abac-uncovered")
 
 
 @remedy("sp-role-principal")
 def grant_current_identity(finding, ctx):
     """C1.S3: the registry's pull roles point at an earlier service principal; grant one to the current identity
     (the old assignments are left for a person to remove)."""
-    current = finding.evidence.get("currentPrincipal") or {}
-    registry_id = finding.evidence.get("registryId")
-    if not current.get("objectId") or not registry_id:
+    decision = finding.decision
+    if decision is None or decision.reason != "stale" or not decision.params["principal_id"]:
         return None
-    return pull_role_change(ctx, current["objectId"], registry_of(ctx, registry_id))
+    return pull_role_change(ctx, decision.params["principal_id"], decision.params["registry"])
 
 
 @remedy("kubelet-identity-vmss")

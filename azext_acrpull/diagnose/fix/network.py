@@ -51,18 +51,20 @@ def allow_egress(finding, ctx):
     """Add the cluster's missing egress IPs to the registry's IP rules; when public access is Disabled, switch it
     to selected networks first (the plan says so). Never for a registry with private endpoints, where the private
     path is what is broken (see private-dns-link), nor for a firewall or appliance whose address is unknown."""
-    evidence = finding.evidence
+    decision = finding.decision
+    if decision is None or decision.reason not in ("disabled", "missing"):
+        return None
     registry = _registry(ctx, finding)
     if registry is None or (registry.get("sku") or {}).get("name") != "Premium":
         return None     # IP rules need the Premium SKU: a person decides on an upgrade
     props = registry.get("properties") or {}
-    disabled = (evidence.get("publicNetworkAccess") or "Enabled") != "Enabled"
+    disabled = decision.reason == "disabled"
     if disabled:
         if props.get("privateEndpointConnections"):
             return None
-        ips = list(evidence.get("egressAddresses") or ())
+        ips = list(decision.params["egress"].addresses)
     else:
-        ips = list(evidence.get("missing") or ())
+        ips = list(decision.params["missing"])
     if not ips:
         return None
     name, rid = registry["name"], parse_resource_id(registry["id"])
@@ -120,18 +122,15 @@ def link_or_records(finding, ctx):
     """Link the zone that holds the registry's records to the VNet the nodes resolve names in (registration
     disabled), or create its missing A records. A zone that does not exist, records that point elsewhere, endpoints
     waiting for approval: printed as steps."""
-    evidence = finding.evidence
-    zone_id = evidence.get("zoneId")
-    if not zone_id:
+    decision = finding.decision
+    if decision is None:
         return None
-    if "linkedVnets" in evidence and "records" not in evidence:
-        vnet_id = evidence.get("resolverVnetId")
-        return _link_change(ctx, zone_id, vnet_id) if vnet_id else None
-    expected, records = evidence.get("expected") or {}, evidence.get("records") or {}
-    missing = {host: list(ips) for host, ips in expected.items() if ips and records.get(host) is None}
-    if not missing or len(evidence.get("problems") or ()) != len(missing):
+    if decision.reason == "not-linked":
+        vnet_id = decision.params["resolver"].vnet_id
+        return _link_change(ctx, decision.params["zone"]["id"], vnet_id) if vnet_id else None
+    if decision.reason != "records" or not decision.params["missing"] or not decision.params["only_missing"]:
         return None     # wrong records or a broken link: a person looks at who else relies on them
-    return _records_change(ctx, zone_id, missing)
+    return _records_change(ctx, decision.params["zone"]["id"], dict(decision.params["missing"]))
 
 
 def _link_change(ctx, zone_id, vnet_id):

@@ -136,6 +136,16 @@ def discover_private():
     return w
 
 
+@scenario("discover-private-partial-rbac", "A private cluster with the pods of discover-stuck, read by a caller whose "
+                                           "Kubernetes RBAC lets it read pods in some namespaces only, and no events.")
+def discover_private_partial_rbac():
+    w, cluster = _world("discover-private-partial-rbac", pull_role=False, newer_kubelet=True)
+    nb.make_private(w, cluster)
+    w.kube[cluster["properties"]["fqdn"].lower()]["readable"] = {"pods": ["default", "shop", "batch", "ops"],
+                                                                 "events": []}
+    return w
+
+
 @scenario("discover-authorized-ips", "A cluster whose API server accepts only authorized IP ranges that exclude the "
                                      "machine running az, with the pods of discover-stuck.")
 def discover_authorized_ips():
@@ -167,3 +177,48 @@ def demo_stuck():
                   node=node, deployment="web")
         pull_failure(w, cluster, web, "web", article_text("C1", image, "shop/web"))
     return w
+
+
+@scenario("discover-private-large", "A private cluster with the pods of discover-stuck among 3,000 running pods: a "
+                                    "LIST of the active pods is several MB, more than AKS run command returns.")
+def discover_private_large():
+    w, cluster = _world("discover-private-large", pull_role=False)
+    nb.make_private(w, cluster)
+    bulk(w, cluster, 3000)
+    return w
+
+
+@scenario("discover-private-flood", "A private cluster where 3,000 pods of 100 Deployments in 10 namespaces wait on "
+                                    "an image pull: more than AKS run command's output can list at once.")
+def discover_private_flood():
+    w, cluster = _world("discover-private-flood", pull_role=False, failing=False)
+    nb.make_private(w, cluster)
+    bulk(w, cluster, 3000, failing=True)
+    return w
+
+
+def bulk(w, cluster, count, failing=False):
+    """``count`` pods of 100 Deployments (one image each) in 10 namespaces, running or waiting on a pull of the
+    image, cheaply: copies of one pod, renamed."""
+    import copy
+    node = node_name(w, cluster, "userpool")
+    containers = [{"name": "app", "image": LOGIN + "/svc:1.0"},
+                  {"name": "proxy", "image": "mcr.microsoft.com/oss/envoyproxy/envoy:v1.31"}]
+    model = pod(w, cluster, "bulk-model", containers, namespace="load-0", node=node, deployment="bulk")
+    objects = w.kube[cluster["properties"]["fqdn"].lower()]["objects"]
+    del objects["/api/v1/namespaces/load-0/pods/bulk-model"]
+    if failing:
+        model["status"]["phase"] = "Pending"
+        model["status"]["containerStatuses"][0].update(ready=False, started=False, state={"waiting": {
+            "reason": "ImagePullBackOff", "message": 'Back-off pulling image "{}"'.format(containers[0]["image"])}})
+    for i in range(count):
+        item = copy.deepcopy(model)
+        namespace, deployment = "load-{}".format(i % 10), "svc-{:02d}".format(i % 100)
+        image = "{}/{}:1.0".format(LOGIN, deployment)
+        item["metadata"].update(name="{}-7d4b9c-{:05d}".format(deployment, i), namespace=namespace,
+                                uid="bulk-{:05d}".format(i), labels={"app": deployment})
+        item["spec"]["containers"][0]["image"] = item["status"]["containerStatuses"][0]["image"] = image
+        if failing:
+            item["status"]["containerStatuses"][0]["state"]["waiting"]["message"] = \
+                'Back-off pulling image "{}"'.format(image)
+        objects["/api/v1/namespaces/{}/pods/{}".format(namespace, item["metadata"]["name"])] = item
