@@ -148,10 +148,12 @@ def scan(data, checks, acr=None, check_ids=None, acr_suffix=".azurecr.io", progr
                                   group="run", acr_suffix=acr_suffix)
         return FleetFacts(data, cluster, request)
 
-    # A cluster's facts live while its checks run, not for the whole scan: the membership look-up works each
-    # cluster's out and lets it go, and the scan makes them again.
+    # A cluster's facts live while its checks run, not for the whole scan: the membership and cache rule look-ups
+    # work each cluster's out and let it go, and the scan makes them again.
     if "member_groups" in facts_read(checks):
         _prefetch_memberships(data, (facts_of(c) for c in clusters))
+    if "registry_cache_rules" in facts_read(checks):
+        _prefetch_cache_rules(data, (facts_of(c) for c in clusters))
     total = len(clusters)
     for done, cluster in enumerate(clusters):
         facts = facts_of(cluster)
@@ -180,6 +182,20 @@ def _prefetch_memberships(data, every):
             wanted.append(identity["objectId"])
     if wanted:
         data.prefetch_member_groups(wanted)
+
+
+def _prefetch_cache_rules(data, every):
+    """The cache rules (and credential sets) of the registries the clusters in scope pull from, read concurrently
+    before the clusters are judged one by one: the work grows with registries, never with clusters. ``every`` yields
+    each cluster's facts."""
+    wanted = set()
+    for facts in every:
+        try:
+            wanted |= {r["id"] for r in facts.registries()}
+        except FactError:
+            continue
+    if wanted:
+        data.prefetch_registry_children(wanted)
 
 
 def _cluster_findings(checks, facts):

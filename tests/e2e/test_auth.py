@@ -119,6 +119,23 @@ def test_an_unreadable_audit_log_leaves_the_verdict_and_says_so(scenario):
     assert [r["status"] for r in _audit_reads(sc)] == [403]
 
 
+@pytest.mark.parametrize("name, status", [("auth-group-joined-minutes-ago", "Warning"),
+                                          ("auth-group-joined-long-ago", "Pass"),
+                                          ("auth-group-joined-audit-denied", "Pass")])
+def test_fleet_reads_the_recent_joins_once_for_the_scan(scenario, name, status):
+    sc = scenario(name)
+    sc.sim.clear_log()
+    result = sc.az("aks", "diagnose-pull", "fleet", "--acr", "myacr", "--checks", "acr-role-assignment", "-o", "json")
+    assert result.rc == 0 and "Traceback" not in result.stderr, result
+    (f,) = [f for f in result.json() if f["checkId"] == "acr-role-assignment"]
+    assert f["status"] == status, f
+    if name.endswith("denied"):
+        assert "AuditLog.Read.All" in f["evidence"]["groupJoinsUnread"]
+    else:
+        assert [bool(j["joinedAt"]) for j in f["evidence"]["groupJoins"]] == [status == "Warning"]
+    assert not sc.sim.writes() and not sc.sim.unknown()
+
+
 def test_a_direct_grant_needs_no_audit_log(scenario):
     sc = scenario("mi-healthy")
     findings, _ = check_auth(sc, "--acr", "myacr", "--checks", "acr-role-assignment")

@@ -81,6 +81,13 @@ def test_list_checks_shows_the_new_ids(azenv):
     assert articles["node-disk-pressure"] == "B.disk" and articles["pod-admission"] == "B.admission"
     ids = [c["checkId"] for c in listed]
     assert ids.index("pull-rate-limit") < ids.index("pod-admission") < ids.index("node-disk-pressure")
+    # Behaviours added to existing checks keep their article (the contract's value) and name their keys in the
+    # description list-checks shows.
+    described = {c["checkId"]: c["description"] for c in listed}
+    assert articles["acr-role-assignment"] == "C1.S1,X.abac"
+    assert "B.wi:" in described["acr-role-assignment"] and "B.recent:" in described["acr-role-assignment"]
+    assert "B.purge" in described["image-manifest"] and "B.cache" in described["image-manifest"]
+    assert "once per registry" in described["artifact-cache-rule"]
 
 
 # -- B.cache: artifact cache rules ------------------------------------------------------------------------------------
@@ -244,7 +251,9 @@ def test_an_index_with_its_children_passes(scenario):
     assert len(heads) == 2, heads    # without a pod, both pools may run it: both children are checked
 
 
-def test_fleet_judges_cache_rules_from_resource_graph(scenario):
+def test_fleet_judges_cache_rules_listed_once_from_arm(scenario):
+    """Resource Graph does not index cache rules or credential sets: fleet lists them through ARM, once for the
+    registry."""
     sc = scenario("cache-docker-hub-anonymous")
     sc.sim.clear_log()
     result = sc.az("aks", "diagnose-pull", "fleet", "--checks", "artifact-cache-rule", "-o", "json")
@@ -253,6 +262,6 @@ def test_fleet_judges_cache_rules_from_resource_graph(scenario):
     docker = rules["registry myacr (cache rule dockerhub-library)"]
     assert docker["status"] == "Warning" and docker["cluster"].endswith("/managedClusters/aks1"), docker
     assert rules["registry myacr (cache rule mcr-dotnet)"]["status"] == "Pass"
-    # from the bulk read: no per-registry ARM read of cache rules or credential sets
-    assert not [e for e in sc.sim.log if "/cacherules" in e["path"].lower() or "/credentialsets" in
-                e["path"].lower()], sc.sim.log
+    reads = sorted((e["method"], e["path"].rsplit("/", 1)[-1], e["status"]) for e in sc.sim.log
+                   if e["path"].lower().endswith(("/cacherules", "/credentialsets")))
+    assert reads == [("GET", "cacheRules", 200), ("GET", "credentialSets", 200)], reads

@@ -145,9 +145,14 @@ def test_requests_grow_with_pages_not_clusters(fleet_env):
     assert all(e["method"] == "POST" and e["status"] == 200 for e in arg), arg
     # A handful of queries, one page each here; nothing read per cluster.
     assert len(arg) <= 9, [e["path"] for e in log]
+    children = [e["path"].lower() for e in log if e["path"].lower().endswith(("/cacherules", "/credentialsets"))]
     per_cluster = [e for e in log if e["host"] == "management.azure.com" and e["path"] != ARG_PATH
-                   and "/privatednszones/" not in e["path"].lower() and e["path"] != "/subscriptions"]
+                   and "/privatednszones/" not in e["path"].lower() and e["path"] != "/subscriptions"
+                   and e["path"].lower() not in children]
     assert not per_cluster, per_cluster
+    # Cache rules are not in Resource Graph: one ARM LIST per registry the clusters pull from (five clusters pull
+    # from contosoacr, two from contosoprivate; none from contosoarchive), credential sets only where rules exist.
+    assert sorted(children) == sorted(registry_id(r).lower() + "/cacherules" for r in (REGISTRY, PRIVATE_REGISTRY))
     dns = [e for e in log if "/privatednszones/" in e["path"].lower()]
     assert len(dns) <= 1, dns            # record sets: once per zone
     graph = [e for e in log if e["host"] == "graph.microsoft.com"]
@@ -338,6 +343,32 @@ def test_shared_registry_blames_only_the_cluster_tied_to_an_old_principal(azenv)
         assert stale["roleAssignmentId"] not in f["message"] or f is tied
     lookups = [e for e in azenv.sim.log if e["path"] == "/v1.0/directoryObjects/getByIds"]
     assert len(lookups) <= 1, lookups
+
+
+def test_cache_rules_of_a_shared_registry_are_listed_once_for_every_cluster(azenv):
+    """Cache rules and credential sets are not in Resource Graph: fleet lists them through ARM once per registry
+    the clusters pull from (four clusters here), and judges every cluster's rules from that one list."""
+    from tests.simulator.registry_content import cache_rule, credential_set
+    world = build("fleet-shared-registry")
+    registry = next(r for k, r in world.arm.items() if k.endswith("/registries/sharedacr"))
+    unhealthy = credential_set(world, registry, "dockerhub", "docker.io", health="Unhealthy",
+                               error=("KeyVaultSecretRetrievalFailed", "The secret was not found."))
+    cache_rule(world, registry, "dockerhub-library", "docker.io/library/*", "library/*", unhealthy["id"])
+    azenv.load(world)
+    try:
+        findings, _ = fleet(azenv, "--acr", "sharedacr", "--checks", "artifact-cache-rule")
+        assert_safe(azenv)
+        reads = collections.Counter((e["method"], e["path"].rsplit("/", 1)[-1]) for e in azenv.sim.log
+                                    if e["path"].lower().endswith(("/cacherules", "/credentialsets")))
+    finally:
+        azenv.load(World())
+    rules = [f for f in findings if f["checkId"] == "artifact-cache-rule"]
+    assert sorted(f["cluster"].rsplit("/", 1)[-1] for f in rules) == ["aks-team-a", "aks-team-b", "aks-team-c",
+                                                                       "aks-team-d"]
+    assert {(f["target"], f["status"]) for f in rules} == {("registry sharedacr (cache rule dockerhub-library)",
+                                                            "Warning")}, rules
+    assert all("dockerhub is Unhealthy" in f["message"] for f in rules)
+    assert reads == {("GET", "cacheRules"): 1, ("GET", "credentialSets"): 1}, reads
 
 
 @pytest.mark.parametrize("kind", ["429", "500", "503", "403", "broken-json", "slow"])

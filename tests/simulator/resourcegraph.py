@@ -33,11 +33,12 @@ COLUMNS = (("id", "VARCHAR"), ("name", "VARCHAR"), ("type", "VARCHAR"), ("tenant
            ("extendedLocation", "JSON"))
 TABLES = ("resources", "resourcecontainers", "authorizationresources")
 # Child types that Resource Graph lists as rows of their own; other children (subnets, peerings, DNS
-# record sets, NSG rules) live only inside their parent's properties or are not in Resource Graph.
+# record sets, NSG rules) live only inside their parent's properties or are not in Resource Graph. Of a
+# registry's children, Resource Graph's list of supported types (the `resources` table) names replications,
+# webhooks, tasks, task runs, agent pools and build tasks, not cache rules or credential sets: those are read
+# through ARM.
 CHILD_TYPES = {"microsoft.network/privatednszones/virtualnetworklinks",
                "microsoft.containerregistry/registries/replications",
-               "microsoft.containerregistry/registries/cacherules",
-               "microsoft.containerregistry/registries/credentialsets",
                "microsoft.containerservice/managedclusters/agentpools"}
 DEFAULT_QUOTA = (15, 5.0)
 

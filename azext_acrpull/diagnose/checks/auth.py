@@ -45,7 +45,10 @@ MANAGED_IDENTITY = "ManagedIdentity"
 @check("acr-role-assignment", "C1.S1,X.abac", "The cluster's pull identity holds a pull role on the registry",
        "Evaluates every role assignment that applies to the registry (inherited ones included) for the kubelet "
        "identity or service principal, by what the role grants (actions, notActions, wildcards), and on ABAC "
-       "registries by repository permissions and conditions.", groups=("auth",),
+       "registries by repository permissions and conditions. B.wi: when the role is held instead by the workload "
+       "identity a failing pod's service account names (azure.workload.identity/client-id), the Fail says so. "
+       "B.recent: a role assigned, or reached through a group the identity joined (Microsoft Entra audit log), less "
+       "than 30 minutes ago is a Warning.", groups=("auth",),
        needs=("directory_objects", "image_entries", "member_groups", "pull_identity", "registries", "registry_lookups",
               "role_assignments", "role_definition"),
        optional=("diagnosed_pods", "group_joins", "service_account", "service_principal"))

@@ -255,7 +255,8 @@ def judge_rule(registry, rule, credential_sets, served=None, vaults=None):
        "granting getSecret on an RBAC vault, no access policy with get on secrets otherwise), Warning for a Docker "
        "Hub upstream without credential set (rate limited), a vault that cannot be read "
        "or a health the API does not report; Skipped when no rule serves the image. Without an image, and in fleet, "
-       "every rule of the registry is judged at Warning level.", groups=("image",),
+       "every rule of the registry is judged at Warning level (fleet lists the rules through ARM, once per "
+       "registry: Resource Graph does not index them).", groups=("image",),
        needs=("image_entries", "member_groups", "registries", "registry_cache_rules", "registry_credential_sets",
               "role_assignments", "role_definition"),
        optional=("image_registry", "key_vault"))

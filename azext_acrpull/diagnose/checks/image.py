@@ -280,8 +280,11 @@ def _reference_one(chk, facts, entry):
 @check("image-manifest", "C2.S1", "The repository and the tag or digest exist in the registry",
        "Reads the image's manifest through the registry's data plane with the signed-in account's own login "
        "(Entra ID token exchange, as az acr login does); on a missing tag names the closest existing tags, on a "
-       "missing repository the closest repositories. Needs pull permission on the registry and a network the "
-       "registry's firewall allows.", groups=("image",),
+       "missing repository the closest repositories; for an index, HEADs each child manifest the node pools need "
+       "(B.purge). An image an artifact cache rule serves that the registry does not hold yet is a Warning naming "
+       "the rule (ACR fetches it from the upstream on the first pull; see artifact-cache-rule, B.cache), never a "
+       "Fail. Needs pull permission on the registry and a network the registry's firewall allows.",
+       groups=("image",),
        needs=("diagnosed_pod", "image_entries", "image_registry", "node_pool_platforms", "registry_manifest",
               "registry_manifest_present", "registry_repositories", "registry_tags"),
        optional=("registry_cache_rules",))

@@ -32,8 +32,9 @@ logger = get_logger(__name__)
 CLUSTER = "microsoft.containerservice/managedclusters"
 REGISTRY = "microsoft.containerregistry/registries"
 REPLICATION = "microsoft.containerregistry/registries/replications"
-CACHE_RULE = "microsoft.containerregistry/registries/cacherules"
-CREDENTIAL_SET = "microsoft.containerregistry/registries/credentialsets"
+# A registry's cache rules and credential sets are not in Resource Graph (its `resources` table lists a registry's
+# replications, webhooks and tasks, not these): they are ARM child collections, listed once per registry.
+REGISTRY_CHILDREN = {"cacheRules": "cache rules", "credentialSets": "credential sets"}
 VMSS = "microsoft.compute/virtualmachinescalesets"
 IDENTITY = "microsoft.managedidentity/userassignedidentities"
 ZONE = "microsoft.network/privatednszones"
@@ -46,8 +47,8 @@ QUERIES = {
     "clusters": "resources\n| where type =~ '{}'\n| project {}\n| order by id asc".format(CLUSTER, _COLUMNS),
     "subscriptions": "resourcecontainers\n| where type =~ 'microsoft.resources/subscriptions'\n"
                      "| project id, name, subscriptionId, tenantId, properties\n| order by id asc",
-    "registries": "resources\n| where type in~ ('{}', '{}', '{}', '{}')\n| project {}\n| order by id asc".format(
-        REGISTRY, REPLICATION, CACHE_RULE, CREDENTIAL_SET, _COLUMNS),
+    "registries": "resources\n| where type in~ ('{}', '{}')\n| project {}\n| order by id asc".format(
+        REGISTRY, REPLICATION, _COLUMNS),
     "role definitions": "authorizationresources\n| where type =~ 'microsoft.authorization/roledefinitions'\n"
                         "| project id, name, type, properties\n| order by id asc",
     # Only scopes that can hold a registry matter: the root, management groups, subscriptions, resource groups,
@@ -155,7 +156,6 @@ class FleetData:
         self.registries = {}             # id (lower) -> row
         self.registries_by_name = {}     # name (lower) -> [rows]
         self.replications = {}           # registry id (lower) -> [rows]
-        self.registry_children = {}      # (registry id (lower), "cacherules" | "credentialsets") -> [rows]
         self.definitions = {}            # role definition guid (lower) -> row
         self.assignments = []
         self.assignments_by_scope = {}   # scope (lower) -> [rows]
@@ -280,10 +280,6 @@ class FleetData:
             kind = (row.get("type") or "").lower()
             if kind == REPLICATION:
                 self.replications.setdefault(_low(row["id"].split("/replications/")[0]), []).append(row)
-            elif kind in (CACHE_RULE, CREDENTIAL_SET):
-                child = kind.rsplit("/", 1)[1]
-                parent = row["id"][:row["id"].lower().index("/" + child + "/")]
-                self.registry_children.setdefault((_low(parent), child), []).append(row)
             else:
                 self.registries[_low(row["id"])] = row
                 self.registries_by_name.setdefault(row["name"].lower(), []).append(row)
@@ -514,6 +510,38 @@ class FleetData:
         """Does a group hold a role that applies at this registry?"""
         return self.assignments_for_scope(registry_id).any_group()
 
+    # -- a registry's cache rules and credential sets, once per registry ------------------------------------------
+    def registry_children(self, registry_id, child):
+        """A registry's ``cacheRules`` or ``credentialSets`` (ARM's list, paged), read once for the whole scan
+        however many clusters pull from the registry."""
+        return self.once(("registry children", _low(registry_id), child),
+                         lambda: self._registry_children(registry_id, child))
+
+    def _registry_children(self, registry_id, child):
+        from .arm import REGISTRY_API
+        url = "{}{}/{}?api-version={}".format(self.rest.arm, registry_id, child, REGISTRY_API)
+        rows = []
+        while url:
+            status, _, body = self.rest.send("GET", url, self.rest.arm_resource, kind="arm")
+            if status != 200 or not isinstance(body, dict):
+                from .sdk import explain
+                raise explain(_HttpStatus(status, body), "the {} of registry {}".format(
+                    REGISTRY_CHILDREN[child], id_name(registry_id)),
+                    "Microsoft.ContainerRegistry/registries/{}/read".format(child))
+            rows += body.get("value") or []
+            url = body.get("nextLink")
+        return rows
+
+    def prefetch_registry_children(self, registry_ids):
+        """The cache rules of these registries, then the credential sets of those that have rules, concurrently
+        (as the bulk reads are): one LIST of each per registry, never per cluster."""
+        ids = sorted({_low(r) for r in registry_ids})
+        with ThreadPoolExecutor(max_workers=10, thread_name_prefix="acrpull-arm") as pool:
+            list(pool.map(lambda r: self._quietly(lambda: self.registry_children(r, "cacheRules")), ids))
+            with_rules = [r for r in ids if self._done.get(("registry children", r, "cacheRules"), (False,))[0]
+                          and self._done[("registry children", r, "cacheRules")][1]]
+            list(pool.map(lambda r: self._quietly(lambda: self.registry_children(r, "credentialSets")), with_rules))
+
     # -- private DNS record sets, once per zone and type ------------------------------------------------
     def record_sets(self, zone_id, record_type):
         return self.once(("records", _low(zone_id), record_type.upper()),
@@ -694,11 +722,12 @@ class FleetFacts(NetworkFacts, GraphFacts, Facts):
         return []
 
     def registry_cache_rules(self, registry):
-        """The registry's cache rules as Resource Graph lists them (rows of their own, like replications)."""
-        return list(self.data.registry_children.get((_low(registry["id"]), "cacherules"), []))
+        """The registry's cache rules: ARM's list, read once per registry for the whole scan (not in Resource
+        Graph)."""
+        return list(self.data.registry_children(registry["id"], "cacheRules"))
 
     def registry_credential_sets(self, registry):
-        return list(self.data.registry_children.get((_low(registry["id"]), "credentialsets"), []))
+        return list(self.data.registry_children(registry["id"], "credentialSets"))
 
     def registry_replications(self, registry):
         if ((registry.get("sku") or {}).get("name") or "").lower() != "premium":
