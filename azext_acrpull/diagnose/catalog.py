@@ -12,6 +12,7 @@ from .checks import (
     cache,
     dns_link,
     egress,
+    endpoint_policy,
     health,
     identity,
     image,
@@ -49,6 +50,7 @@ CATALOG_LINES = (
     cache.artifact_cache_rule,
     admission.pod_admission,
     node.node_disk_pressure,
+    endpoint_policy.subnet_endpoint_policy,
 )
 
 

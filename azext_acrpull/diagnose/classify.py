@@ -15,9 +15,10 @@ kubelet tried and only one of them is the real story:
    The node's own disk (``no space left on device``, B.disk) and an admission webhook's refusal
    (B.admission) come here too: neither is a registry answer.
 3. Definitive registry answers: an artifact cache rule's upstream refusing or throttling (B.cache),
-   a child manifest of an index that is gone (B.purge), not found (C2), 403 / firewall / storage
-   AuthorizationFailure (C3), credentials rejected, i.e. an oauth-token 401 or ``requested access to
-   the resource is denied`` (C1), throttling (B.throttle).
+   a child manifest of an index that is gone (B.purge), not found (C2), the registry's storage
+   refusing the node subnet with AuthorizationFailure (B.sep), 403 / firewall (C3), credentials
+   rejected, i.e. an oauth-token 401 or ``requested access to the resource is denied`` (C1),
+   throttling (B.throttle).
 4. Transport failures: TLS (X.tls), then DNS, the data path (a blob or data-endpoint host that
    cuts or times out the layer download after the token succeeded: B.fqdn), timeouts, EOF, refused
    connections (C4), and a pull that containerd gave up on (``context canceled``,
@@ -48,7 +49,7 @@ from dataclasses import dataclass
 from .reference import KNOWN_ACR_SUFFIXES, login_server_problem
 
 CAUSES = ("C1", "C2", "C3", "C4", "C5", "X.arch", "X.qps", "X.tls", "B.cache", "B.throttle", "B.slow", "B.disk",
-          "B.purge", "B.fqdn", "B.proxy", "B.admission", "unknown")
+          "B.purge", "B.fqdn", "B.proxy", "B.admission", "B.sep", "unknown")
 WAITING_REASONS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
                    "RegistryUnavailable", "ImageInspectError")
 
@@ -86,7 +87,9 @@ _TOKEN_STATUS = re.compile(r"failed to fetch (?P<token>oauth|anonymous) token: "
 _STATUS_401 = re.compile(r"\b401 Unauthorized\b|\bstatus(?: code)?:? 401\b", re.I)
 _STATUS_403 = re.compile(r"\b403 Forbidden\b|\bHTTP 403\b|\bstatus(?: code)?:? 403\b", re.I)
 _FIREWALL = re.compile(r"client with IP '?(?P<ip>[^'\s]+?)'? is not allowed access", re.I)
-_STORAGE_403 = re.compile(r"AuthorizationFailure")
+# Azure Storage refusing the layer download (error code AuthorizationFailure, whose message containerd quotes as the
+# response status): from a node subnet, a service endpoint policy that does not list the registry's storage (B.sep).
+_STORAGE_403 = re.compile(r"AuthorizationFailure|\b403 This request is not authorized to perform this operation")
 _PRIVATELINK_CERT = re.compile(r"certificate is valid for (?P<valid>.+?), not "
                                r"(?P<host>[\w.-]+\.privatelink\.azurecr\.[a-z]+)", re.I)
 _TLS_TIMEOUT = re.compile(r"TLS handshake timeout", re.I)
@@ -283,8 +286,8 @@ def _registry_answer(text):
         return Classification("C3", "the registry's firewall does not allow the node's IP {}".format(firewall["ip"]),
                               token=_token(text, "403"))
     if _STORAGE_403.search(text):
-        return Classification("C3", "the storage behind the registry answered 403 AuthorizationFailure: a network rule "
-                                    "or service endpoint policy blocks the layer downloads")
+        return Classification("B.sep", "the storage behind the registry answered 403 AuthorizationFailure: a service "
+                                       "endpoint policy on the node subnet blocks the layer downloads")
     token = _token(text, "403")
     if token or _STATUS_403.search(text):
         return Classification("C3", "the registry answered 403 Forbidden: a network rule (firewall, private endpoint, "

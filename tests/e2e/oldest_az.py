@@ -37,6 +37,8 @@ PER_CHECK = {
     "pod-admission": "tests/e2e/test_beyond_pull.py::test_admission_refusals_fail_per_workload_without_pod",
     "node-disk-pressure":
         "tests/e2e/test_beyond_pull.py::test_a_node_short_of_disk_fails_with_the_pool_and_a_bigger_disk",
+    "subnet-endpoint-policy":
+        "tests/e2e/test_network.py::test_a_storage_policy_on_the_node_subnet_fails_with_the_pods_403_and_detaches_it",
 }
 
 # What every az must do besides the checks: install, help, output formats, bad arguments, writes, fleet.

@@ -23,7 +23,7 @@ from tests.simulator.world import SUBSCRIPTION, World
 
 FLEET_CHECKS = ("registry-lookup", "acr-role-assignment", "sp-credential-expiry", "sp-role-principal",
                 "kubelet-identity-vmss", "acr-network-rules", "private-dns-link", "vnet-peering", "egress-path",
-                "registry-arm-audience", "registry-tenant", "artifact-cache-rule")
+                "registry-arm-audience", "registry-tenant", "artifact-cache-rule", "subnet-endpoint-policy")
 KEYS = ("checkId", "target", "status", "message", "remediation")
 ARG_PATH = "/providers/Microsoft.ResourceGraph/resources"
 

@@ -2,7 +2,15 @@
 as seen from where az runs, and the look from inside the cluster through AKS run command."""
 import pytest
 
-from tests.simulator.scenarios.network import FIREWALL_PUBLIC_IP, HUB_SUB, PRIVATE_PULL_PASSWORD, lb_ip
+from tests.simulator import resourcegraph
+from tests.simulator.scenarios.network import (
+    DATA_ACCOUNT,
+    FIREWALL_PUBLIC_IP,
+    HUB_SUB,
+    PRIVATE_PULL_PASSWORD,
+    SEP_IMAGE,
+    lb_ip,
+)
 from tests.simulator.server import Fault
 from tests.simulator.world import SUBSCRIPTION
 
@@ -69,7 +77,7 @@ def test_network_verdicts(scenario, name):
     sc, findings, _ = network(scenario, name)
     got = tuple(sc.status_of(findings, c)["status"] for c in NETWORK)
     assert got == EXPECTED[name], [(f["checkId"], f["status"], f["message"]) for f in findings]
-    assert {f["checkId"] for f in findings} == set(NETWORK) | {"cluster-pull-probe"}
+    assert {f["checkId"] for f in findings} == set(NETWORK) | {"cluster-pull-probe", "subnet-endpoint-policy"}
     check_contract(sc, findings)
     assert not [e for e in sc.sim.log if e["path"].lower().endswith("/runcommand")], "run command without --probe"
 
@@ -464,3 +472,87 @@ def test_check_network_help_and_catalog(scenario):
     assert articles["egress-path"] == "C4.S2,X.tls,M.nsg,M.fw,B.fqdn,B.proxy"
     assert articles["cluster-pull-probe"] == "S0.checkacr"
     assert articles["registry-health"] == "S0.health"
+
+
+# -- B.sep a service endpoint policy on the node subnet ---------------------------------------------------
+SEP_POLICY = "/subscriptions/{}/resourceGroups/rg-net/providers/Microsoft.Network/serviceEndpointPolicies/" \
+             "sep-contoso-data".format(SUBSCRIPTION)
+NODE_SUBNET = SPOKE + "/subnets/aks-nodes"
+
+
+def _policy_reads(sc):
+    return [e for e in sc.sim.log if e["method"] == "GET" and "/serviceendpointpolicies/" in e["path"].lower()]
+
+
+def _sep(sc, *args):
+    findings, result = sc.diagnose(*args, command="check-network")
+    check_contract(sc, findings)
+    return sc.status_of(findings, "subnet-endpoint-policy"), findings, result
+
+
+def test_a_storage_policy_on_the_node_subnet_fails_with_the_pods_403_and_detaches_it(scenario):
+    sc = scenario("net-sep-storage-blocked")
+    f, findings, result = _sep(sc, "--pod", "web", "--namespace", "default")
+    assert (f["status"], f["target"], f["article"]) == ("Fail", "registry myacr", "B.sep"), f
+    assert "Node subnet aks-nodes of pool(s) nodepool1" in f["message"] and "sep-contoso-data" in f["message"]
+    assert DATA_ACCOUNT in f["message"] and "403 AuthorizationFailure" in f["message"]
+    assert "Container app of pod default/web pulling {}".format(SEP_IMAGE) in f["message"]
+    # the policy is shared with the VMs' subnet: it is detached from the node subnet, never deleted
+    assert f["remediation"].startswith("Take the Storage service endpoint policy off the node subnet (it stays in "
+                                       "place for the other subnets that use it): az network vnet subnet update "
+                                       "--ids {} --service-endpoint-policy null.".format(NODE_SUBNET)), f
+    assert "delete" not in f["remediation"] and "private endpoint" in f["remediation"]
+    [entry] = f["evidence"]["restricting"]
+    assert entry["subnetId"].lower() == NODE_SUBNET.lower() and entry["pools"] == ["nodepool1"]
+    assert [p["id"].lower() for p in entry["policies"]] == [SEP_POLICY.lower()]
+    assert entry["policies"][0]["serviceResources"][0] == DATA_ACCOUNT
+    [pulled] = f["evidence"]["failedPulls"]
+    assert pulled["pod"] == "default/web" and "403 This request is not authorized" in pulled["error"]
+    assert "?" not in pulled["error"]
+    pod = sc.status_of(findings, "pod-pull-events")
+    assert (pod["evidence"]["cause"], pod["evidence"]["lookAt"]) == ("B.sep", ["subnet-endpoint-policy"]), pod
+    assert len(_policy_reads(sc)) == 1
+    assert "subnet-endpoint-policy" in result.stderr
+
+
+def test_the_same_policy_without_a_pull_error_is_a_warning(scenario):
+    sc = scenario("net-sep-storage-blocked")
+    f, _, _ = _sep(sc, "--acr", "myacr")
+    assert f["status"] == "Warning", f
+    assert "no pull error read here shows one" in f["message"] and "sep-contoso-data" in f["message"]
+    assert "--service-endpoint-policy null" in f["remediation"] and "failedPulls" not in f["evidence"]
+
+
+def test_discovery_finds_the_pod_and_the_policy(scenario):
+    sc = scenario("net-sep-storage-blocked")
+    f, _, _ = _sep(sc)
+    assert f["status"] == "Fail" and f["evidence"]["failedPulls"][0]["pod"] == "default/web", f
+
+
+def test_a_policy_on_another_subnet_passes_without_reading_it(scenario):
+    sc = scenario("net-sep-other-subnet")
+    f, _, _ = _sep(sc, "--acr", "myacr")
+    assert f["status"] == "Pass", f
+    assert "No node subnet (aks-nodes) carries a service endpoint policy" in f["message"]
+    assert _policy_reads(sc) == []
+    assert any(e["method"] == "GET" and e["path"].lower() == SPOKE.lower() for e in sc.sim.log)
+
+
+def test_dedicated_data_endpoints_skip_the_policy(scenario):
+    sc = scenario("net-sep-data-endpoints")
+    f, _, _ = _sep(sc, "--acr", "myacr")
+    assert f["status"] == "Skipped" and "dedicated data endpoints are enabled" in f["message"], f
+    assert _policy_reads(sc) == []
+
+
+def test_fleet_reads_the_policy_from_resource_graph_and_warns(scenario):
+    sc = scenario("net-sep-storage-blocked")
+    sc.sim.clear_log()
+    resourcegraph.reset_quota(sc.world)
+    result = sc.az("aks", "diagnose-pull", "fleet", "--checks", "subnet-endpoint-policy", "-o", "json")
+    assert result.rc == 0 and "Traceback" not in result.stderr, result
+    [f] = [f for f in result.json() if f["checkId"] == "subnet-endpoint-policy"]
+    assert f["status"] == "Warning" and f["cluster"].endswith("/managedClusters/aks1"), f
+    assert "sep-contoso-data" in f["message"] and "--service-endpoint-policy null" in f["remediation"]
+    sc.assert_read_only()
+    assert _policy_reads(sc) == [] and not sc.sim.unknown()

@@ -76,6 +76,7 @@ CASES = {
     "artifact-cache-rule": [("cache-credentials-unhealthy", ()), ("cache-vault-access-missing", ())],
     "pod-admission": [("admission-refused", ())],
     "node-disk-pressure": [("node-disk-full", ())],
+    "subnet-endpoint-policy": [("net-sep-storage-blocked", ())],
 }
 
 

@@ -67,11 +67,20 @@ def vnet(world, rg, name, prefixes, subnets, location="eastus", subscription=SUB
 
 
 def subnet(world, vnet_resource, name, prefix, nsg=None, route_table=None, nat_gateway=None,
-           private_endpoint_policies="Disabled"):
+           private_endpoint_policies="Disabled", service_endpoints=None, service_endpoint_policies=()):
+    """``service_endpoints``: {service: [locations]}; ``service_endpoint_policies``: policy ids (Azure allows a
+    policy only on a subnet with a service endpoint for its service)."""
     sid = vnet_resource["id"] + "/subnets/" + name
     props = {"provisioningState": "Succeeded", "addressPrefix": prefix, "ipConfigurations": [], "delegations": [],
              "privateEndpointNetworkPolicies": private_endpoint_policies,
              "privateLinkServiceNetworkPolicies": "Enabled"}
+    if service_endpoints:
+        props["serviceEndpoints"] = [{"provisioningState": "Succeeded", "service": service, "locations": locations}
+                                     for service, locations in service_endpoints.items()]
+    if service_endpoint_policies:
+        props["serviceEndpointPolicies"] = [{"id": policy} for policy in service_endpoint_policies]
+        for policy in service_endpoint_policies:
+            _attach(world, policy, "subnets", sid)
     if nsg:
         props["networkSecurityGroup"] = {"id": nsg}
         _attach(world, nsg, "subnets", sid)
@@ -95,6 +104,43 @@ def _attach(world, resource_id, field, ref_id):
         refs = target["properties"].setdefault(field, [])
         if ref_id.lower() not in [r["id"].lower() for r in refs]:
             refs.append({"id": ref_id})
+
+
+def service_endpoint_policy(world, rg, name, definitions, location="eastus", subscription=SUBSCRIPTION):
+    """A service endpoint policy as ARM returns it; ``definitions``: {name: (service, [serviceResources])}."""
+    world.resource_group(rg, location, subscription)
+    pid = rid("serviceEndpointPolicies", rg, name, subscription)
+    return world.put({"name": name, "id": pid, "etag": _etag(pid), "type": NET + "/serviceEndpointPolicies",
+                      "location": location, "kind": "", "tags": {}, "properties": {
+                          "provisioningState": "Succeeded", "resourceGuid": guid("sep/" + pid).upper(),
+                          "serviceEndpointPolicyDefinitions": [
+                              {"name": dname, "id": "{}/serviceEndpointPolicyDefinitions/{}".format(pid, dname),
+                               "etag": _etag(pid + dname),
+                               "type": NET + "/serviceEndpointPolicies/serviceEndpointPolicyDefinitions",
+                               "properties": {"provisioningState": "Succeeded", "service": service,
+                                              "serviceResources": list(resources)}}
+                              for dname, (service, resources) in definitions.items()],
+                          "subnets": []}})
+
+
+def storage_admitted(world, subnet_resource, storage_id, region):
+    """Does the subnet let its machines reach the storage account ``storage_id`` in ``region``? Over a Storage
+    service endpoint covering that region, a subnet with policies reaches only the storage their Microsoft.Storage
+    definitions list (a subscription, a resource group or the account); elsewhere policies do not filter."""
+    props = subnet_resource.get("properties") or {}
+    regions = {loc.replace(" ", "").lower() for e in props.get("serviceEndpoints") or []
+               if e["service"].lower() in ("microsoft.storage", "microsoft.storage.global")
+               for loc in e.get("locations") or ["*"]}
+    if not ("*" in regions or region.lower() in regions):
+        return True
+    definitions = [d for ref in props.get("serviceEndpointPolicies") or []
+                   for d in world.arm[ref["id"].lower()]["properties"]["serviceEndpointPolicyDefinitions"]
+                   if d["properties"]["service"].lower() == "microsoft.storage"]
+    if not definitions:
+        return True
+    low = storage_id.lower()
+    return any(low == r.lower() or low.startswith(r.lower().rstrip("/") + "/")
+               for d in definitions for r in d["properties"]["serviceResources"])
 
 
 def subnet_id(vnet_resource, name):

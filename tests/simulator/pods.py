@@ -279,7 +279,39 @@ def kubelet_pull_error(world, cluster, node_name, image):
         return anonymous   # the exchange refused the node's token: the credential provider returns no credential
     if not dataplane.caller_may(world, registry, principal, dataplane.PULL):
         return oauth
+    return _layer_download_error(world, cluster, node_name, registry, image)
+
+
+def _node_subnet(world, node_name, cluster):
+    """The subnet of the node's NIC (its scale set's IP configuration), as the world holds it."""
+    node = _node_of(world, cluster, node_name)
+    provider = ((node or {}).get("spec") or {}).get("providerID") or ""
+    vmss = world.arm.get(provider[len("azure://"):].lower().split("/virtualmachines/")[0])
+    for nic in (((vmss or {}).get("properties") or {}).get("virtualMachineProfile") or {}).get(
+            "networkProfile", {}).get("networkInterfaceConfigurations") or []:
+        for ipc in nic["properties"]["ipConfigurations"]:
+            subnet = (ipc["properties"].get("subnet") or {}).get("id")
+            if subnet:
+                return world.arm.get(subnet.lower())
     return None
+
+
+def _layer_download_error(world, cluster, node_name, registry, image):
+    """A registry without dedicated data endpoints (nor a private endpoint, which enables them) redirects layer
+    downloads to its storage account; the node's subnet may not be allowed to reach it (service endpoint policy)."""
+    from .network_builders import storage_admitted
+    from .registry_content import storage_account_id, storage_host
+    props = registry["properties"]
+    if props.get("dataEndpointEnabled") or props.get("privateEndpointConnections"):
+        return None
+    subnet = _node_subnet(world, node_name, cluster)
+    if subnet is None or storage_admitted(world, subnet, storage_account_id(world, registry), registry["location"]):
+        return None
+    digest = guid("layer/" + image).replace("-", "") * 2
+    return ('failed to pull and unpack image "{0}": failed to copy: httpReadSeeker: failed open: unexpected status '
+            "code https://{1}/{2}/docker/registry/v2/blobs/sha256/{3}/{4}/data: 403 This request is not authorized "
+            "to perform this operation.".format(image, storage_host(world, registry), registry["name"].lower(),
+                                                digest[:2], digest))
 
 
 def failing_pod(world, cluster, name, image, node, namespace="default", service_account="default"):

@@ -123,6 +123,18 @@ def storage_host(world, registry):
     return host
 
 
+# ACR keeps a registry's layers in storage accounts of its own, in a subscription of the service, not the customer's.
+ACR_STORAGE_SUBSCRIPTION = "6f3d1c2b-ac70-4e5f-9a8b-7c6d5e4f3a2b"
+
+
+def storage_account_id(world, registry):
+    """The resource id of the storage account behind ``storage_host`` (what a service endpoint policy would have to
+    list to let a node subnet download the registry's layers)."""
+    account = storage_host(world, registry).split(".", 1)[0]
+    return "/subscriptions/{}/resourceGroups/acr-storage-{}/providers/Microsoft.Storage/storageAccounts/{}".format(
+        ACR_STORAGE_SUBSCRIPTION, registry["location"].lower(), account)
+
+
 def signed_in_caller(world, scope, role="Contributor"):
     """A role for the account az is logged in with (people who diagnose usually hold one on the subscription)."""
     return world.assign(scope, role, LOGIN_OBJECT_ID)

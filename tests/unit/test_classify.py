@@ -81,6 +81,17 @@ BEYOND = [
     ("admission-ratify",
      'admission webhook "validation.gatekeeper.sh" denied the request: [ratify-constraint] Subject failed '
      "verification: myacr.azurecr.io/app@{}".format(CHILD), "B.admission", ("validation.gatekeeper.sh",)),
+    # The registry's storage refuses the node subnet (a service endpoint policy): containerd quotes Azure Storage's
+    # status line; the Docker era quoted its XML body (Azure/AKS#1383).
+    ("sep-containerd-storage-403",
+     "failed to copy: httpReadSeeker: failed open: unexpected status code https://eastusacr1a2b3c4d.blob.core."
+     "windows.net/myacr/docker/registry/v2/blobs/sha256/{0}/{1}/data: 403 This request is not authorized to "
+     "perform this operation.".format(BLOB[7:9], BLOB[7:]), "B.sep", ("service endpoint policy",)),
+    ("sep-docker-authorizationfailure",
+     "error pulling image configuration: error parsing HTTP 403 response body: invalid character '<' looking for "
+     'beginning of value: "<?xml version=\\"1.0\\" encoding=\\"utf-8\\"?><Error><Code>AuthorizationFailure</Code>'
+     '<Message>This request is not authorized to perform this operation.</Message></Error>"', "B.sep",
+     ("AuthorizationFailure",)),
 ]
 
 
@@ -171,7 +182,7 @@ CASES = [
          'Failed to pull image "{}": rpc error: code = Unknown desc = error pulling image configuration: error parsing '
          'HTTP 403 response body: invalid character \'<\' looking for beginning of value: "<?xml version=\\"1.0\\" '
          'encoding=\\"utf-8\\"?><Error><Code>AuthorizationFailure</Code><Message>This request is not authorized to '
-         'perform this operation.</Message></Error>"'.format(IMG), "C3", says=("AuthorizationFailure",)),
+         'perform this operation.</Message></Error>"'.format(IMG), "B.sep", says=("AuthorizationFailure",)),
     # C4: i/o timeout and other transport failures.
     case("article-c4",
          'Failed to pull image "{0}": rpc error: code = Unknown desc = {1}failed to do request: Head '

@@ -20,7 +20,7 @@ DIAGNOSE = Path(__file__).resolve().parents[2] / "azext_acrpull" / "diagnose"
 # The checks fleet runs, as the CLI contract lists them ("Fleet").
 CONTRACT_FLEET = {"registry-lookup", "acr-role-assignment", "sp-credential-expiry", "sp-role-principal",
                   "kubelet-identity-vmss", "acr-network-rules", "private-dns-link", "vnet-peering", "egress-path",
-                  "registry-arm-audience", "registry-tenant", "artifact-cache-rule"}
+                  "registry-arm-audience", "registry-tenant", "artifact-cache-rule", "subnet-endpoint-policy"}
 # What a reader gives a check besides facts: the run's own names and the reader's services.
 SERVICES = {"request", "cluster_name", "cluster_resource_group", "once", "shared_once", "parallel", "prefetch",
             "deadline", "pending_reads"}

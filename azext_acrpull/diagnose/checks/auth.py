@@ -11,7 +11,7 @@ from ..common.pull import (
     registry_grants,
     repositories_for,
 )
-from ..common.registry import no_registry, registry_target
+from ..common.registry import per_registry, registry_target
 from ..credentials import day, expiry, password_ends
 from ..facts import FactError, FactUnavailable
 from ..findings import FAIL, PASS, SKIPPED, WARNING, check, decided
@@ -56,14 +56,10 @@ def acr_role_assignment(chk, facts):
     # The registries' role assignments do not wait for the pull identity (a Graph look-up on a service-principal
     # cluster): start reading them first.
     facts.prefetch(lambda: [facts.role_assignments(r["id"]) for r in facts.registries()])
-    identity = facts.pull_identity()
-    registries = facts.registries()
-    if not registries:
-        return no_registry(chk, facts)
-    return [_role_finding(chk, facts, identity, registry) for registry in registries]
+    return per_registry(chk, facts, _role_finding, facts.pull_identity())
 
 
-def _role_finding(chk, facts, identity, registry):
+def _role_finding(chk, facts, registry, identity):
     return chk.worded(registry_target(registry), decide_role(facts, identity, registry), ROLE_WORDS, facts)
 
 
@@ -433,14 +429,10 @@ def sp_credential_expiry(chk, facts):
               "pull_identity", "registries", "registry_lookups", "role_assignments", "role_definition",
               "service_principal", "service_principal_clusters"))
 def sp_role_principal(chk, facts):
-    identity = facts.pull_identity()
-    registries = facts.registries()
-    if not registries:
-        return no_registry(chk, facts)
-    return [_principal_finding(chk, facts, identity, registry) for registry in registries]
+    return per_registry(chk, facts, _principal_finding, facts.pull_identity())
 
 
-def _principal_finding(chk, facts, identity, registry):
+def _principal_finding(chk, facts, registry, identity):
     target = registry_target(registry)
     managed = identity["kind"] == "kubeletIdentity"
     oid = (identity.get("objectId") or "").lower()

@@ -1,7 +1,6 @@
 """Cause 3 (C3.S1): the registry's private DNS zone, linked to the VNet the nodes resolve names in, with A records
 that match the private endpoint. A decision per registry, worded by reason in ``WORDS``."""
 from ..common.network import (
-    per_registry,
     private_path,
     props,
     public_consequence,
@@ -10,7 +9,7 @@ from ..common.network import (
     sub_flag,
     zone_rg_args,
 )
-from ..common.registry import registry_target
+from ..common.registry import decided_per_registry, none_found
 from ..findings import FAIL, PASS, SKIPPED, WARNING, check, decided
 from ..ids import id_name, parse_resource_id, same_id
 from ..netpath import record_name
@@ -25,11 +24,7 @@ from ..netpath import record_name
               "network_resource", "node_subnets", "private_dns_zones", "registries", "registry_endpoints",
               "registry_lookups", "registry_replications"))
 def private_dns_link(chk, facts):
-    return per_registry(chk, facts, _private_dns_one)
-
-
-def _private_dns_one(chk, facts, registry):
-    return chk.worded(registry_target(registry), decide(facts, registry), WORDS, facts)
+    return decided_per_registry(chk, facts, decide, WORDS, none=none_found)
 
 
 # -- the decision -----------------------------------------------------------------------------------------------------

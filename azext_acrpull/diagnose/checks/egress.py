@@ -7,13 +7,13 @@ from ..common import firewall as firewall_judge
 from ..common.network import (
     dedicated_data_endpoints,
     peering_to,
-    per_registry,
     private_path,
     props,
     raise_first,
     registry_hosts,
     sub_flag,
 )
+from ..common.registry import none_found
 from ..facts import FactError
 from ..findings import FAIL, PASS, WARNING, check
 from ..ids import id_name, parse_resource_id, same_id
@@ -46,7 +46,7 @@ from ..netpath import (
 def egress_path(chk, facts):
     registries = facts.registries()
     if not registries:
-        return per_registry(chk, facts, None)
+        return none_found(chk, facts)
     subnets = {}
     for entry in facts.node_subnets():
         subnets.setdefault(entry["subnetId"].lower(), {"subnetId": entry["subnetId"], "pools": []})["pools"].append(

@@ -1,6 +1,6 @@
 """S0.health: what `az acr check-health` sees, from the machine that runs az (not from the cluster)."""
-from ..common.registry import no_registry_found, registry_target
-from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
+from ..common.registry import none_found, per_registry, registry_target
+from ..findings import ERROR, FAIL, PASS, WARNING, check
 
 WHERE = "From this machine (where az runs, not the cluster's network)"
 
@@ -12,10 +12,7 @@ WHERE = "From this machine (where az runs, not the cluster's network)"
        "cluster.", groups=("registry",),
        needs=("registries", "registry_health", "registry_lookups"))
 def registry_health(chk, facts):
-    registries = facts.registries()
-    if not registries:
-        return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED, no_registry_found(facts))]
-    return [_health_one(chk, facts, registry) for registry in registries]
+    return per_registry(chk, facts, _health_one, none=none_found)
 
 
 def _closed_to_public(registry):

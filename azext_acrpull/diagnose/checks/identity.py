@@ -1,10 +1,9 @@
 """Beyond the article (B.*): identities, tokens and registry policy that make a node's pull fail with 401 although
 every role looks right: a registry that refuses ARM-audience tokens (B.armaud), a registry in another Entra tenant
 (B.tenant)."""
-from ..classify import WAITING_REASONS, failed_token
-from ..common.pods import container_events
-from ..common.registry import no_registry, registry_target
-from ..facts import FactError, FactUnavailable
+from ..classify import failed_token
+from ..common.pods import registry_pull_errors
+from ..common.registry import no_registry, per_registry, registry_target
 from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
 from ..ids import parse_resource_id
 
@@ -15,37 +14,13 @@ TOKEN_WORDS = {"oauth": "the registry refused the credential it offered (oauth-t
 
 
 def pod_pull_tokens(facts, registry):
-    """The containers of the run's pods (the --pod, or the failing pods it found) waiting on a pull from
-    ``registry``, each with the token its error says failed (B.token): [{"pod", "container", "image", "token"}].
-    Empty without pods or when they cannot be read (the pod's own checks say why); events that cannot be read
-    leave the waiting message."""
-    login = (registry.get("properties", {}).get("loginServer") or "").lower()
-    try:
-        pods = facts.diagnosed_pods()
-    except FactUnavailable:   # a reader that reads no pods (fleet): no pull error to read
-        return []
-    except FactError as err:
-        if err.fault:   # the Kubernetes API failed: whether a pull error shows a refused token is not known
-            raise
-        return []
+    """The containers of the run's pods waiting on a pull from ``registry``, each with the token its error says
+    failed (B.token): [{"pod", "container", "image", "token"}]."""
     found = []
-    for pod in pods:
-        meta = pod.get("metadata") or {}
-        containers = facts.pod_containers(pod)
-        try:
-            events = facts.pod_events(meta.get("namespace"), meta.get("name"))
-        except FactError:
-            events = []
-        for container in containers:
-            waiting = (container["status"].get("state") or {}).get("waiting") or {}
-            if waiting.get("reason") not in WAITING_REASONS or container["image"].split("/")[0].lower() != login:
-                continue
-            texts = [waiting.get("message") or ""] + [e.get("message") or "" for e in
-                                                      container_events(events, container, containers)]
-            tokens = {failed_token(t) for t in texts}
-            token = next((t for t in ("oauth", "anonymous") if t in tokens), "none")
-            found.append({"pod": "{}/{}".format(meta.get("namespace"), meta.get("name")),
-                          "container": container["name"], "image": container["image"], "token": token})
+    for entry in registry_pull_errors(facts, registry):
+        tokens = {failed_token(t) for t in entry.pop("texts")}
+        entry["token"] = next((t for t in ("oauth", "anonymous") if t in tokens), "none")
+        found.append(entry)
     return found
 
 
@@ -65,10 +40,7 @@ def _subscription_args(facts, registry):
        needs=("cluster_subscription", "registries", "registry_lookups"),
        optional=("diagnosed_pods", "pod_containers", "pod_events"))
 def registry_arm_audience(chk, facts):
-    registries = facts.registries()
-    if not registries:
-        return no_registry(chk, facts)
-    return [_arm_audience(chk, facts, registry) for registry in registries]
+    return per_registry(chk, facts, _arm_audience)
 
 
 def _arm_audience(chk, facts, registry):

@@ -7,7 +7,7 @@ from ..common.images import acr_image, image_target
 from ..common.images import per_image as _per_image
 from ..common.registry import closest_registries
 from ..facts import FactError, FactUnavailable
-from ..findings import FAIL, PASS, SKIPPED, WARNING, Finding, check
+from ..findings import FAIL, PASS, SKIPPED, WARNING, check
 from ..placement import pool_placement
 from ..platform import (
     MEDIA_TYPE_NAMES,
@@ -289,13 +289,10 @@ def _reference_one(chk, facts, entry):
               "registry_manifest_present", "registry_repositories", "registry_tags"),
        optional=("registry_cache_rules",))
 def image_manifest(chk, facts):
-    return _per_image(chk, facts, _manifest_one)
+    return _per_acr_image(chk, facts, _manifest_one)
 
 
-def _manifest_one(chk, facts, entry):
-    registry = _acr_or_skip(chk, facts, entry)
-    if isinstance(registry, Finding):
-        return registry
+def _manifest_one(chk, facts, entry, registry):
     verdict = assess_manifest(facts, entry, registry)
     ref = entry["reference"]
     if verdict["status"] == PASS:
@@ -358,13 +355,10 @@ def _purged_children(facts, entry, registry):
        groups=("image",),
        needs=("image_entries", "image_platforms", "image_registry", "node_pool_platforms", "registry_manifest"))
 def image_platform(chk, facts):
-    return _per_image(chk, facts, _platform_one)
+    return _per_acr_image(chk, facts, _platform_one)
 
 
-def _platform_one(chk, facts, entry):
-    registry = _acr_or_skip(chk, facts, entry)
-    if isinstance(registry, Finding):
-        return registry
+def _platform_one(chk, facts, entry, registry):
     ref = entry["reference"]
     if not facts.registry_manifest(registry, ref.repository, ref.reference)["found"]:
         return chk.finding(image_target(entry), SKIPPED, "Not checked: the image does not exist in registry {} (see "
@@ -377,12 +371,15 @@ def _platform_one(chk, facts, entry):
                        **verdict["evidence"])
 
 
-def _acr_or_skip(chk, facts, entry):
-    """The image's registry resource, or the Skipped finding when the ACR checks do not apply to the image."""
-    registry, skip = acr_image(facts, entry)
-    if registry is None:
-        return chk.finding(image_target(entry), SKIPPED, "Not checked: {}.".format(skip), image=entry["text"])
-    return registry
+def _per_acr_image(chk, facts, judge):
+    """``judge(chk, facts, entry, registry)`` for each image in an Azure Container Registry the run reads; an image
+    the ACR checks do not apply to is Skipped, saying why."""
+    def one(chk, facts, entry):
+        registry, skip = acr_image(facts, entry)
+        if registry is None:
+            return chk.finding(image_target(entry), SKIPPED, "Not checked: {}.".format(skip), image=entry["text"])
+        return judge(chk, facts, entry, registry)
+    return _per_image(chk, facts, one)
 
 
 def platform_verdict(facts, entry, state, pod):

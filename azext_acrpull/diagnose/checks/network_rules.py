@@ -6,13 +6,12 @@ from ..common.network import (
     allowed_ips,
     cluster_egress,
     default_next_hop,
-    per_registry,
     private_path,
     props,
     rules_words,
     vnet_rules,
 )
-from ..common.registry import registry_target
+from ..common.registry import decided_per_registry, none_found
 from ..findings import FAIL, PASS, WARNING, check, decided
 from ..ids import id_name, parse_resource_id, same_id
 from ..netpath import uncovered
@@ -26,11 +25,7 @@ from ..netpath import uncovered
               "node_subnets", "private_dns_zones", "registries", "registry_endpoints", "registry_lookups",
               "registry_replications", "subnet"))
 def acr_network_rules(chk, facts):
-    return per_registry(chk, facts, _network_rules_one)
-
-
-def _network_rules_one(chk, facts, registry):
-    return chk.worded(registry_target(registry), decide(facts, registry), WORDS, facts)
+    return decided_per_registry(chk, facts, decide, WORDS, none=none_found)
 
 
 # -- the decision -----------------------------------------------------------------------------------------------------

@@ -2,14 +2,13 @@
 worded by reason in ``WORDS``."""
 from ..common.network import (
     peering_to,
-    per_registry,
     private_path,
     props,
     public_consequence,
     public_path,
     sub_flag,
 )
-from ..common.registry import registry_target
+from ..common.registry import decided_per_registry, none_found
 from ..facts import FactError
 from ..findings import FAIL, PASS, SKIPPED, WARNING, check, decided
 from ..ids import id_name, parse_resource_id, same_id
@@ -23,11 +22,7 @@ from ..netpath import route_for
               "network_resource", "node_subnets", "private_dns_zones", "registries", "registry_endpoints",
               "registry_lookups", "registry_replications", "subnet"))
 def vnet_peering(chk, facts):
-    return per_registry(chk, facts, _peering_one)
-
-
-def _peering_one(chk, facts, registry):
-    return chk.worded(registry_target(registry), decide(facts, registry), WORDS, facts)
+    return decided_per_registry(chk, facts, decide, WORDS, none=none_found)
 
 
 # -- the decision -----------------------------------------------------------------------------------------------------

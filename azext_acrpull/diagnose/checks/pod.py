@@ -36,6 +36,7 @@ CAUSE_CHECKS = {
     "B.fqdn": ("egress-path", "cluster-pull-probe"),
     "B.proxy": ("egress-path",),
     "B.admission": ("pod-admission",),
+    "B.sep": ("subnet-endpoint-policy",),
     "unknown": (),
 }
 # B.token: for a 401, which credential path failed decides where to look first, not the catalog order.
@@ -59,7 +60,7 @@ GROUP_OF_CAUSE = {"C1": "check-auth", "C2": "check-image", "C3": "check-network"
                   "C5": "check-image", "X.arch": "check-image", "X.qps": "check-image", "X.tls": "check-network",
                   "B.cache": "check-image", "B.throttle": "check-image", "B.disk": "check-image",
                   "B.purge": "check-image", "B.fqdn": "check-network", "B.proxy": "check-network",
-                  "B.admission": "check-image"}
+                  "B.admission": "check-image", "B.sep": "check-network"}
 # Causes no check can decide further: the fix itself.
 _CAUSE_FIX = {
     "B.slow": "Make the image smaller (fewer and smaller layers), enable artifact streaming on a Premium registry "

@@ -1,7 +1,7 @@
 """S0.checkacr: one look from inside the cluster (only with --probe): the registry's hosts resolve to the expected
 addresses and answer on 443."""
-from ..common.network import per_registry, private_path, public_consequence, public_path, registry_hosts
-from ..common.registry import registry_target
+from ..common.network import private_path, public_consequence, public_path, registry_hosts
+from ..common.registry import none_found, per_registry, registry_target
 from ..findings import FAIL, PASS, SKIPPED, check
 from ..netpath import is_private
 
@@ -19,7 +19,7 @@ def cluster_pull_probe(chk, facts):
                             "The probe starts a pod in the cluster through AKS run command, so it runs only when "
                             "asked: az aks diagnose-pull run -g {} -n {} --checks cluster-pull-probe --probe".format(
                                 facts.cluster_resource_group, facts.cluster_name))]
-    return per_registry(chk, facts, _probe_one)
+    return per_registry(chk, facts, _probe_one, none=none_found)
 
 
 

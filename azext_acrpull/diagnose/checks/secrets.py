@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from ..common.commands import acr_args, assign_command
 from ..common.pull import is_abac, principals_of, registry_grants, repositories_for
-from ..common.registry import no_registry
+from ..common.registry import per_registry
 from ..credentials import (
     ADMIN,
     KIND_WORDS,
@@ -213,24 +213,24 @@ def _overrides_note(cred):
               "registries", "registry_lookups", "role_assignments", "role_definition", "secret", "service_account",
               "service_principal"))
 def pull_secret_sp(chk, facts):
-    registries = facts.registries()
-    if not registries:
-        return no_registry(chk, facts)
-    findings = []
-    for registry in registries:
-        uses = _uses(facts, registry)
-        for use in uses:
-            if use.secret is None or (use.problem and not use.credentials):
-                findings.append(_unusable(chk, facts, use, registry))
-                continue
-            for cred in use.credentials:
-                kind = classify_user(cred.username, registry["name"])
-                if kind == SERVICE_PRINCIPAL:
-                    findings.append(_sp_secret(chk, facts, use, registry, cred))
-                elif kind == REFRESH_TOKEN:
-                    findings.append(_refresh_token_secret(chk, facts, use, registry, cred))
-        if not any(f.evidence.get("registry") == registry["name"] for f in findings):
-            findings.append(_skip(chk, facts, registry, uses, SP_KINDS, "pull-secret-admin"))
+    return per_registry(chk, facts, _sp_secrets)
+
+
+def _sp_secrets(chk, facts, registry):
+    """The registry's pull secrets of a service principal or a refresh token, or why there are none to judge."""
+    findings, uses = [], _uses(facts, registry)
+    for use in uses:
+        if use.secret is None or (use.problem and not use.credentials):
+            findings.append(_unusable(chk, facts, use, registry))
+            continue
+        for cred in use.credentials:
+            kind = classify_user(cred.username, registry["name"])
+            if kind == SERVICE_PRINCIPAL:
+                findings.append(_sp_secret(chk, facts, use, registry, cred))
+            elif kind == REFRESH_TOKEN:
+                findings.append(_refresh_token_secret(chk, facts, use, registry, cred))
+    if not any(f.evidence.get("registry") == registry["name"] for f in findings):
+        findings.append(_skip(chk, facts, registry, uses, SP_KINDS, "pull-secret-admin"))
     return findings
 
 
@@ -340,22 +340,20 @@ def _refresh_token_secret(chk, facts, use, registry, cred):
               "registry_admin_credentials", "registry_lookups", "registry_scope_map", "registry_token", "secret",
               "service_account"))
 def pull_secret_admin(chk, facts):
-    registries = facts.registries()
-    if not registries:
-        return no_registry(chk, facts)
-    findings = []
-    for registry in registries:
-        uses = _uses(facts, registry)
-        mine = []
-        for use in uses:
-            for cred in use.credentials:
-                kind = classify_user(cred.username, registry["name"])
-                if kind == ADMIN:
-                    mine.append(_admin_secret(chk, facts, use, registry, cred))
-                elif kind == "token":
-                    mine.append(_token_secret(chk, facts, use, registry, cred))
-        findings.extend(mine or [_skip(chk, facts, registry, uses, REGISTRY_KINDS, "pull-secret-sp")])
-    return findings
+    return per_registry(chk, facts, _admin_secrets)
+
+
+def _admin_secrets(chk, facts, registry):
+    """The registry's pull secrets of its admin user or of a token, or why there are none to judge."""
+    mine, uses = [], _uses(facts, registry)
+    for use in uses:
+        for cred in use.credentials:
+            kind = classify_user(cred.username, registry["name"])
+            if kind == ADMIN:
+                mine.append(_admin_secret(chk, facts, use, registry, cred))
+            elif kind == "token":
+                mine.append(_token_secret(chk, facts, use, registry, cred))
+    return mine or [_skip(chk, facts, registry, uses, REGISTRY_KINDS, "pull-secret-sp")]
 
 
 def _admin_secret(chk, facts, use, registry, cred):

@@ -6,10 +6,8 @@ from types import MappingProxyType
 from typing import Mapping, Optional
 
 from ..facts import FactError
-from ..findings import SKIPPED
 from ..ids import parse_resource_id, same_id
 from ..netpath import AZURE_DNS, contains, data_endpoint, record_name, route_for_internet, uncovered
-from .registry import no_registry_found
 
 APPROVED = "approved"
 # IP rules named in a finding (evidence and words): a registry shared by a fleet may allow hundreds of addresses.
@@ -38,14 +36,6 @@ def sub_flag(facts, resource_id):
 def zone_rg_args(zone_id):
     rid = parse_resource_id(zone_id)
     return "-g {} -z {}".format(rid.resource_group, rid.name)
-
-
-def per_registry(chk, facts, judge, *args):
-    """One finding per registry, or the one Skipped finding when there is no registry to check."""
-    registries = facts.registries()
-    if not registries:
-        return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED, no_registry_found(facts))]
-    return [judge(chk, facts, registry, *args) for registry in registries]
 
 
 def _derived(facts, name, registry, compute):

@@ -45,3 +45,27 @@ def broader_scopes(facts):
         return []
     scopes = [(a.get("properties") or {}).get("scope") or "" for a in assignments]
     return list(dict.fromkeys(s for s in scopes if s and "/providers/microsoft.containerregistry/" not in s.lower()))
+
+
+def none_found(chk, facts):
+    """The Skipped finding of a check that judges the registries found, when none was."""
+    return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED, no_registry_found(facts))]
+
+
+def per_registry(chk, facts, judge, *args, none=no_registry):
+    """``judge(chk, facts, registry, *args)`` (a finding, or a list of them) for each registry the run checks, in
+    order; without any registry, the check's one Skipped finding (``none(chk, facts)``)."""
+    registries = facts.registries()
+    if not registries:
+        return none(chk, facts)
+    findings = []
+    for registry in registries:
+        found = judge(chk, facts, registry, *args)
+        findings.extend(found if isinstance(found, list) else [found])
+    return findings
+
+
+def decided_per_registry(chk, facts, decide, words, none=no_registry):
+    """A check split in decision and words: ``decide(facts, registry)`` worded by ``words`` for each registry."""
+    return per_registry(chk, facts, lambda c, f, registry: c.worded(registry_target(registry), decide(f, registry),
+                                                                    words, f), none=none)

@@ -191,6 +191,11 @@ class FactsContract:
         """A subnet as its VNet lists it."""
 
     @fact
+    def service_endpoint_policy(self, policy_id: str) -> Json:
+        """A service endpoint policy (a subnet's ``serviceEndpointPolicies`` reference) with its definitions; FactError
+        when it cannot be read."""
+
+    @fact
     def node_subnets(self) -> list:
         """Each node pool's subnet: [{"pool", "subnetId", "source": "vnetSubnetID" | "scaleSet" | "managedVnet"}]."""
 

@@ -133,7 +133,7 @@ ISOLATED = ("role definitions", "role assignments", "scale sets", "private DNS z
 BULK_READS = {
     "network": frozenset({"network_resource", "subnet", "node_subnets", "cluster_vnet_ids", "node_nic_nsgs",
                           "cluster_egress", "registry_endpoints", "private_dns_zones", "dns_zone_links", "dns_record",
-                          "firewall_at", "firewall_rules"}),
+                          "firewall_at", "firewall_rules", "service_endpoint_policy"}),
     "scale sets": frozenset({"node_vmss", "user_assigned_identity", "node_subnets", "node_nic_nsgs",
                              "cluster_vnet_ids", "cluster_egress"}),
 }

@@ -14,7 +14,7 @@ from .base import FactError
 NETWORK_API = "2024-05-01"
 NETWORK_TYPES = ("virtualnetworks", "privateendpoints", "networkinterfaces", "publicipaddresses",
                  "publicipprefixes", "loadbalancers", "natgateways", "routetables", "networksecuritygroups",
-                 "azurefirewalls")
+                 "azurefirewalls", "serviceendpointpolicies")
 API_VERSIONS = {"microsoft.network/" + t: NETWORK_API for t in NETWORK_TYPES}
 # Read per run only when a route leads to an Azure Firewall (not part of fleet's bulk network read).
 FIREWALL_TYPES = ("firewallpolicies", "ipgroups")
@@ -26,7 +26,8 @@ WORDS = {"virtualnetworks": "virtual network", "privateendpoints": "private endp
          "networkinterfaces": "network interface", "publicipaddresses": "public IP address",
          "publicipprefixes": "public IP prefix", "loadbalancers": "load balancer", "natgateways": "NAT gateway",
          "routetables": "route table", "networksecuritygroups": "network security group",
-         "azurefirewalls": "Azure Firewall", "firewallpolicies": "firewall policy", "ipgroups": "IP group"}
+         "azurefirewalls": "Azure Firewall", "firewallpolicies": "firewall policy", "ipgroups": "IP group",
+         "serviceendpointpolicies": "service endpoint policy"}
 RESOURCES_API = "2024-11-01"   # the generic resource listing, as azure-mgmt-resource calls it
 SUBSCRIPTIONS_API = "2022-12-01"
 PRIVATE_DNS_API = "2018-09-01"   # as azure.mgmt.privatedns calls it
@@ -202,6 +203,10 @@ class NetworkFacts:
         except FactError:
             pass   # the search waits for the list then; the fact that failed says why where it is used
         return [h for h in dict.fromkeys(hints) if h]
+
+    def service_endpoint_policy(self, policy_id):
+        """A service endpoint policy by id (one GET, read once)."""
+        return self.network_resource(policy_id)
 
     def subnet(self, subnet_id):
         """A subnet as its VNet lists it (one read of the VNet serves all its subnets)."""

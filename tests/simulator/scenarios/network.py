@@ -5,8 +5,9 @@ subscription holds the firewall, the registry's private endpoint and the private
 sit in a spoke VNet (10.1.0.0/16) in the workload subscription.
 """
 from .. import network_builders as nb
-from ..pods import pod, pull_failure
-from ..world import World
+from ..pods import failing_pod, node_name, nodes, pod, pull_failure
+from ..registry_content import push
+from ..world import SUBSCRIPTION, World
 from . import scenario
 from .auth import dockerconfig_secret
 
@@ -392,3 +393,57 @@ def net_registry_dns_missing():
     w.addresses["myacr.azurecr.io"] = None
     return w
 
+
+
+# -- B.sep a service endpoint policy on the node subnet -------------------------------------------------
+SEP_IMAGE = "myacr.azurecr.io/web:1.4"
+DATA_ACCOUNT = ("/subscriptions/{}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/"
+                "contosodata".format(SUBSCRIPTION))
+
+
+def _sep_world(name, on_nodes=True, registry_props=None):
+    """A spoke whose node subnet reaches Azure Storage over a service endpoint (East US and its pair); the company's
+    policy `sep-contoso-data` lets subnets reach only its own data account and a resource group of backups. It is
+    attached to the subnet of the company's VMs and, with ``on_nodes``, to the node subnet too. The pod's pull error
+    is the one the world gives its node's kubelet (``pods.kubelet_pull_error``)."""
+    w = World(name)
+    policy = nb.service_endpoint_policy(w, "rg-net", "sep-contoso-data", {
+        "contoso-accounts": ("Microsoft.Storage", [DATA_ACCOUNT,
+                                                  "/subscriptions/{}/resourceGroups/rg-backups".format(SUBSCRIPTION)])})
+    storage = {"Microsoft.Storage": ["eastus", "westus"]}
+    spoke = nb.vnet(w, "rg1", "spoke-vnet", ["10.1.0.0/16"], [
+        dict({"name": "aks-nodes", "prefix": "10.1.0.0/22", "service_endpoints": storage},
+             **({"service_endpoint_policies": [policy["id"]]} if on_nodes else {})),
+        {"name": "vms", "prefix": "10.1.8.0/24", "service_endpoints": storage,
+         "service_endpoint_policies": [policy["id"]]}])
+    cluster = _cluster(w, spoke)
+    registry = w.registry("myacr", "rg1", **(registry_props or {}))
+    w.assign(registry["id"], "AcrPull", kubelet_object_id(cluster))
+    push(w, registry, "web", "1.4", ["linux/amd64"])
+    nodes(w, cluster)
+    return w, cluster
+
+
+@scenario("net-sep-storage-blocked", "The node subnet carries a Storage service endpoint policy that lists only the "
+                                     "company's accounts: pod web's layer download gets 403 AuthorizationFailure "
+                                     "from the registry's storage (B.sep).")
+def net_sep_storage_blocked():
+    w, cluster = _sep_world("net-sep-storage-blocked")
+    failing_pod(w, cluster, "web", SEP_IMAGE, node_name(w, cluster, "nodepool1"))
+    return w
+
+
+@scenario("net-sep-other-subnet", "The company's Storage service endpoint policy is on its VMs' subnet only; the "
+                                  "node subnet has the Storage service endpoint without a policy, and pulls work.")
+def net_sep_other_subnet():
+    w, _ = _sep_world("net-sep-other-subnet", on_nodes=False)
+    return w
+
+
+@scenario("net-sep-data-endpoints", "The same policy is on the node subnet, but the registry has dedicated data "
+                                    "endpoints: layers come from myacr.eastus.data.azurecr.io, which it does not "
+                                    "filter.")
+def net_sep_data_endpoints():
+    w, _ = _sep_world("net-sep-data-endpoints", registry_props={
+        "dataEndpointEnabled": True, "dataEndpointHostNames": ["myacr.eastus.data.azurecr.io"]})
+    return w
