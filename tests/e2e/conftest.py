@@ -1,5 +1,6 @@
 """End-to-end fixtures: the real az, the extension from its wheel, the simulated Azure."""
 import collections
+import copy
 
 import pytest
 
@@ -95,3 +96,20 @@ def scenario(azenv):
     def load(name):
         return Scenario(azenv, name)
     return load
+
+
+_SHARED = {}
+
+
+def shared_run(scenario, name, key, run):
+    """``run(sc)`` on scenario ``name`` as just loaded, made once per test process for each ``key`` (the arguments):
+    tests that assert on different parts of one result share the az invocation. Each caller gets the scenario
+    loaded afresh (its own later runs see the scenario's world), a copy of the result, and the shared run's request
+    log in ``sc.sim.log``. Only for runs on an unchanged scenario: whatever a test changes before the run is not
+    part of the key."""
+    sc = scenario(name)
+    if (name, key) not in _SHARED:
+        _SHARED[(name, key)] = (run(sc), list(sc.sim.log))
+    else:
+        sc.sim.restore_log(_SHARED[(name, key)][1])
+    return sc, copy.deepcopy(_SHARED[(name, key)][0])

@@ -4,6 +4,9 @@ tried, secret markers planted and leaked, writes seen.
 Each suite keeps a Tally and saves it when its module ends, into tests/.artifacts/figures.json (one entry per
 suite, replaced whole by the suite's latest run). A run that selects only some tests (-k, -m, node ids) saves
 nothing, so that the figures always describe whole suites. scripts/figures.py writes them into the README.
+
+Under pytest-xdist (tests/run.sh) a suite's tests are spread over workers: each worker hands its part to the
+controller (``workeroutput``), which adds the parts up and saves the whole suite once (tests/conftest.py).
 """
 import collections
 import json
@@ -32,6 +35,15 @@ class Tally:
     def note(self, **values):
         for key, value in values.items():
             self.sets[key].update(value if isinstance(value, (list, tuple, set)) else [value])
+
+    def parts(self):
+        """What a worker hands to the controller: plain JSON."""
+        return {"counts": dict(self.counts), "sets": {k: sorted(v) for k, v in self.sets.items()}}
+
+    def merge(self, parts):
+        self.counts.update(parts["counts"])
+        for key, values in parts["sets"].items():
+            self.sets[key].update(values)
 
     def as_dict(self):
         data = dict(self.counts)
@@ -68,5 +80,27 @@ def tally_fixture(suite):
         counts = Tally(suite)
         yield counts
         if whole_suites(request.config):
-            counts.save()
+            record(request.config, counts)
     return tally
+
+
+def record(config, counts):
+    """Save a suite's tally, or, on an xdist worker, hand it to the controller, which saves the sum of the parts."""
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is None:
+        counts.save()
+        return
+    mine = workeroutput.setdefault("acrpull_figures", {})
+    if counts.suite in mine:
+        counts.merge(mine[counts.suite])
+    mine[counts.suite] = counts.parts()
+
+
+def save_parts(workers_parts):
+    """On the controller: add up every worker's parts of each suite and save each suite once."""
+    suites = {}
+    for parts in workers_parts:
+        for suite, part in parts.items():
+            suites.setdefault(suite, Tally(suite)).merge(part)
+    for counts in suites.values():
+        counts.save()

@@ -92,6 +92,12 @@ class Simulator:
             self.log = []
             self.generation += 1
 
+    def restore_log(self, entries):
+        """The log of an earlier run on the same world, for a test that shares that run (tests/e2e/conftest.py)."""
+        with self._lock:
+            self.log = list(entries)
+            self.generation += 1
+
     # -- TLS ----------------------------------------------------------------------------------
     def _context_for(self, name):
         name = (name or "localhost").lower()

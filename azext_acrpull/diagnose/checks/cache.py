@@ -16,7 +16,7 @@ from ..common.images import image_error as _error
 from ..common.pull import principals_of, raise_first
 from ..common.registry import registry_target
 from ..facts import FactError
-from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
+from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check, decided
 from ..ids import id_name, parse_resource_id
 from ..roles import assignments_of, grants, scope_covers
 
@@ -186,66 +186,118 @@ def _vault_words(details, vaults):
 def judge_rule(registry, rule, credential_sets, served=None, vaults=None):
     """(status, message, remediation, evidence) for one cache rule; ``served`` names the image it serves (then an
     unhealthy credential set is a Fail: this image's pulls go through it); ``vaults`` is what vault_access found."""
+    decision = decide_rule(registry, rule, credential_sets, served, vaults)
+    message, remediation = RULE_WORDS[decision.reason](**decision.params)
+    return decision.status, message, remediation, dict(decision.evidence)
+
+
+def decide_rule(registry, rule, credential_sets, served=None, vaults=None):
+    """Can the rule's registry authenticate to its upstream: its credential set, the set's identity's access to the
+    Key Vault secrets, and Docker Hub's rate limit without credentials."""
     state, details = credential_state(rule, credential_sets)
     vaults = vaults or []
     lacking = [v for v in vaults if v["access"] == "lacking"]
     unknown = [v for v in vaults if v["access"] == "unknown"]
     source = _p(rule).get("sourceRepository")
-    what = "Cache rule {} of registry {} ({} -> {})".format(rule.get("name"), registry["name"],
-                                                            _p(rule).get("targetRepository"), source)
-    if served:
-        what = "Image {} comes through cache rule {} of registry {} ({} -> {})".format(
-            served, rule.get("name"), registry["name"], _p(rule).get("targetRepository"), source)
     evidence = dict(details, cacheRule=rule.get("name"), sourceRepository=source,
                     targetRepository=_p(rule).get("targetRepository"), credentialState=state)
     if vaults:
         evidence["keyVaults"] = vaults
+    common = {"registry": registry, "rule": rule, "served": served, "details": details}
+    broken = FAIL if served else WARNING
     if state in ("unhealthy", "missing"):
-        why = "its credential set {} does not exist".format(details.get("credentialSet")) if state == "missing" else \
-            "its credential set {} is Unhealthy ({})".format(details["credentialSet"], "; ".join(
-                "{}: {} {}".format(h["credential"], h.get("errorCode") or "", h.get("errorMessage") or "").strip()
-                for h in details["health"] if (h.get("status") or "").lower() == "unhealthy"))
-        text = "{}; {}, so the registry cannot authenticate to {} ('authentication required with source registry for " \
-               "cache rule').".format(what, why, upstream(rule))
-        fix = _create_set_fix(registry, rule) if state == "missing" else _unhealthy_fix(registry, rule, details)
-        if state == "unhealthy" and lacking:
-            text = text[:-1] + "; " + _vault_words(details, lacking) + "."
-            fix = "; ".join(_vault_fix(details, v) for v in lacking)
-        return (FAIL if served else WARNING), text, fix, evidence
+        return decided(broken, "set-" + state, evidence, lacking=lacking, **common)
     if lacking:
-        health = "its last reported health is Healthy" if state == "healthy" else "its health is not reported"
-        return (FAIL if served else WARNING), ("{}; credential set {}: {}, so the registry cannot authenticate to {} "
-                                               "('authentication required with source registry for cache rule'; {})."
-                                               .format(what, details.get("credentialSet"),
-                                                       _vault_words(details, lacking), upstream(rule), health)), \
-            "; ".join(_vault_fix(details, v) for v in lacking), evidence
+        return decided(broken, "vault-lacking", evidence, lacking=lacking, healthy=state == "healthy", **common)
     if unknown:
-        words = "whether its identity (principal {}) can read its secrets could not be verified: {}".format(
-            details.get("identityPrincipalId"), "; ".join("Key Vault {}: {}".format(v["vault"], v["reason"])
-                                                            for v in unknown))
-        fix = "Check the identity's access to the vault: az role assignment list --assignee {} --all; az keyvault " \
-              "show -n <vault> --query properties.accessPolicies".format(details.get("identityPrincipalId"))
-        if state == "unknown":
-            return ERROR, ("Could not reach a verdict: {}; the health of its credential set {} is not reported by the "
-                           "API and {}.".format(what, details.get("credentialSet"), words)), fix, evidence
-        return WARNING, "{}; its credential set {} is Healthy, but {}.".format(
-            what, details.get("credentialSet"), words), fix, evidence
+        return decided(ERROR if state == "unknown" else WARNING, "vault-unknown", evidence, unknown=unknown,
+                       health_unknown=state == "unknown", **common)
     granted = "; ".join("its identity can read its secrets in Key Vault {} ({})".format(v["vault"], v["grantedBy"])
                         for v in vaults if v["access"] == "granted")
     if state == "none" and upstream(rule) in RATE_LIMITED_UPSTREAMS:
-        return WARNING, ("{} without a credential set: Docker Hub rate-limits anonymous pulls, so the registry's pulls "
-                         "from it are throttled ('too many requests to source registry for cache rule').".format(
-                             what)), _create_set_fix(registry, rule), evidence
+        return decided(WARNING, "rate-limited", evidence, **common)
     if state == "unknown":
-        return WARNING, ("{}; the health of its credential set {} is not reported by the API, so whether it can "
-                         "authenticate is unknown{}.".format(what, details.get("credentialSet"),
-                                                             " (" + granted + ")" if granted else "")), \
+        return decided(WARNING, "health-unknown", evidence, granted=granted, **common)
+    return decided(PASS, "set-" + state, evidence, granted=granted, **common)
+
+
+# -- a cache rule's words, by reason --------------------------------------------------------------------------------
+def _what(registry, rule, served):
+    source, target = _p(rule).get("sourceRepository"), _p(rule).get("targetRepository")
+    if served:
+        return "Image {} comes through cache rule {} of registry {} ({} -> {})".format(
+            served, rule.get("name"), registry["name"], target, source)
+    return "Cache rule {} of registry {} ({} -> {})".format(rule.get("name"), registry["name"], target, source)
+
+
+def _cannot_authenticate(registry, rule, served, details, why):
+    return "{}; {}, so the registry cannot authenticate to {} ('authentication required with source registry for " \
+           "cache rule').".format(_what(registry, rule, served), why, upstream(rule))
+
+
+def _set_missing(registry, rule, served, details, lacking):
+    why = "its credential set {} does not exist".format(details.get("credentialSet"))
+    return _cannot_authenticate(registry, rule, served, details, why), _create_set_fix(registry, rule)
+
+
+def _set_unhealthy(registry, rule, served, details, lacking):
+    why = "its credential set {} is Unhealthy ({})".format(details["credentialSet"], "; ".join(
+        "{}: {} {}".format(h["credential"], h.get("errorCode") or "", h.get("errorMessage") or "").strip()
+        for h in details["health"] if (h.get("status") or "").lower() == "unhealthy"))
+    text = _cannot_authenticate(registry, rule, served, details, why)
+    if lacking:
+        return text[:-1] + "; " + _vault_words(details, lacking) + ".", "; ".join(
+            _vault_fix(details, v) for v in lacking)
+    return text, _unhealthy_fix(registry, rule, details)
+
+
+def _vault_lacking(registry, rule, served, details, lacking, healthy):
+    health = "its last reported health is Healthy" if healthy else "its health is not reported"
+    return ("{}; credential set {}: {}, so the registry cannot authenticate to {} ('authentication required with "
+            "source registry for cache rule'; {}).".format(_what(registry, rule, served), details.get("credentialSet"),
+                                                          _vault_words(details, lacking), upstream(rule), health),
+            "; ".join(_vault_fix(details, v) for v in lacking))
+
+
+def _vault_unknown(registry, rule, served, details, unknown, health_unknown):
+    words = "whether its identity (principal {}) can read its secrets could not be verified: {}".format(
+        details.get("identityPrincipalId"), "; ".join("Key Vault {}: {}".format(v["vault"], v["reason"])
+                                                        for v in unknown))
+    fix = "Check the identity's access to the vault: az role assignment list --assignee {} --all; az keyvault " \
+          "show -n <vault> --query properties.accessPolicies".format(details.get("identityPrincipalId"))
+    what = _what(registry, rule, served)
+    if health_unknown:
+        return ("Could not reach a verdict: {}; the health of its credential set {} is not reported by the API and "
+                "{}.".format(what, details.get("credentialSet"), words)), fix
+    return "{}; its credential set {} is Healthy, but {}.".format(what, details.get("credentialSet"), words), fix
+
+
+def _rate_limited(registry, rule, served, details):
+    return ("{} without a credential set: Docker Hub rate-limits anonymous pulls, so the registry's pulls from it are "
+            "throttled ('too many requests to source registry for cache rule').".format(
+                _what(registry, rule, served))), _create_set_fix(registry, rule)
+
+
+def _health_unknown(registry, rule, served, details, granted):
+    return ("{}; the health of its credential set {} is not reported by the API, so whether it can authenticate is "
+            "unknown{}.".format(_what(registry, rule, served), details.get("credentialSet"),
+                                " (" + granted + ")" if granted else ""),
             "Check it with az acr credential-set show -r {} -n {} --query properties.authCredentials".format(
-                registry["name"], details.get("credentialSet")), evidence
-    words = {"none": "needs no credential set for {}".format(upstream(rule)),
-             "healthy": "its credential set {} is Healthy".format(details.get("credentialSet")) +
-             (" and " + granted if granted else "")}[state]
-    return PASS, "{}; {}.".format(what, words), "", evidence
+                registry["name"], details.get("credentialSet")))
+
+
+def _set_none(registry, rule, served, details, granted):
+    return "{}; needs no credential set for {}.".format(_what(registry, rule, served), upstream(rule)), ""
+
+
+def _set_healthy(registry, rule, served, details, granted):
+    return "{}; its credential set {} is Healthy{}.".format(_what(registry, rule, served), details.get("credentialSet"),
+                                                           " and " + granted if granted else ""), ""
+
+
+RULE_WORDS = {"set-missing": _set_missing, "set-unhealthy": _set_unhealthy, "vault-lacking": _vault_lacking,
+              "vault-unknown": _vault_unknown, "rate-limited": _rate_limited, "health-unknown": _health_unknown,
+              "set-none": _set_none, "set-healthy": _set_healthy}
 
 
 @check("artifact-cache-rule", "B.cache", "An artifact cache rule serving the image can reach its upstream",
