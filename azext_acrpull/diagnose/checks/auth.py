@@ -17,6 +17,7 @@ from ..facts import FactError, FactUnavailable
 from ..findings import FAIL, PASS, SKIPPED, WARNING, check, decided
 from ..ids import id_name, parse_resource_id, same_id
 from ..roles import (
+    BUILTIN_PULL_ROLES,
     PULL_ACTION,
     REPOSITORY_CONTENT_READ,
     assignments_of,
@@ -440,6 +441,14 @@ def _principal_finding(chk, facts, registry, identity):
     who = identity_words(identity) if oid else "service principal {} (which no longer exists)".format(
         identity["clientId"])
     if oid:
+        if not any(id_name(a.get("properties", {}).get("roleDefinitionId") or "").lower()
+                   in BUILTIN_PULL_ROLES[is_abac(registry)] for a in assignments_of(assignments, [oid])):
+            # No built-in pull role of its own: the holders are likely asked for below, and the roles of the groups
+            # (held through a membership, or named as groups it is not in); none of it waits for the memberships.
+            groups = sorted({a["properties"]["roleDefinitionId"] for a in assignments_of(assignments, group_ids(
+                assignments))})
+            facts.prefetch(lambda: _pull_holders(facts, registry, assignments),
+                           lambda: facts.parallel(facts.role_definition, groups))
         own = principals_of(facts, identity["objectId"], assignments)[0]
         if registry_grants(facts, registry, assignments_of(assignments, own), own):
             words = "The pull role on {} points at the cluster's current {}.".format(registry["name"], who)
@@ -496,6 +505,7 @@ PRINCIPAL_WORDS = {"stale": _stale}
 
 # How many of the principals not tied to the cluster a finding lists (the rest are counted).
 OTHERS_SHOWN = 20
+GET_BY_IDS_BATCH = 1000   # directoryObjects/getByIds takes up to 1,000 ids
 BROAD_PATTERNS = ("'*'", "'*/read'")
 
 
@@ -564,8 +574,18 @@ def _index_holders(facts, registry, assignments):
     principals = sorted({(a.get("properties", {}).get("principalId") or "").lower() for a in assignments
                          if (a.get("properties", {}).get("principalType") or "ServicePrincipal")
                          not in ("User", "Group", "ForeignGroup")} - {""})
+    # One getByIds answers for up to 1,000 principals: when a built-in pull role shows there will be holders, ask
+    # for every candidate while the role definitions are read, rather than for the holders after them.
+    wide = 0 < len(principals) <= GET_BY_IDS_BATCH and any(
+        id_name(a.get("properties", {}).get("roleDefinitionId") or "").lower() in BUILTIN_PULL_ROLES[is_abac(registry)]
+        for a in assignments_of(assignments, principals))
+    if wide:
+        facts.prefetch(lambda: facts.directory_objects(principals))
     grants = registry_grants(facts, registry, assignments, principals)
-    objects = facts.directory_objects(sorted({g.principal_id for g in grants})) if grants else {}
+    if not grants:
+        objects = {}
+    else:
+        objects = facts.directory_objects(principals if wide else sorted({g.principal_id for g in grants}))
     holders, by_name, by_uri, by_rid = {}, {}, {}, {}
     for g in grants:
         pid = g.principal_id.lower()
