@@ -15,12 +15,13 @@ SHAPE_WORDS = {"shared": "one registry", "spread": "a registry per 10 clusters"}
 MARK = {True: "met", False: "**missed**", None: ""}
 
 
-def save_results(name, data):
+def save_results(name, data, rewrite=True):
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, name + ".json"), "w", encoding="utf-8") as f:
         json.dump(data, f, indent=1, sort_keys=True)
         f.write("\n")
-    write_readme()
+    if rewrite:
+        write_readme()
 
 
 def _load(name):
@@ -44,6 +45,16 @@ def rows():
                         "{:.2f} s ({:.2f}x)".format(m["wall"], m["ratio"]), "{:.2f} s".format(m["cpu"]),
                         m["requests"], m["chain"], "{:.0f} MB".format(m["rss"]),
                         "within {:.1f}x `az aks show`".format(run["target"]), m["ratio"] <= run["target"]))
+    discovery = _load("discovery")
+    if discovery:
+        worst = max(discovery["cases"], key=lambda c: c["cpu"])
+        out.append(("`run` without `--pod`: finding the failing pods among {:,} (the pod LIST page; worst case: {})"
+                    .format(discovery["pods"], worst["case"]), "{:.3f} s".format(worst["wall"]),
+                    "{:.3f} s".format(worst["cpu"]), "{} LIST".format(discovery["rounds"]),
+                    "+{}".format(discovery["rounds"]), "{:.0f} MB".format(max(c["peakMb"] for c in discovery["cases"])),
+                    "at most {} extra round trip and {:.1f} s CPU".format(discovery["targetRounds"],
+                                                                         discovery["targetCpu"]),
+                    discovery["met"]))
     fleet = _load("fleet")
     if fleet:
         sizes = fleet["sizes"]
@@ -67,11 +78,11 @@ def rows():
             out.append(("`fleet`, {:,} clusters, {}".format(n, SHAPE_WORDS.get(entry["shape"], entry["shape"])),
                         wall, "{:.2f} s".format(med["cpu"]), med["requests"], med["chain"],
                         "{:.0f} MB".format(entry["peakRssMb"]), target, met))
-    return out, run, fleet
+    return out, run, fleet, discovery
 
 
 def block():
-    found, run, fleet = rows()
+    found, run, fleet, discovery = rows()
     lines = ["| measured | wall time | CPU | requests | critical path | peak memory | target | |",
              "|---|---:|---:|---:|---:|---:|---|---|"]
     for what, wall, cpu, requests, chain, memory, target, met in found:
@@ -83,6 +94,9 @@ def block():
         notes.append("`run`: {}, {} ms per request, median of {} interleaved runs, load average {:.1f}-{:.1f} "
                      "(`scripts/bench.sh`; details below)".format(run["date"], run["latencyMs"], run["rounds"],
                                                                   *run["load"]))
+    if discovery:
+        notes.append("finding failing pods: {}, CPU and wall time of reading the LIST page in-process, peak memory "
+                     "that reading allocates (`scripts/bench.sh`, bench/discovery.py)".format(discovery["date"]))
     if fleet:
         notes.append("`fleet`: {}, {} ms per request, load average {:.1f}-{:.1f} (`scripts/bench-fleet.sh`; "
                      "details under Fleet)".format(fleet["date"], fleet["latencyMs"], *fleet["load"]))

@@ -140,34 +140,37 @@ def scan(data, checks, acr=None, check_ids=None, acr_suffix=".azurecr.io", progr
     from .facts.fleet import FleetFacts
     clusters = sorted(data.clusters, key=lambda c: c["id"].lower())
     data.check_groups(_node_groups(data, clusters))
-    every = []
-    for cluster in clusters:
+
+    def facts_of(cluster):
         rid = parse_resource_id(cluster["id"])
         request = DiagnoseRequest(resource_group=rid.resource_group if rid else cluster.get("resourceGroup"),
                                   name=cluster["name"], registry=acr, checks=tuple(check_ids) if check_ids else None,
                                   group="run", acr_suffix=acr_suffix)
-        every.append(FleetFacts(data, cluster, request))
+        return FleetFacts(data, cluster, request)
+
+    # A cluster's facts live while its checks run, not for the whole scan: the membership and cache rule look-ups
+    # work each cluster's out and let it go, and the scan makes them again.
     if "member_groups" in facts_read(checks):
-        _prefetch_memberships(data, every)
+        _prefetch_memberships(data, (facts_of(c) for c in clusters))
     if "registry_cache_rules" in facts_read(checks):
-        _prefetch_cache_rules(data, every)
-    total = len(every)
-    for done in range(total):
-        facts, every[done] = every[done], None
+        _prefetch_cache_rules(data, (facts_of(c) for c in clusters))
+    total = len(clusters)
+    for done, cluster in enumerate(clusters):
+        facts = facts_of(cluster)
         try:
             found = _cluster_findings(checks, facts)
         finally:
             facts.close()
-        cluster_id = facts.cluster()["id"]
         for finding in found:
-            yield cluster_id, finding
+            yield cluster["id"], finding
         if progress:
             progress(done + 1, total, facts.cluster_name)
+        del facts, found
 
 
 def _prefetch_memberships(data, every):
     """Group memberships, in bulk, of the pull identities whose registries have a role held by a group (the only
-    case in which a check that needs ``member_groups`` asks for them)."""
+    case in which a check that needs ``member_groups`` asks for them). ``every`` yields each cluster's facts."""
     wanted = []
     for facts in every:
         try:
@@ -183,7 +186,8 @@ def _prefetch_memberships(data, every):
 
 def _prefetch_cache_rules(data, every):
     """The cache rules (and credential sets) of the registries the clusters in scope pull from, read concurrently
-    before the clusters are judged one by one: the work grows with registries, never with clusters."""
+    before the clusters are judged one by one: the work grows with registries, never with clusters. ``every`` yields
+    each cluster's facts."""
     wanted = set()
     for facts in every:
         try:

@@ -32,6 +32,15 @@ READER_ROLE_ID = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
 _CR = "Microsoft.ContainerRegistry/registries/repositories/"
 
+# Built-in roles whose definitions grant a pull in each mode (Azure fixes built-in role ids): an assignment of one
+# says, before its definition is read, that the registry has pull holders.
+BUILTIN_PULL_ROLES = {
+    False: frozenset({ACR_PULL_ROLE_ID, ACR_PUSH_ROLE_ID, DATA_IMPORTER_ROLE_ID, OWNER_ROLE_ID, CONTRIBUTOR_ROLE_ID,
+                      READER_ROLE_ID}),
+    True: frozenset({REPOSITORY_READER_ROLE_ID, REPOSITORY_WRITER_ROLE_ID, REPOSITORY_CONTRIBUTOR_ROLE_ID,
+                     DATA_IMPORTER_ROLE_ID}),
+}
+
 
 def _builtin(guid, name, actions=(), not_actions=(), data_actions=()):
     return {

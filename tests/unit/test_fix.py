@@ -56,11 +56,10 @@ def finding(check_id, status, target="registry myacr", remediation="do it", **ev
     return Finding(check_id, "X", "title", target, status, "what was found", remediation, evidence)
 
 
-def decided_finding(check_id, reason, remediation="do it", evidence=None, **params):
+def decided_finding(check_id, reason, remediation="do it", evidence=None, target="registry myacr", **params):
     """A finding as a split check words it: the decision (status, reason, parameters) travels with it to ``fix``."""
     decision = decided(FAIL, reason, evidence, **params)
-    return Finding(check_id, "X", "title", "registry myacr", FAIL, "what was found", remediation, decision.evidence,
-                   decision)
+    return Finding(check_id, "X", "title", target, FAIL, "what was found", remediation, decision.evidence, decision)
 
 
 def role_finding(roleAssignmentMode="AzureRoleAssignments", uncoveredRepositories=None):
@@ -89,8 +88,8 @@ def test_only_fail_and_warning_become_items_and_warnings_are_never_applied():
 
 
 def test_one_change_for_findings_that_need_the_same_write():
-    pools = [finding("kubelet-identity-vmss", FAIL, target="node pool {} (aks-{}-vmss)".format(p, p),
-                     kubeletIdentity="/subscriptions/s/resourceGroups/mc/providers/Microsoft.ManagedIdentity/"
+    pools = [decided_finding("kubelet-identity-vmss", "lost", target="node pool {} (aks-{}-vmss)".format(p, p),
+                             kubelet="/subscriptions/s/resourceGroups/mc/providers/Microsoft.ManagedIdentity/"
                                      "userAssignedIdentities/aks1-agentpool") for p in ("a", "b")]
     items = fix.plan(pools, ctx_for())
     assert items[0].change is items[1].change
@@ -145,8 +144,10 @@ def test_status_after_by_target_else_worst_of_the_check():
                                            "image-manifest"]),
                           st.sampled_from(["a", "b"])), max_size=12))
 def test_one_item_per_failed_finding_in_order(rows):
-    findings = [finding(c, s, target="node pool {}".format(t), kubeletIdentity="/x/y",
-                        principalId=KUBELET_OID, registryId=REGISTRY_ID) for s, c, t in rows]
+    reasons = {"acr-role-assignment": "no-role", "kubelet-identity-vmss": "lost"}
+    findings = [Finding(c, "X", "title", "node pool {}".format(t), s, "what was found", "do it", {},
+                        decided(s, reasons.get(c, "other"), kubelet="/x/y", principal_id=KUBELET_OID,
+                                registry=registry_dict())) for s, c, t in rows]
     items = fix.plan(findings, ctx_for())
     wanted = [f for f in findings if f.status in (FAIL, WARNING)]
     assert [(i.check_id, i.target) for i in items] == [(f.check_id, f.target) for f in wanted]

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from azext_acrpull.diagnose.facts.fleet import FleetData, subscriptions_in
-from azext_acrpull.diagnose.facts.resourcegraph import Quota, _parse_resets_after
+from azext_acrpull.diagnose.facts.resourcegraph import UNREAD_FIELDS, Quota, _parse_resets_after, compact_row
 from tests.simulator import resourcegraph
 from tests.simulator.server import Request
 from tests.simulator.world import SUBSCRIPTION, World
@@ -337,3 +337,48 @@ def test_streamed_findings_are_one_json_array():
         stream.close()
         assert json.loads(out.getvalue()) == [record(c, f) for c, f in found[:count]]
         assert out.getvalue().count("\n") == count + (2 if count else 1)   # one line per finding
+
+
+# -- compact rows -----------------------------------------------------------------------------------
+def _nsg_rule(name, direction):
+    return {"name": name, "id": "/nsg/defaultSecurityRules/" + name, "etag": "W/\"1\"",
+            "properties": {"direction": direction, "priority": 65000, "access": "Allow", "sourcePortRange": "*",
+                           "destinationAddressPrefix": "VirtualNetwork"}}
+
+
+def test_rows_are_compacted_as_a_page_is_parsed():
+    """What no check reads is gone; what they read is equal; an NSG keeps its outbound default rules, the only ones
+    a pull's path meets; equal strings of different rows are one object."""
+    page = {"data": [
+        {"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/networkSecurityGroups/n", "etag": "x",
+         "properties": {"resourceGuid": "g", "securityRules": [], "defaultSecurityRules": [
+             _nsg_rule("AllowVnetInBound", "Inbound"), _nsg_rule("AllowInternetOutBound", "Outbound")]}},
+        {"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerService/managedClusters/c",
+         "location": "eastus", "properties": {"kubernetesVersion": "1.33", "nodeResourceGroup": "MC_g",
+                                              "agentPoolProfiles": [{"name": "system", "vnetSubnetID": None}]}},
+        {"id": "/subscriptions/s/resourceGroups/g2/providers/Microsoft.Compute/virtualMachineScaleSets/v",
+         "location": "eastus", "properties": {"virtualMachineProfile": {"osProfile": {"adminUsername": "azureuser"}}}},
+    ]}
+    rows = json.loads(json.dumps(page).encode(), object_hook=compact_row)["data"]
+    nsg, cluster, vmss = rows
+    assert "etag" not in nsg and "resourceGuid" not in nsg["properties"]
+    (rule,) = nsg["properties"]["defaultSecurityRules"]
+    assert rule["name"] == "AllowInternetOutBound" and "etag" not in rule
+    assert rule["properties"] == {"direction": "Outbound", "priority": 65000, "access": "Allow",
+                                  "destinationAddressPrefix": "VirtualNetwork"}
+    assert cluster["properties"] == {"nodeResourceGroup": "MC_g", "agentPoolProfiles": [{"name": "system",
+                                                                                         "vnetSubnetID": None}]}
+    assert vmss["properties"] == {"virtualMachineProfile": {}}
+    assert cluster["location"] is vmss["location"]
+
+
+def test_no_check_reads_a_field_compaction_drops():
+    """A field on the list must not be named anywhere in the extension (a check that comes to read one takes it
+    off the list)."""
+    import pathlib
+    import re
+    root = pathlib.Path(__file__).resolve().parents[2] / "azext_acrpull"
+    text = "\n".join(p.read_text(encoding="utf-8") for p in root.rglob("*.py")
+                     if p.name != "resourcegraph.py")
+    named = sorted(f for f in UNREAD_FIELDS if re.search(r"\b{}\b".format(re.escape(f)), text))
+    assert not named, named

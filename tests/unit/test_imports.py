@@ -63,6 +63,11 @@ def test_the_graph_sees_imports():
     assert DIAGNOSE + ".findings" in GRAPH[DIAGNOSE + ".runner"]
     assert DIAGNOSE + ".common.registry" in GRAPH[CHECKS + ".registry"]
     assert CHECKS + ".auth" in GRAPH[DIAGNOSE + ".catalog"]
+    # the network checks, one module each, share their reasoning through common.network, not through each other
+    for name in ("dns_link", "network_rules", "peering", "egress", "probe"):
+        assert CHECKS + "." + name in GRAPH[DIAGNOSE + ".catalog"]
+    assert DIAGNOSE + ".common.network" in GRAPH[CHECKS + ".dns_link"]
+    assert CHECKS + ".network" not in MODULES
 
 
 def test_findings_imports_nothing_of_the_project():

@@ -17,6 +17,7 @@ from ..facts import FactError, FactUnavailable
 from ..findings import FAIL, PASS, SKIPPED, WARNING, check, decided
 from ..ids import id_name, parse_resource_id, same_id
 from ..roles import (
+    BUILTIN_PULL_ROLES,
     PULL_ACTION,
     REPOSITORY_CONTENT_READ,
     assignments_of,
@@ -440,6 +441,14 @@ def _principal_finding(chk, facts, registry, identity):
     who = identity_words(identity) if oid else "service principal {} (which no longer exists)".format(
         identity["clientId"])
     if oid:
+        if not any(id_name(a.get("properties", {}).get("roleDefinitionId") or "").lower()
+                   in BUILTIN_PULL_ROLES[is_abac(registry)] for a in assignments_of(assignments, [oid])):
+            # No built-in pull role of its own: the holders are likely asked for below, and the roles of the groups
+            # (held through a membership, or named as groups it is not in); none of it waits for the memberships.
+            groups = sorted({a["properties"]["roleDefinitionId"] for a in assignments_of(assignments, group_ids(
+                assignments))})
+            facts.prefetch(lambda: _pull_holders(facts, registry, assignments),
+                           lambda: facts.parallel(facts.role_definition, groups))
         own = principals_of(facts, identity["objectId"], assignments)[0]
         if registry_grants(facts, registry, assignments_of(assignments, own), own):
             words = "The pull role on {} points at the cluster's current {}.".format(registry["name"], who)
@@ -496,6 +505,7 @@ PRINCIPAL_WORDS = {"stale": _stale}
 
 # How many of the principals not tied to the cluster a finding lists (the rest are counted).
 OTHERS_SHOWN = 20
+GET_BY_IDS_BATCH = 1000   # directoryObjects/getByIds takes up to 1,000 ids
 BROAD_PATTERNS = ("'*'", "'*/read'")
 
 
@@ -564,8 +574,18 @@ def _index_holders(facts, registry, assignments):
     principals = sorted({(a.get("properties", {}).get("principalId") or "").lower() for a in assignments
                          if (a.get("properties", {}).get("principalType") or "ServicePrincipal")
                          not in ("User", "Group", "ForeignGroup")} - {""})
+    # One getByIds answers for up to 1,000 principals: when a built-in pull role shows there will be holders, ask
+    # for every candidate while the role definitions are read, rather than for the holders after them.
+    wide = 0 < len(principals) <= GET_BY_IDS_BATCH and any(
+        id_name(a.get("properties", {}).get("roleDefinitionId") or "").lower() in BUILTIN_PULL_ROLES[is_abac(registry)]
+        for a in assignments_of(assignments, principals))
+    if wide:
+        facts.prefetch(lambda: facts.directory_objects(principals))
     grants = registry_grants(facts, registry, assignments, principals)
-    objects = facts.directory_objects(sorted({g.principal_id for g in grants})) if grants else {}
+    if not grants:
+        objects = {}
+    else:
+        objects = facts.directory_objects(principals if wide else sorted({g.principal_id for g in grants}))
     holders, by_name, by_uri, by_rid = {}, {}, {}, {}
     for g in grants:
         pid = g.principal_id.lower()
@@ -730,10 +750,9 @@ def _principal_words(entry):
        optional=("registries",))
 def kubelet_identity_vmss(chk, facts):
     identity = facts.pull_identity()
-    cluster, rg = facts.cluster_name, facts.cluster_resource_group
     pools = facts.node_pools()
     if identity["kind"] != "kubeletIdentity":
-        return [chk.finding("cluster {}".format(cluster), SKIPPED,
+        return [chk.finding("cluster {}".format(facts.cluster_name), SKIPPED,
                             "The cluster pulls with its service principal, not a kubelet identity; nodes read it "
                             "from their configuration, not from the scale set's identities.")]
     if identity.get("resourceId"):   # read alongside the scale sets; a scale set that cannot be read says why first
@@ -744,49 +763,71 @@ def kubelet_identity_vmss(chk, facts):
                 .get("restrictionLevel") or "Unrestricted")
     findings = [drift] if drift else []
     for pool in pools:
-        name = pool.get("name")
-        if not _is_vmss(pool):
-            findings.append(chk.finding(
-                "node pool {}".format(name), SKIPPED,
-                "Node pool {} is a {} pool, not a virtual machine scale set: its nodes are individual VMs, so there "
-                "is no scale set identity to check.".format(name, pool.get("type") or "non-VMSS"),
-                poolType=pool.get("type")))
-            continue
-        vmss = _vmss_of_pool(scale_sets, name)
-        if vmss is None:
-            findings.append(chk.finding(
-                "node pool {}".format(name), FAIL,
-                "No scale set for node pool {} was found in node resource group {}; its nodes cannot carry the "
-                "kubelet identity.".format(name, facts.node_resource_group()),
-                "az aks update -g {} -n {}".format(rg, cluster), nodeResourceGroup=facts.node_resource_group()))
-            continue
-        target = "node pool {} ({})".format(name, vmss["name"])
-        assigned = list(((vmss.get("identity") or {}).get("userAssignedIdentities") or {}).keys())
-        evidence = {"vmssId": vmss["id"], "kubeletIdentity": identity["resourceId"],
-                    "userAssignedIdentities": assigned, "nodeResourceGroupRestrictionLevel": lockdown}
-        if any(same_id(a, identity["resourceId"]) for a in assigned):
-            if drift:
-                findings.append(chk.finding(target, FAIL, "Scale set {} carries the kubelet identity's resource id "
-                                            "{}, but that identity {} (see the kubelet identity finding).".format(
-                                                vmss["name"], identity["name"], drift.evidence["drift"]),
-                                            drift.remediation, drift=drift.evidence["drift"], **evidence))
-                continue
-            findings.append(chk.finding(target, PASS, "Scale set {} carries the kubelet identity {}.".format(
-                vmss["name"], identity["name"]), **evidence))
-            continue
-        if lockdown == "ReadOnly":
-            guard = "Node resource group lockdown is ReadOnly now, so it cannot be removed again by hand."
-        else:
-            guard = ("Node resource group lockdown keeps it from happening again: az aks update -g {} -n {} "
-                     "--nrg-lockdown-restriction-level ReadOnly.".format(rg, cluster))
-        findings.append(chk.finding(
-            target, FAIL,
-            "Scale set {} does not carry the kubelet identity {}: nodes of pool {} cannot get a token to pull. AKS "
-            "never removes it, so it was removed outside AKS (portal or IaaS APIs); reconciling the cluster with "
-            "`az aks update` and no other arguments re-adds it. {}".format(vmss["name"], identity["name"], name,
-                                                                             guard),
-            "az aks update -g {} -n {}".format(rg, cluster), **evidence))
+        target, decision = _decide_pool(facts, identity, pool, scale_sets, drift, lockdown)
+        findings.append(chk.worded(target, decision, POOL_WORDS, facts))
     return findings
+
+
+def _decide_pool(facts, identity, pool, scale_sets, drift, lockdown):
+    """(target, decision) for one node pool: does its scale set carry the kubelet identity?"""
+    name = pool.get("name")
+    if not _is_vmss(pool):
+        return "node pool {}".format(name), decided(SKIPPED, "not-vmss", {"poolType": pool.get("type")}, pool=pool)
+    vmss = _vmss_of_pool(scale_sets, name)
+    if vmss is None:
+        return "node pool {}".format(name), decided(FAIL, "no-vmss", {"nodeResourceGroup": facts.node_resource_group()},
+                                                    pool=pool, kubelet=None)
+    target = "node pool {} ({})".format(name, vmss["name"])
+    assigned = list(((vmss.get("identity") or {}).get("userAssignedIdentities") or {}).keys())
+    evidence = {"vmssId": vmss["id"], "kubeletIdentity": identity["resourceId"],
+                "userAssignedIdentities": assigned, "nodeResourceGroupRestrictionLevel": lockdown}
+    common = {"pool": pool, "vmss": vmss, "identity": identity}
+    if any(same_id(a, identity["resourceId"]) for a in assigned):
+        if drift:
+            return target, decided(FAIL, "drift", dict(drift=drift.evidence["drift"], **evidence), drift=drift,
+                                   **common)
+        return target, decided(PASS, "carries", evidence, **common)
+    return target, decided(FAIL, "lost", evidence, lockdown=lockdown, kubelet=identity["resourceId"], **common)
+
+
+def _reconcile_command(facts):
+    return "az aks update -g {} -n {}".format(facts.cluster_resource_group, facts.cluster_name)
+
+
+def _pool_not_vmss(facts, pool):
+    return ("Node pool {} is a {} pool, not a virtual machine scale set: its nodes are individual VMs, so there is no "
+            "scale set identity to check.".format(pool.get("name"), pool.get("type") or "non-VMSS")), ""
+
+
+def _pool_no_vmss(facts, pool, kubelet):
+    return ("No scale set for node pool {} was found in node resource group {}; its nodes cannot carry the kubelet "
+            "identity.".format(pool.get("name"), facts.node_resource_group())), _reconcile_command(facts)
+
+
+def _pool_drift(facts, pool, vmss, identity, drift):
+    return ("Scale set {} carries the kubelet identity's resource id {}, but that identity {} (see the kubelet "
+            "identity finding).".format(vmss["name"], identity["name"], drift.evidence["drift"]), drift.remediation)
+
+
+def _pool_carries(facts, pool, vmss, identity):
+    return "Scale set {} carries the kubelet identity {}.".format(vmss["name"], identity["name"]), ""
+
+
+def _pool_lost(facts, pool, vmss, identity, lockdown, kubelet):
+    if lockdown == "ReadOnly":
+        guard = "Node resource group lockdown is ReadOnly now, so it cannot be removed again by hand."
+    else:
+        guard = ("Node resource group lockdown keeps it from happening again: az aks update -g {} -n {} "
+                 "--nrg-lockdown-restriction-level ReadOnly.".format(facts.cluster_resource_group, facts.cluster_name))
+    return ("Scale set {} does not carry the kubelet identity {}: nodes of pool {} cannot get a token to pull. AKS "
+            "never removes it, so it was removed outside AKS (portal or IaaS APIs); reconciling the cluster with "
+            "`az aks update` and no other arguments re-adds it. {}".format(vmss["name"], identity["name"],
+                                                                         pool.get("name"), guard),
+            _reconcile_command(facts))
+
+
+POOL_WORDS = {"not-vmss": _pool_not_vmss, "no-vmss": _pool_no_vmss, "drift": _pool_drift, "carries": _pool_carries,
+              "lost": _pool_lost}
 
 
 def _drift(chk, facts, identity, pools):

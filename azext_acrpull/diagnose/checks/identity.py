@@ -4,7 +4,7 @@ every role looks right: a registry that refuses ARM-audience tokens (B.armaud), 
 from ..classify import failed_token
 from ..common.pods import registry_pull_errors
 from ..common.registry import no_registry, per_registry, registry_target
-from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check
+from ..findings import ERROR, FAIL, PASS, SKIPPED, WARNING, check, decided
 from ..ids import parse_resource_id
 
 ARM_POLICY = "azureADAuthenticationAsArmPolicy"
@@ -44,43 +44,66 @@ def registry_arm_audience(chk, facts):
 
 
 def _arm_audience(chk, facts, registry):
-    target = registry_target(registry)
-    name = registry["name"]
+    return chk.worded(registry_target(registry), decide_arm_audience(facts, registry), ARM_WORDS, facts)
+
+
+def decide_arm_audience(facts, registry):
+    """Does the registry accept ARM-audience tokens; when not, did a pull of this run fail for it (Fail) or not
+    (Warning)?"""
     policy = (registry.get("properties", {}).get("policies") or {}).get(ARM_POLICY)
     status = ((policy or {}).get("status") or "").lower()
     evidence = {"registryId": registry["id"], "azureADAuthenticationAsArmPolicy": (policy or {}).get("status")}
     if status not in ("enabled", "disabled"):
-        return chk.finding(
-            target, ERROR,
-            "Could not reach a verdict: registry {}'s properties do not say whether it accepts ARM-audience tokens "
-            "(policies.{} is {}). `az acr config authentication-as-arm show -r {}` shows it.".format(
-                name, ARM_POLICY, "missing" if policy is None else repr((policy or {}).get("status")), name),
-            reason="field missing", **evidence)
+        return decided(ERROR, "unknown", dict(reason="field missing", **evidence), registry=registry, policy=policy)
     if status == "enabled":
-        return chk.finding(target, PASS, "Registry {} accepts Microsoft Entra tokens issued for Azure Resource "
-                           "Manager as well as for the registry (policies.{} is enabled), whichever a node's "
-                           "credential provider presents.".format(name, ARM_POLICY), **evidence)
-    fix = "az acr config authentication-as-arm update -r {} --status enabled{}".format(
-        name, _subscription_args(facts, registry))
-    policy_words = ("A built-in Azure Policy ('Configure container registries to disable ARM audience token "
-                    "authentication', effect Modify) may have disabled it and can disable it again: exempt the "
-                    "registry from that assignment after enabling it.")
+        return decided(PASS, "enabled", evidence, registry=registry)
     failed = [p for p in pod_pull_tokens(facts, registry) if p["token"] in TOKEN_WORDS]
     evidence["failedPulls"] = [{k: v for k, v in p.items() if k != "pod"} for p in failed]
     if failed:
-        first = failed[0]
-        return chk.finding(
-            target, FAIL,
-            "Registry {} refuses Microsoft Entra tokens issued for Azure Resource Manager (policies.{} is "
-            "disabled), and container {} of pod {} pulling {} got {}: nodes whose credential provider presents "
-            "an ARM-audience token are turned away. {}".format(
-                name, ARM_POLICY, first["container"], first["pod"], first["image"], TOKEN_WORDS[first["token"]],
-                policy_words), fix, **evidence)
-    return chk.finding(
-        target, WARNING,
-        "Registry {} refuses Microsoft Entra tokens issued for Azure Resource Manager (policies.{} is disabled). "
-        "Nodes whose credential provider presents an ARM-audience token get 401 from it; no pull error read here "
-        "shows one (pass --pod to read a failing pod's). {}".format(name, ARM_POLICY, policy_words), fix, **evidence)
+        return decided(FAIL, "refused", evidence, registry=registry, first=failed[0])
+    return decided(WARNING, "disabled", evidence, registry=registry)
+
+
+def _arm_fix(facts, registry):
+    return "az acr config authentication-as-arm update -r {} --status enabled{}".format(
+        registry["name"], _subscription_args(facts, registry))
+
+
+ARM_POLICY_WORDS = ("A built-in Azure Policy ('Configure container registries to disable ARM audience token "
+                    "authentication', effect Modify) may have disabled it and can disable it again: exempt the "
+                    "registry from that assignment after enabling it.")
+
+
+def _arm_unknown(facts, registry, policy):
+    name = registry["name"]
+    return ("Could not reach a verdict: registry {}'s properties do not say whether it accepts ARM-audience tokens "
+            "(policies.{} is {}). `az acr config authentication-as-arm show -r {}` shows it.".format(
+                name, ARM_POLICY, "missing" if policy is None else repr((policy or {}).get("status")), name)), ""
+
+
+def _arm_enabled(facts, registry):
+    return ("Registry {} accepts Microsoft Entra tokens issued for Azure Resource Manager as well as for the registry "
+            "(policies.{} is enabled), whichever a node's credential provider presents.".format(
+                registry["name"], ARM_POLICY)), ""
+
+
+def _arm_refused(facts, registry, first):
+    return ("Registry {} refuses Microsoft Entra tokens issued for Azure Resource Manager (policies.{} is disabled), "
+            "and container {} of pod {} pulling {} got {}: nodes whose credential provider presents an ARM-audience "
+            "token are turned away. {}".format(registry["name"], ARM_POLICY, first["container"], first["pod"],
+                                               first["image"], TOKEN_WORDS[first["token"]], ARM_POLICY_WORDS),
+            _arm_fix(facts, registry))
+
+
+def _arm_disabled(facts, registry):
+    return ("Registry {} refuses Microsoft Entra tokens issued for Azure Resource Manager (policies.{} is disabled). "
+            "Nodes whose credential provider presents an ARM-audience token get 401 from it; no pull error read here "
+            "shows one (pass --pod to read a failing pod's). {}".format(registry["name"], ARM_POLICY,
+                                                                         ARM_POLICY_WORDS),
+            _arm_fix(facts, registry))
+
+
+ARM_WORDS = {"unknown": _arm_unknown, "enabled": _arm_enabled, "refused": _arm_refused, "disabled": _arm_disabled}
 
 
 # --- B.tenant ---------------------------------------------------------------------------------------------------

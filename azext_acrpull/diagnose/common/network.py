@@ -182,8 +182,10 @@ def _resolver(facts):
 
 def _private_path(facts, registry):
     if props(registry).get("privateEndpointConnections"):
-        # The zone search and the resolving VNet do not wait for the endpoints: start them while those are read.
-        facts.prefetch(facts.private_dns_zones, lambda: _resolver(facts))
+        # The zone search, the resolving VNet and the replicas (their regions' data endpoints are among the hosts to
+        # resolve) do not wait for the endpoints: start them while those are read.
+        facts.prefetch(facts.private_dns_zones, lambda: _resolver(facts),
+                       lambda: facts.registry_replications(registry))
     endpoints = tuple(facts.registry_endpoints(registry))
     approved = tuple(e for e in endpoints if (e.get("status") or "").lower() == APPROVED and not e.get("error"))
     if not endpoints:

@@ -65,6 +65,10 @@ def principals_of(facts, object_id, assignments):
     when some group holds a role there (Graph is asked only then). Returns (ids, {group id: name})."""
     if not any_group(assignments):
         return [object_id], {}
+    # The roles of its own assignments do not wait for Graph's answer: read them while the memberships are read.
+    own = sorted({a["properties"]["roleDefinitionId"] for a in assignments_of(assignments, [object_id])})
+    if own:
+        facts.prefetch(lambda: facts.parallel(facts.role_definition, own))
     groups = facts.member_groups(object_id)
     return [object_id] + sorted(groups), groups
 

@@ -79,6 +79,12 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts
         self._warm_token(self.cli_ctx.cloud.endpoints.microsoft_graph_resource_id)
         return self.once("graph_client", lambda: cf_graph(self.cli_ctx, deadline=self.deadline, tokens=self._tokens))
 
+    def warm_graph_token(self):
+        """Graph's token, asked for beside ARM's at the start of a run: the group memberships, service principals and
+        directory objects are read a few round trips later, and with expired tokens they would otherwise wait for
+        Entra ID once more. With a token cached this sends nothing."""
+        self._warm_token(self.cli_ctx.cloud.endpoints.microsoft_graph_resource_id)
+
     def _warm_token(self, resource=None):
         """Get az's access token for ``resource`` (ARM by default) once, before concurrent reads need it.
 

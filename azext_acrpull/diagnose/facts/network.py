@@ -174,9 +174,14 @@ class NetworkFacts:
 
     def _private_dns_zones(self):
         zone_name = privatelink_zone(self.request.acr_suffix)
+
+        def search(sub):
+            return self.resources_of_type(sub, "Microsoft.Network/privateDnsZones", name=zone_name)
+        # The subscriptions known without the list (the cluster's, the registries' private endpoints') are searched
+        # while the list is read; of what the list adds, the rest after it. Only the listed ones' answers count.
+        self.prefetch(*[lambda s=s: search(s) for s in self._zone_subscription_hints()])
         subs = self.readable_subscriptions()
-        found = self.parallel(lambda s: self.resources_of_type(s, "Microsoft.Network/privateDnsZones",
-                                                               name=zone_name), subs)
+        found = self.parallel(search, subs)
         zones, unreadable = [], []
         for sub, result in zip(subs, found, strict=True):
             if isinstance(result, FactError):
@@ -184,6 +189,20 @@ class NetworkFacts:
             else:
                 zones.extend(z for z in result if z.get("name", "").lower() == zone_name)
         return {"name": zone_name, "zones": zones, "unreadable": unreadable}
+
+    def _zone_subscription_hints(self):
+        hints = []
+        try:
+            hints.append((self.cluster_subscription() or "").lower())
+            for registry in self.registries():
+                for conn in (registry.get("properties") or {}).get("privateEndpointConnections") or []:
+                    endpoint = ((conn.get("properties") or {}).get("privateEndpoint") or {}).get("id")
+                    rid = parse_resource_id(endpoint) if endpoint else None
+                    if rid and rid.subscription:
+                        hints.append(rid.subscription.lower())
+        except FactError:
+            pass   # the search waits for the list then; the fact that failed says why where it is used
+        return [h for h in dict.fromkeys(hints) if h]
 
     def service_endpoint_policy(self, policy_id):
         """A service endpoint policy by id (one GET, read once)."""

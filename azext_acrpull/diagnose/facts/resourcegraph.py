@@ -13,6 +13,7 @@ All queries of a run share one ``Quota``: a request waits when the quota is spen
 429 waits for the reset and tries again.
 """
 import json
+import sys
 import threading
 import time
 import uuid
@@ -32,6 +33,41 @@ GET_BY_IDS = 1000         # directoryObjects/getByIds takes up to 1000 ids
 TIMEOUT = 60
 RETRIES = 6
 TRANSIENT = (500, 502, 503, 504)
+
+
+# Fields of Resource Graph rows that no check reads: dropped as a page is parsed, so that a fleet of 10,000 clusters
+# does not hold them (etags, GUIDs, audit stamps, versions, address families, the scale sets' OS and disk profiles,
+# the clusters' pod and service ranges). A check that comes to read one of them takes it off this list.
+UNREAD_FIELDS = frozenset((
+    "etag", "resourceGuid", "createdBy", "updatedBy", "updatedOn", "timeCreated", "uniqueId", "nodeImageVersion",
+    "osProfile", "storageProfile", "upgradeSettings", "upgradePolicy", "azurePortalFQDN",
+    "delegatedManagedIdentityResourceId", "kubernetesVersion", "currentKubernetesVersion", "orchestratorVersion",
+    "currentOrchestratorVersion", "powerState", "maxPods", "enableAutoScaling", "podCidr", "podCidrs", "serviceCidr",
+    "serviceCidrs", "dnsServiceIP", "ipFamilies", "allocatedOutboundPorts", "oidcIssuerProfile", "enableRBAC",
+    "disableLocalAccounts", "networkDataplane", "networkPluginMode", "enableAcceleratedNetworking",
+    "privateIPAddressVersion", "publicIPAddressVersion", "publicIPAllocationMethod", "ddosSettings",
+    "enableDdosProtection", "privateLinkServiceNetworkPolicies", "sourcePortRange", "sourcePortRanges",
+    "computerNamePrefix", "orchestrationMode", "platformFaultDomainCount", "singlePlacementGroup", "overprovision",
+    "supportPlan", "kubeletDiskType", "enableFIPS", "ipTags", "idleTimeoutInMinutes"))
+# Strings repeat across rows (regions, states and SKUs; and ids: a scale set names its subnet and identity, which their
+# own rows and the cluster name again): one copy of each is kept.
+
+
+def compact_row(obj):
+    """``json`` object hook for Resource Graph pages: drops ``UNREAD_FIELDS``, keeps of an NSG's default rules only
+    the outbound ones (the only direction a pull's path takes: netpath.nsg_rule_for), and shares one copy of each
+    string value."""
+    if not UNREAD_FIELDS.isdisjoint(obj):
+        for key in UNREAD_FIELDS.intersection(obj):
+            del obj[key]
+    if "defaultSecurityRules" in obj and isinstance(obj["defaultSecurityRules"], list):
+        obj["defaultSecurityRules"] = [r for r in obj["defaultSecurityRules"] if not isinstance(r, dict) or str(
+            (r.get("properties") or {}).get("direction") or "outbound").lower() == "outbound"]
+    intern = sys.intern
+    for key, value in obj.items():
+        if value.__class__ is str:
+            obj[key] = intern(value)
+    return obj
 
 
 def _parse_resets_after(value):
@@ -196,8 +232,9 @@ class AzureRest:
             self._tokens[resource] = (header, expires)
             return header
 
-    def send(self, method, url, resource, body=None, kind="arm"):
-        """(status, headers, parsed JSON or None). Network failures raise FactError."""
+    def send(self, method, url, resource, body=None, kind="arm", object_hook=None):
+        """(status, headers, parsed JSON or None), objects passed through ``object_hook`` as they are parsed. Network
+        failures raise FactError."""
         import requests
         from azure.cli.core.util import get_az_user_agent, should_disable_connection_verify
         headers = {"Authorization": self._token(resource), "User-Agent": get_az_user_agent(),
@@ -224,7 +261,7 @@ class AzureRest:
                             fault=isinstance(err, requests.exceptions.Timeout)) from None
         self.stats.count(kind)
         try:
-            parsed = response.json() if response.content else None
+            parsed = json.loads(response.content, object_hook=object_hook) if response.content else None
         except ValueError:
             parsed = None
         logger.debug("%s %s -> HTTP %s in %.0f ms", method, url.split("?")[0], response.status_code,
@@ -284,7 +321,8 @@ class ResourceGraph:
             self.quota.acquire()
             status, headers = None, {}
             try:
-                status, headers, result = self.rest.send("POST", url, self.rest.arm_resource, body, kind="arg")
+                status, headers, result = self.rest.send("POST", url, self.rest.arm_resource, body, kind="arg",
+                                                         object_hook=compact_row)
             finally:
                 self.quota.update(status, headers or {})
             if status == 200 and isinstance(result, dict):

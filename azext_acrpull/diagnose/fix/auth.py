@@ -188,11 +188,12 @@ def grant_current_identity(finding, ctx):
 @remedy("kubelet-identity-vmss")
 def reconcile_cluster(finding, ctx):
     """C1.S4: a node pool's scale set lost the kubelet identity; reconciling the cluster re-adds it."""
-    if finding.evidence.get("drift"):
+    decision = finding.decision
+    if decision is None or decision.reason not in ("lost", "no-vmss"):
         return None     # B.drift: the identity was deleted or recreated; its three steps are for a person
     facts = ctx.facts
     rg, name = facts.cluster_resource_group, facts.cluster_name
-    kubelet = finding.evidence.get("kubeletIdentity")
+    kubelet = decision.params["kubelet"]
     summary = ("Reconcile cluster {} (a PUT of its current settings, as `az aks update` without arguments does); AKS "
                "puts the kubelet identity{} back on every node pool's scale set. Nodes are not reimaged.".format(
                    name, " " + id_name(kubelet) if kubelet else ""))

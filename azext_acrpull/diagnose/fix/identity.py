@@ -11,8 +11,11 @@ from .network import REGISTRY_PERMISSION, _wait
 @remedy("registry-arm-audience")
 def enable_arm_audience(finding, ctx):
     """Enable azureADAuthenticationAsArmPolicy, as `az acr config authentication-as-arm update --status enabled`."""
-    registry_id = finding.evidence.get("registryId")
-    rid = parse_resource_id(registry_id or "")
+    decision = finding.decision
+    if decision is None or decision.reason != "refused":
+        return None
+    registry_id = decision.params["registry"]["id"]
+    rid = parse_resource_id(registry_id)
     if not ctx.yes or rid is None or rid.subscription.lower() != (ctx.facts.cluster_subscription() or "").lower():
         return None
     summary = ("Let registry {} accept Microsoft Entra tokens issued for Azure Resource Manager again "
