@@ -1,6 +1,8 @@
 """Cause 1 (401 Unauthorized) end to end: every check of `check-auth` fails for the article's reason and passes
 when the environment is right, through the real az against the simulated Azure."""
 import base64
+import json
+import os
 
 import pytest
 
@@ -488,6 +490,14 @@ def test_no_secret_reaches_the_output_even_with_debug(scenario):
 
 def test_entra_cluster_is_read_with_azs_own_token(scenario):
     sc = scenario("auth-secrets-entra")
+    # az's cached access tokens are dropped (the login kept): an earlier test of this process may have asked for
+    # the cluster's token already, and the run must be seen asking Entra ID for it.
+    path = os.path.join(sc.env.config_dir, "msal_token_cache.json")
+    with open(path, encoding="utf-8") as f:
+        cache = json.load(f)
+    cache["AccessToken"] = {}
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(cache, f)
     findings, _ = check_auth(sc, "--acr", "myacr", "--pod", "web-admin-stale", "--checks", "pull-secret-admin")
     assert one(sc, findings, "pull-secret-admin", "secret default/acr-admin-stale")["status"] == "Fail"
     tokens = [e for e in sc.sim.log if e["host"] == "login.microsoftonline.com" and e["method"] == "POST"]
