@@ -1,5 +1,5 @@
-"""B.armaud, B.tenant, B.drift and B.nap: what each verdict rests on, read from simulated worlds (and, for ARM's answers
-about another tenant, from plain facts)."""
+"""B.armaud, B.tenant, B.drift and B.nap: what each verdict rests on, read from simulated worlds (ARM's answers about
+another tenant's subscriptions too, which Resource Graph does not show)."""
 from datetime import timedelta
 
 import pytest
@@ -7,7 +7,6 @@ import pytest
 from azext_acrpull.diagnose.catalog import catalog
 from azext_acrpull.diagnose.facts import FactError
 from azext_acrpull.diagnose.facts.arm import foreign_tenant
-from azext_acrpull.diagnose.request import DiagnoseRequest
 from tests.simulator.facts import world_facts
 from tests.simulator.pods import failing_pod, node_name, nodes, provisioned_node, pull_failure
 from tests.simulator.pods import pod as sim_pod
@@ -16,11 +15,8 @@ from tests.simulator.scenarios.foundation import kubelet_object_id
 from tests.simulator.tenant import populate
 from tests.simulator.world import SUBSCRIPTION, World
 
-SUB, SUB2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
+SUB2 = "22222222-2222-2222-2222-222222222222"
 HOME, OTHER = "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa", "bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb"
-RID = "/subscriptions/{}/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/myacr"
-KUBELET = "/subscriptions/{}/resourcegroups/MC_rg1_aks1_eastus/providers/Microsoft.ManagedIdentity/" \
-    "userAssignedIdentities/aks1-agentpool".format(SUB)
 OAUTH = ('Failed to pull image "myacr.azurecr.io/app:1": failed to pull and unpack image "myacr.azurecr.io/app:1": '
          "failed to resolve reference \"myacr.azurecr.io/app:1\": failed to authorize: failed to fetch oauth token: "
          "unexpected status: 401 Unauthorized")
@@ -30,53 +26,6 @@ ARM_MESSAGE = ("The access token is from the wrong issuer 'https://sts.windows.n
 
 
 ARMAUD_IMAGE = "myacr.azurecr.io/web:1.4"
-
-
-def registry(status="enabled", sub=SUB):
-    policies = {"exportPolicy": {"status": "enabled"}}
-    if status is not None:
-        policies["azureADAuthenticationAsArmPolicy"] = {"status": status}
-    return {"id": RID.format(sub), "name": "myacr",
-            "properties": {"loginServer": "myacr.azurecr.io", "policies": policies}}
-
-
-class FakeFacts:
-    """Plain facts for what the in-memory reader of a world (tests/simulator/facts.py) cannot show: ARM's answers
-    about subscriptions of another Entra tenant, which Resource Graph does not list."""
-
-    def __init__(self, registries=(), tenants=None, kind="kubeletIdentity", lookups=None):
-        self.request = DiagnoseRequest("rg1", "aks1")
-        self._registries = list(registries)
-        self._tenants = tenants or {SUB: HOME}
-        self._lookups = lookups
-        self._kind = kind
-        self.cluster_name, self.cluster_resource_group = "aks1", "rg1"
-
-    def registries(self):
-        return self._registries
-
-    def registry_lookups(self):
-        if self._lookups is not None:
-            return self._lookups
-        return [{"name": r["name"], "given": r["id"], "registry": r} for r in self._registries]
-
-    def pull_identity(self):
-        if self._kind == "kubeletIdentity":
-            return {"kind": "kubeletIdentity", "objectId": "oid-1", "clientId": "cid-1", "resourceId": KUBELET,
-                    "name": "aks1-agentpool"}
-        return {"kind": "servicePrincipal", "clientId": "app-1", "objectId": "sp-1", "name": "aks1-sp",
-                "exists": True}
-
-    def cluster_subscription(self):
-        return SUB
-
-    def prefetch(self, *reads):
-        pass
-
-    def subscription_tenant(self, sub):
-        if sub not in self._tenants:
-            raise FactError("unknown subscription")
-        return self._tenants[sub]
 
 
 def run(check_id, facts):
@@ -142,7 +91,8 @@ def test_arm_audience_in_another_subscription_names_it():
 
 def _tenant_world(sub=SUBSCRIPTION, tenant=None, kind="kubeletIdentity"):
     """A cluster and registry myacr in ``sub``, whose Entra tenant is ``tenant`` (the world's own by default); the
-    cluster runs as a kubelet identity or as a service principal."""
+    cluster runs as a kubelet identity or as a service principal. The test's login is signed in to ``tenant`` too,
+    and names the registry by id: Resource Graph does not show another tenant's subscriptions, ARM is read."""
     w = World("unit-tenant")
     w.subs.setdefault(sub, "Other")
     if tenant:
@@ -152,9 +102,22 @@ def _tenant_world(sub=SUBSCRIPTION, tenant=None, kind="kubeletIdentity"):
     else:
         cluster = w.cluster("aks1", "rg1", identity="sp", sp=w.service_principal("aks1-sp", password_end=[
             w.created + timedelta(days=365)]))
-    w.registry("myacr", "rg1", subscription=sub)
+    registry = w.registry("myacr", "rg1", subscription=sub)
     assert cluster
+    if tenant:
+        return world_facts(populate(w), registry=("id", registry["id"]), tenants=(tenant,))
     return world_facts(populate(w), registry=("name", "myacr"))
+
+
+def _partner_world(signed_in=False, faults=None):
+    """The beyond-tenant-other scenario's world: registry partneracr in subscription PARTNER_SUB of another Entra
+    tenant, named by id; the test's login signed in to that tenant too when ``signed_in``; ``faults``: ARM answers
+    injected by path."""
+    from tests.simulator.scenarios import build
+    from tests.simulator.scenarios.beyond import PARTNER_TENANT
+    w = build("beyond-tenant-other")
+    rid = next(r["id"] for r in w.arm.values() if r.get("name") == "partneracr")
+    return world_facts(w, registry=("id", rid), tenants=(PARTNER_TENANT,) if signed_in else (), faults=faults)
 
 
 def _asking(facts):
@@ -181,23 +144,37 @@ def test_another_subscription_of_the_same_tenant_passes():
 
 @pytest.mark.parametrize("kind, status", [("kubeletIdentity", "Fail"), ("servicePrincipal", "Warning")])
 def test_another_tenant_fails_only_for_a_managed_identity(kind, status):
-    # Resource Graph shows no subscription of another tenant: this is the live reader's answer, from plain facts.
-    (f,) = run("registry-tenant", FakeFacts([registry(sub=SUB2)], tenants={SUB: HOME, SUB2: OTHER}, kind=kind))
-    assert f.status == status and OTHER in f.message and HOME in f.message
+    # Resource Graph shows no subscription of another tenant: the registry and its subscription are ARM's answers.
+    facts = _tenant_world(sub=SUB2, tenant=OTHER, kind=kind)
+    (f,) = run("registry-tenant", facts)
+    assert f.status == status and OTHER in f.message and facts.world.tenant_id in f.message
     assert f.evidence["tenantFrom"] == "subscription"
+    arm = [(e["path"].lower(), e["status"]) for e in facts.data.rest.log if SUB2 in e["path"]]
+    assert arm == [(facts.registries()[0]["id"].lower(), 200), ("/subscriptions/" + SUB2, 200)], arm
 
 
 def test_arms_refusal_names_the_tenant_of_a_registry_that_cannot_be_read():
-    lookups = [{"name": "myacr", "given": RID.format(SUB2), "registry": None, "tenant": OTHER, "tokenTenant": HOME}]
-    (f,) = run("registry-tenant", FakeFacts(lookups=lookups, tenants={SUB: HOME}))
+    from tests.simulator.scenarios.beyond import PARTNER_TENANT
+    facts = _partner_world()
+    (f,) = run("registry-tenant", facts)
     assert f.status == "Fail" and f.evidence["tenantFrom"] == "InvalidAuthenticationTokenTenant"
-    assert "--docker-server myacr.azurecr.io" in f.remediation
+    assert f.evidence["registryTenant"] == PARTNER_TENANT
+    assert "--docker-server partneracr.azurecr.io" in f.remediation
+    refused = [e for e in facts.data.rest.log if e["status"] == 401]
+    assert len(refused) == 1 and refused[0]["path"].lower().endswith("/registries/partneracr"), refused
 
 
 def test_unknown_tenant_is_an_error_not_a_verdict():
+    from tests.simulator.scenarios.beyond import PARTNER_SUB
+    path = "/subscriptions/" + PARTNER_SUB
+    busy = {"error": {"code": "ServerBusy", "message": "The server is currently unable to handle the request."}}
     with pytest.raises(FactError):   # the runner reports it as Error with the reason
-        run("registry-tenant", FakeFacts([registry(sub=SUB2)], tenants={SUB: HOME}))
-    (f,) = run("registry-tenant", FakeFacts([registry(sub=SUB2)], tenants={SUB: HOME, SUB2: None}))
+        run("registry-tenant", _partner_world(signed_in=True, faults={path: (503, busy)}))
+    # ARM answers the subscription without its tenant.
+    facts = _partner_world(signed_in=True, faults={path: (200, {"id": path, "subscriptionId": PARTNER_SUB,
+                                                                 "displayName": "Fabrikam Shared Registry",
+                                                                 "state": "Enabled"})})
+    (f,) = run("registry-tenant", facts)
     assert f.status == "Error"
 
 
