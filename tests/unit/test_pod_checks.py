@@ -1,4 +1,4 @@
-"""The pod checks on plain facts: which events belong to a container, which text decides, how facts decide."""
+"""The pod checks: which events belong to a container, which text decides, how facts of a simulated world decide."""
 import base64
 import json
 
@@ -8,11 +8,8 @@ from hypothesis import strategies as st
 
 from azext_acrpull.diagnose.catalog import catalog
 from azext_acrpull.diagnose.checks.pod import classify_container, container_events
-from azext_acrpull.diagnose.facts import FactError, Facts
-from azext_acrpull.diagnose.facts.images import ImageFacts
 from azext_acrpull.diagnose.facts.registry_data import _errors, _granted
 from azext_acrpull.diagnose.reference import parse_reference
-from azext_acrpull.diagnose.request import DiagnoseRequest
 from azext_acrpull.diagnose.runner import select_checks
 
 IMG = "myacr.azurecr.io/app:v1"
@@ -103,82 +100,15 @@ def test_where_kubelet_puts_the_text_does_not_change_the_cause(cause, where, rpc
     assert classify_container(container, events)[0].cause == cause
 
 
-# --- facts decide: the checks on plain facts -----------------------------------------------------------------------
+# --- facts decide: the checks on a simulated world ------------------------------------------------------------------
 
-REGISTRY = {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/myacr",
-            "name": "myacr", "properties": {"loginServer": "myacr.azurecr.io"}}
 POOLS = [{"name": "nodepool1", "osType": "Linux", "vmSize": "Standard_D4ds_v5", "mode": "System"},
          {"name": "armpool", "osType": "Linux", "vmSize": "Standard_D4ps_v5", "mode": "User"}]
-
-
-class PlainFacts(ImageFacts, Facts):
-    """Facts from dicts: a pod, its events, one registry, its manifests and cache rules (the cache rule cases; the
-    others read a simulated world, ``_image_world``)."""
-
-    def __init__(self, pod, events, manifests, platforms, image=None, cache_rules=()):
-        super().__init__(DiagnoseRequest("rg", "aks", pod=pod["metadata"]["name"] if pod else None,
-                                         images=(parse_reference(image),) if image else ()))
-        self._pod, self._events, self._manifests, self._platforms = pod, events, manifests, platforms
-        self._rules = cache_rules
-
-    def registry_cache_rules(self, registry):
-        if isinstance(self._rules, FactError):
-            raise self._rules
-        return list(self._rules)
-
-    def pod(self, namespace, name):
-        return self._pod
-
-    def pod_events(self, namespace, name):
-        return self._events
-
-    def cluster(self):
-        return {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks",
-                "properties": {"agentPoolProfiles": POOLS}}
-
-    def nodes(self):
-        raise FactError("nodes is forbidden", 403)
-
-    def registry_lookups(self):
-        return [{"name": "myacr", "given": "myacr", "registry": REGISTRY}]
-
-    def registry_by_name(self, name):
-        return REGISTRY if name == "myacr" else None
-
-    def registries_in_subscription(self, subscription_id=None):
-        return [REGISTRY]
-
-    def registry_manifest(self, registry, repository, reference):
-        if isinstance(self._manifests, FactError):
-            raise self._manifests
-        missing = "reference" if any(r == repository for r, _ in self._manifests) else "repository"
-        return self._manifests.get((repository, reference), {"found": False, "missing": missing})
-
-    def registry_repositories(self, registry):
-        return sorted({r for r, _ in self._manifests})
-
-    def registry_tags(self, registry, repository):
-        return sorted(t for r, t in self._manifests if r == repository)
-
-    def image_platforms(self, registry, repository, reference):
-        return self._platforms
-
-
-def _pod(image, node="aks-armpool-12345678-vmss000000", message=ANON):
-    return {"metadata": {"name": "web", "namespace": "default", "labels": {}},
-            "spec": {"nodeName": node, "containers": [{"name": "app", "image": image,
-                                                       "imagePullPolicy": "IfNotPresent"}]},
-            "status": {"phase": "Pending", "containerStatuses": [{"name": "app", "state": {"waiting": {
-                "reason": "ErrImagePull", "message": message}}}]}}
 
 
 def _run(check_id, facts):
     chk = next(c for c in catalog() if c.check_id == check_id)
     return chk.func(chk, facts)
-
-
-FOUND = {"found": True, "mediaType": "application/vnd.oci.image.index.v1+json", "digest": "sha256:" + "a" * 64,
-         "manifest": {"manifests": []}}
 
 
 def _image_world(pod_image=None, tags=(("v1", "linux/amd64"),), running=False, image=None, readable=True):
@@ -206,6 +136,18 @@ def _image_world(pod_image=None, tags=(("v1", "linux/amd64"),), running=False, i
             pull_failure(w, cluster, web, "app", ANON)
     return world_facts(populate(w), "aks", "rg", pod="web" if pod_image else None,
                        images=(parse_reference(image),) if image else ())
+
+
+def _scenario_facts(name, edit=None, pod=None, image=None):
+    """The facts of cluster aks1 of an end-to-end scenario's world, read through the in-memory reader, after
+    ``edit(world)`` varies it; ``pod`` and ``image`` are the request's --pod and --image."""
+    from tests.simulator.facts import world_facts
+    from tests.simulator.scenarios import SCENARIOS
+    from tests.simulator.tenant import populate
+    w = SCENARIOS[name][1]()
+    if edit:
+        edit(w)
+    return world_facts(populate(w), "aks1", "rg1", pod=pod, images=(parse_reference(image),) if image else ())
 
 
 @pytest.mark.parametrize("image, tags, cause, decided", [
@@ -305,66 +247,85 @@ def test_every_cause_points_at_checks_of_the_catalog():
     assert CAUSE_CHECKS["B.admission"] == ("pod-admission",) and "egress-path" in CAUSE_CHECKS["B.fqdn"]
 
 
-class ProxyFacts(PlainFacts):
-    def __init__(self, pod, proxy):
-        super().__init__(pod, [], {}, [])
-        self._proxy = proxy
-
-    def cluster(self):
-        cluster = super().cluster()
-        if self._proxy is not None:
-            cluster["properties"]["httpProxyConfig"] = self._proxy
-        return cluster
+def _proxy(config):
+    """net-proxy-tls-untrusted's world with the cluster's httpProxyConfig replaced (None: no proxy)."""
+    def edit(w):
+        cluster = next(r for k, r in w.arm.items() if k.endswith("/managedclusters/aks1"))
+        cluster["properties"].pop("httpProxyConfig")
+        if config is not None:
+            cluster["properties"]["httpProxyConfig"] = config
+    return edit
 
 
-X509 = ('failed to pull and unpack image "{0}": failed to resolve reference "{0}": failed to do request: Head '
-        '"https://myacr.azurecr.io/v2/app/manifests/v1": tls: failed to verify certificate: x509: certificate signed '
-        "by unknown authority".format(IMG))
+PROXY = "http://10.0.1.10:3128/"
 
 
-@pytest.mark.parametrize("proxy, cause, says", [
-    ({"httpsProxy": "http://10.0.0.4:3128", "noProxy": ["localhost"]}, "B.proxy", "no trustedCa"),
-    ({"httpsProxy": "http://10.0.0.4:3128", "trustedCa": "LS0t"}, "B.proxy", "10.0.0.4:3128"),
-    ({"noProxy": ["localhost"]}, "X.tls", "unknown authority"),
-    (None, "X.tls", "unknown authority"),
+@pytest.mark.parametrize("edit, cause, says", [
+    (None, "B.proxy", "no trustedCa"),   # the scenario as the end-to-end test runs it
+    (_proxy({"httpsProxy": PROXY, "noProxy": ["localhost"]}), "B.proxy", "no trustedCa"),
+    (_proxy({"httpsProxy": PROXY, "trustedCa": "LS0t"}), "B.proxy", "10.0.1.10:3128"),
+    (_proxy({"noProxy": ["localhost"]}), "X.tls", "unknown authority"),
+    (_proxy(None), "X.tls", "unknown authority"),
 ])
-def test_an_unknown_authority_behind_the_cluster_proxy_is_the_proxy(proxy, cause, says):
-    [finding] = _run("pod-pull-events", ProxyFacts(_pod(IMG, message=X509), proxy))
+def test_an_unknown_authority_behind_the_cluster_proxy_is_the_proxy(edit, cause, says):
+    facts = _scenario_facts("net-proxy-tls-untrusted", edit, pod="app")
+    [finding] = _run("pod-pull-events", facts)
     assert (finding.status, finding.evidence["cause"], finding.evidence["textCause"]) == ("Fail", cause, "X.tls")
     assert says in finding.message
     assert "egress-path" in finding.message
 
 
 # --- an artifact cache rule serves the repository: not found here is not the cause ----------------------------------
+# The worlds of the cache-* scenarios: rules dockerhub-library (docker.io/library/* -> docker.io/library/*) and
+# mcr-dotnet (mcr.microsoft.com/dotnet/* -> dotnet/*); Docker Hub holds library/nginx:1.27 only.
 
-RULE = {"name": "dockerhub", "properties": {"sourceRepository": "docker.io/library/*",
-                                            "targetRepository": "hub/*"}}
-CACHED_IMG = "myacr.azurecr.io/hub/nginx:1.27"
+UNCACHED = "myacr.azurecr.io/docker.io/library/nginx:9.99"
+
+
+def _pod_pulling(image):
+    """Adds pod web-new pulling ``image``, refused with an anonymous 401 (as containerd words it)."""
+    def edit(w):
+        from tests.simulator.pods import node_name, pod, pull_failure
+        cluster = next(r for k, r in w.arm.items() if k.endswith("/managedclusters/aks1"))
+        new = pod(w, cluster, "web-new", [{"name": "app", "image": image}], node=node_name(w, cluster, "nodepool1"))
+        pull_failure(w, cluster, new, "app", ANON.replace(IMG, image))
+    return edit
+
+
+def _without_rules(w):
+    for key in [k for k, r in w.arm.items() if r.get("type") == "Microsoft.ContainerRegistry/registries/cacheRules"]:
+        del w.arm[key]
+
+
+def _rules_unreadable(w):
+    registry = next(r for k, r in w.arm.items() if k.endswith("/registries/myacr"))
+    w.denied_scopes = [registry["id"] + "/cacheRules"]
 
 
 def test_an_image_a_cache_rule_serves_is_not_failed_for_being_absent():
-    facts = PlainFacts(_pod(CACHED_IMG), [], {}, [], cache_rules=[RULE])
+    facts = _scenario_facts("cache-credentials-healthy", _pod_pulling(UNCACHED), pod="web-new")
     [finding] = _run("image-manifest", facts)
     assert finding.status == "Warning", finding
-    assert finding.evidence["cacheRule"] == "dockerhub" and finding.evidence["missing"] == "notCachedYet"
-    assert finding.evidence["upstreamImage"] == "docker.io/library/nginx:1.27"
+    assert finding.evidence["cacheRule"] == "dockerhub-library" and finding.evidence["missing"] == "notCachedYet"
+    assert finding.evidence["upstreamImage"] == "docker.io/library/nginx:9.99"
     assert "first pull through the rule" in finding.message and "artifact-cache-rule" in finding.remediation
-    [pod] = _run("pod-pull-events", PlainFacts(_pod(CACHED_IMG), [], {}, [], cache_rules=[RULE]))
+    [pod] = _run("pod-pull-events", _scenario_facts("cache-credentials-healthy", _pod_pulling(UNCACHED),
+                                                    pod="web-new"))
     assert pod.evidence["cause"] != "C2", pod.evidence
 
 
 def test_an_upstream_refusal_through_a_cache_rule_points_at_the_rule():
-    refused = {"found": False, "missing": "upstream", "code": "UNAUTHORIZED", "status": 401,
-               "message": "authentication required with source registry for cache rule"}
-    facts = PlainFacts(_pod(CACHED_IMG), [], {("hub/nginx", "1.27"): refused}, [], cache_rules=[RULE])
+    facts = _scenario_facts("cache-credentials-unhealthy", pod="web")
     [finding] = _run("image-manifest", facts)
     assert finding.status == "Warning" and finding.evidence["missing"] == "upstream", finding
     assert "could not fetch it from docker.io" in finding.message
 
 
-@pytest.mark.parametrize("rules", [[], [dict(RULE, properties={"sourceRepository": "mcr.microsoft.com/dotnet/*",
-                                                               "targetRepository": "dotnet/*"})],
-                                   FactError("may not read cache rules", 403)])
-def test_without_a_rule_for_the_repository_a_missing_repository_still_fails(rules):
-    [finding] = _run("image-manifest", PlainFacts(_pod(CACHED_IMG), [], {}, [], cache_rules=rules))
+@pytest.mark.parametrize("edit, image", [
+    (_without_rules, UNCACHED),                       # no rule at all
+    (None, "myacr.azurecr.io/nginx:1.27"),            # rules, none for this repository
+    (_rules_unreadable, UNCACHED),                    # a rule serves it, but the rules cannot be read
+])
+def test_without_a_rule_for_the_repository_a_missing_repository_still_fails(edit, image):
+    [finding] = _run("image-manifest", _scenario_facts("cache-credentials-healthy", edit, image=image))
     assert finding.status == "Fail" and finding.evidence["missing"] == "repository", finding

@@ -151,7 +151,7 @@ def test_a_tied_name_is_the_cluster_name_or_continues_it_after_a_separator(clust
             assert low == cluster or (low.startswith(cluster) and low[len(cluster)] in "-_. "), candidate
 
 
-# --- the check on plain facts: a noisy tenant never makes it Fail -------------------------------------------------
+# --- the property: a noisy tenant never makes the check Fail -------------------------------------------------------
 
 SUB = "/subscriptions/00000000-0000-0000-0000-000000000001"
 REG = SUB + "/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/myacr"
@@ -159,12 +159,13 @@ ROLE = {d["properties"]["roleName"]: d["id"] for d in BUILTIN_ROLE_DEFINITIONS.v
 
 
 class RoleFacts(Facts):
-    """One managed-identity (or service-principal) cluster aks1 and registry myacr, from dicts."""
+    """One managed-identity (or service-principal) cluster aks1 and registry myacr, from dicts: only for the property
+    test, which draws a new tenant per example (a simulated world costs about 0.25 s to build and read, a hundred
+    examples half a minute); the examples read the scenarios' worlds (``world_role_principal``)."""
 
-    def __init__(self, holders, managed=True, vmss=()):
+    def __init__(self, holders, managed=True):
         super().__init__(DiagnoseRequest("rg1", "aks1"))
-        self.holders, self.managed, self.vmss = holders, managed, list(vmss)
-        self.asked = []
+        self.holders, self.managed = holders, managed
 
     def cluster(self):
         props = {"dnsPrefix": "aks1-dns", "nodeResourceGroup": "MC_rg1_aks1_eastus"}
@@ -189,14 +190,13 @@ class RoleFacts(Facts):
         return BUILTIN_ROLE_DEFINITIONS[role_definition_id.rsplit("/", 1)[-1]]
 
     def directory_objects(self, object_ids):
-        self.asked.append(("directory_objects", len(object_ids)))
         return {h["id"].lower(): h["object"] for h in self.holders if h.get("object")}
 
     def member_groups(self, object_id):
         return {}
 
     def node_vmss(self):
-        return self.vmss
+        return []
 
     def service_principal(self, app_id):
         return {"id": "current-oid", "appId": app_id, "displayName": "aks1-current", "passwordCredentials": []}
@@ -244,20 +244,37 @@ def test_unrelated_holders_never_fail_and_are_never_deleted(holders, managed):
     assert not f.evidence["stalePrincipals"]
 
 
+# --- the check on the scenarios' worlds --------------------------------------------------------------------------
+
+def world_role_principal(name, spy=None):
+    """sp-role-principal on registry myacr of an end-to-end scenario's world, read through the in-memory reader;
+    ``spy`` collects the fact methods the check calls."""
+    from tests.simulator.facts import world_facts
+    from tests.simulator.scenarios import build
+    facts = world_facts(build(name), registry=("name", "myacr"))
+    if spy is not None:
+        directory_objects = facts.directory_objects
+        facts.directory_objects = lambda ids: spy.append(("directory_objects", len(ids))) or directory_objects(ids)
+    return sp_role_principal(facts)
+
+
 def test_tied_holders_fail_and_only_theirs_may_be_deleted():
-    old = holder("aks1-sp-2024")
-    f = sp_role_principal(RoleFacts([old, holder("contoso-ci-pipeline"), holder("deleted-1", exists=False)],
-                                    managed=False))
-    assert f.status == "Fail" and [t["kind"] for t in f.evidence["stalePrincipals"][0]["ties"]] == ["displayName"]
-    assert f.message.count("role assignment delete") == 1 and "/ra-0`" in f.message
+    # Service-principal cluster; AcrPull stayed with aks1-sp-2024; the tenant's noise (CI service principal, other
+    # clusters' identities, an orphaned assignment of a deleted principal) stays out.
+    f = world_role_principal("auth-sp-old-principal")
+    (stale,) = f.evidence["stalePrincipals"]
+    assert f.status == "Fail" and [t["kind"] for t in stale["ties"]] == ["displayName"]
+    assert stale["displayName"] == "aks1-sp-2024"
+    assert f.message.count("role assignment delete") == 1 and stale["roleAssignmentId"] + "`" in f.message
     assert "Housekeeping, not the cause" in f.message and f.remediation.startswith("az aks update -n aks1")
-    recorded = [{"id": "vmss1", "identity": {"userAssignedIdentities": {KUBELET: {"principalId": "oid-gone"}}}}]
-    f = sp_role_principal(RoleFacts([holder("gone", exists=False)], vmss=recorded))
-    assert f.status == "Fail" and "scale set vmss1 still records it" in f.message
-    f = sp_role_principal(RoleFacts([holder("gone", exists=False)], vmss=[]))
+    # The kubelet identity was recreated: its deleted former principal is tied by the scale set's record.
+    f = world_role_principal("auth-mi-kubelet-recreated")
+    assert f.status == "Fail" and "scale set aks-nodepool1-59856254-vmss still records it" in f.message
+    # A deleted principal no scale set records is housekeeping.
+    f = world_role_principal("mi-acrpull-missing")
     assert f.status == "Skipped" and "Housekeeping" in f.message
 
 
 def test_current_identity_holding_the_role_needs_no_graph():
-    facts = RoleFacts([{"id": "new-oid", "role": "AcrPull", "scope": REG, "object": None}])
-    assert sp_role_principal(facts).status == "Skipped" and facts.asked == []
+    asked = []
+    assert world_role_principal("mi-healthy", spy=asked).status == "Skipped" and asked == []
