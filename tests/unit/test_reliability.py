@@ -448,3 +448,19 @@ def test_registry_health_judges_answers_not_faults(fault, status):
     [finding] = health.registry_health(chk, _HealthFacts(steps))
     assert finding.status == status
     assert (finding.remediation == "") is fault
+
+
+def test_a_read_the_deadline_ended_is_still_named_as_what_was_waited_for():
+    """A read whose own wait is bounded by the deadline may let go a moment before the runner gives up on the
+    check waiting for it: the check must still say what it waited for (not only 'timed out')."""
+    from types import SimpleNamespace
+
+    from azext_acrpull.diagnose.facts.base import Facts
+    facts = Facts(SimpleNamespace(options={"timeout": 1.0}))
+    with facts.reading("an early read"):
+        pass
+    with pytest.raises(FactError):
+        with facts.reading("AKS run command on cluster aks1"):
+            time.sleep(1.05)
+            raise FactError("timed out", fault=True)
+    assert facts.pending_reads() == ["AKS run command on cluster aks1"]
