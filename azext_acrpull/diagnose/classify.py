@@ -250,8 +250,10 @@ def _cache_rule(text):
 
 
 def _purged_child(text):
-    found = _DESCRIPTOR_MISSING.search(text)
-    if found and _MEDIA_MANIFEST.search(found["media"]):
+    # Any missing descriptor of a manifest's media type, wherever a multi-error lists it (a missing layer may come
+    # first).
+    found = next((m for m in _DESCRIPTOR_MISSING.finditer(text) if _MEDIA_MANIFEST.search(m["media"])), None)
+    if found:
         digest = found["digest"]
     else:
         found = _CHILD_URL_MISSING.search(text)

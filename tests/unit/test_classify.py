@@ -390,6 +390,19 @@ def test_normalise_is_idempotent_and_removes_every_wrapping(text, wrappers):
     assert normalise(once) == once == normalise(text)
 
 
+def test_a_missing_child_manifest_after_a_missing_layer_is_still_the_purge():
+    """Hypothesis found it: the first missing descriptor of a multi-error was a layer, and the purged child manifest
+    after it went unseen (C2 in one order, B.purge in the other)."""
+    def missing(digest, media):
+        return ('failed to pull and unpack image "{}": failed to copy: httpReadSeeker: failed open: could not fetch '
+                "content descriptor {} ({}) from remote: not found".format(IMG, digest, media))
+    layer = missing("sha256:" + "ab" * 32, "application/vnd.docker.image.rootfs.diff.tar.gzip")
+    child = missing(CHILD, "application/vnd.oci.image.manifest.v1+json")
+    for errors in ([layer, child], [child, layer]):
+        found = classify_pull_error("[" + ", ".join(errors) + "]")
+        assert found.cause == "B.purge" and CHILD in found.reason, found
+
+
 @given(st.lists(st.sampled_from([OAUTH_401, ANON_401, NOT_FOUND, NO_PLATFORM, TIMEOUT, FORBIDDEN, TLS] + TEXTS),
                 min_size=1, max_size=4), st.randoms())
 def test_order_inside_a_multi_error_does_not_change_the_cause(errors, rnd):
