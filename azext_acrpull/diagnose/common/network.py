@@ -152,11 +152,6 @@ class PrivatePath:
         login = self.hosts[0]
         return bool(self.linked) and self.records.get(login) == self.endpoint["addresses"].get(login)
 
-    def endpoint_ips(self, hosts=None):
-        """The private endpoint's addresses (for ``hosts``, or all of them), sorted."""
-        addresses = self.endpoint["addresses"]
-        return sorted({ip for h, ips in addresses.items() if hosts is None or h in hosts for ip in ips or []})
-
 
 def private_path(facts, registry):
     """The registry's private path, worked out once per run (the DNS checks, the firewall rules, peering, the egress
