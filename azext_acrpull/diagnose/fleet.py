@@ -114,7 +114,8 @@ def run_fleet(cli_ctx, acr=None, subscriptions=None, management_group=None, chec
     arg = ResourceGraph(rest)
     data = FleetData(arg, GraphBatch(rest), rest, acr_suffix, wanted=facts_read(checks))
     facts_of = cluster_facts(data, acr, check_ids, acr_suffix)
-    pulled = (lambda: pulled_registries(data, facts_of)) if "registry_cache_rules" in facts_read(checks) else None
+    pulled = (lambda: pulled_registries(data, facts_of, acr)) if "registry_cache_rules" in facts_read(checks) \
+        else None
     tally, findings = Tally(), []
     try:
         data.load(subscriptions, [management_group] if management_group else None, pulled=pulled)
@@ -145,11 +146,11 @@ def scan(data, checks, acr=None, check_ids=None, acr_suffix=".azurecr.io", progr
     clusters = sorted(data.clusters, key=lambda c: c["id"].lower())
     facts_of = cluster_facts(data, acr, check_ids, acr_suffix)
     if "registry_cache_rules" in facts_read(checks):   # under way already when ``load`` was given ``pulled``
-        data.read_registry_children(lambda: pulled_registries(data, facts_of))
+        data.read_registry_children(lambda: pulled_registries(data, facts_of, acr))
     data.check_groups(_node_groups(data, clusters))
 
-    # A cluster's facts live while its checks run, not for the whole scan: the membership and cache rule look-ups
-    # work each cluster's out and let it go, and the scan makes them again.
+    # A cluster's facts live while its checks run, not for the whole scan: the membership look-up (and the cache
+    # rules' reader) work each cluster's out and let it go, and the scan makes them again.
     if "member_groups" in facts_read(checks):
         _prefetch_memberships(data, (facts_of(c) for c in clusters))
     total = len(clusters)
@@ -195,10 +196,16 @@ def cluster_facts(data, acr=None, check_ids=None, acr_suffix=".azurecr.io"):
     return facts_of
 
 
-def pulled_registries(data, facts_of):
+def pulled_registries(data, facts_of, acr=None):
     """Each registry the clusters pull from (their ``registries`` fact, the very one the checks use), once, in the
     order the scan meets them, so that the cache rules the first clusters need are read first. A cluster whose
-    registries cannot be worked out is left out: its checks say why."""
+    registries cannot be worked out is left out: its checks say why. With --acr every cluster is judged against
+    that one registry, when it is there (else the run stops: ``_require_registry``)."""
+    if acr is not None:
+        found = _find_registry(data, acr)
+        if found is not None and data.clusters:
+            yield found["id"]
+        return
     seen = set()
     for cluster in sorted(data.clusters, key=lambda c: c["id"].lower()):
         try:
@@ -266,16 +273,19 @@ def _require_registry(data, acr):
     """--acr must name a registry the caller can read, as `run` requires."""
     from azure.cli.core.azclierror import ResourceNotFoundError
     kind, value = acr
-    if kind == "id":
-        found = data.registries.get(value.lower().rstrip("/"))
-        name = id_name(value)
-    else:
-        found = (data.registries_by_name.get(value.lower()) or [None])[0]
-        name = value
-    if found is None:
+    if _find_registry(data, acr) is None:
         raise ResourceNotFoundError(
             "The registry '{}' was not found in any subscription the signed-in account can read. Check the name with "
-            "`az acr list -o table`, or pass --acr with the registry's resource ID.".format(name))
+            "`az acr list -o table`, or pass --acr with the registry's resource ID.".format(
+                id_name(value) if kind == "id" else value))
+
+
+def _find_registry(data, acr):
+    """--acr's registry row, as a cluster's ``registries`` fact finds it, or None."""
+    kind, value = acr
+    if kind == "id":
+        return data.registries.get(value.lower().rstrip("/"))
+    return (data.registries_by_name.get(value.lower()) or [None])[0]
 
 
 def _unreadable_subscriptions(cli_ctx, data, subscriptions, management_group):
