@@ -18,8 +18,10 @@ pages, Graph batches, DNS record sets), Resource Graph pages, the critical path 
 the peak RSS of the az process (wait4).
 
 Targets: requests grow with result pages, not clusters (a hundred times the clusters, less than three times the
-requests); 1,000 clusters in under 3x the wall time of 10, in both shapes; 10,000 clusters on one registry in under
-60 s; peak memory under 500 MB. The results replace the block between the README's ``fleet-bench`` markers and feed
+requests), besides the one ARM list of cache rules (and of credential sets, where rules exist) per registry the
+clusters pull from, which Resource Graph does not hold; 1,000 clusters in under 3x the wall time of 10, in both
+shapes; 10,000 clusters on one registry in under 60 s; peak memory under 500 MB. The results replace the block
+between the README's ``fleet-bench`` markers and feed
 the performance summary table; the exit status is 1 when a target is missed.
 """
 import argparse
@@ -27,6 +29,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import tempfile
@@ -43,6 +46,7 @@ from tests.simulator.harness import Environment
 
 BEGIN, END = "<!-- fleet-bench:begin -->", "<!-- fleet-bench:end -->"
 ARG_PATH = "/providers/Microsoft.ResourceGraph/resources"
+REGISTRY_LISTS = re.compile(r"/registries/[^/]+/(cacheRules|credentialSets)$", re.IGNORECASE)
 TARGET_RATIO = 3.0
 TARGET_RSS_MB = 500.0
 TARGET_LARGE_S = 60.0
@@ -64,6 +68,7 @@ class Sample:
     throttled: int
     graph: int
     other: int
+    registry_lists: int
     chain: int
     clusters: int
     failing: int
@@ -92,6 +97,7 @@ def run_once(env, launcher, args, expected, timeout=900):
                   throttled=sum(1 for e in arg if e["status"] == 429),
                   graph=sum(1 for e in log if e["host"] == "graph.microsoft.com"),
                   other=sum(1 for e in log if e["path"] != ARG_PATH and e["host"] != "graph.microsoft.com"),
+                  registry_lists=sum(1 for e in log if REGISTRY_LISTS.search(e["path"])),
                   chain=critical_path(log), clusters=len(clusters),
                   failing=len({f["cluster"] for f in findings if f["status"] == "Fail"}))
 
@@ -132,13 +138,17 @@ def verdicts(results):
             continue
         small, large = sizes[0], max(n for n in sizes if n < LARGE) if any(n < LARGE for n in sizes) else sizes[0]
         walls = {n: statistics.median(x.wall for x in results[(shape, n)][1]) for n in sizes}
-        requests = {n: min(x.requests for x in results[(shape, n)][1]) for n in sizes}
+        # A registry's cache rules and credential sets are not in Resource Graph: one ARM list per registry the
+        # clusters pull from, by design. Those grow with such registries; everything else with result pages only.
+        requests = {n: min(x.requests - x.registry_lists for x in results[(shape, n)][1]) for n in sizes}
+        lists = {n: min(x.registry_lists for x in results[(shape, n)][1]) for n in sizes}
         words = SHAPES[shape][0]
         if large != small:
-            out.append(("{}: requests grow with result pages, not clusters".format(words),
+            out.append(("{}: requests grow with result pages, not clusters (besides one cache-rule list per registry "
+                        "pulled from)".format(words),
                         requests[large] < 3 * requests[small],
-                        "{:,} clusters: {} requests; {:,} clusters: {}".format(small, requests[small], large,
-                                                                               requests[large])))
+                        "{:,} clusters: {} requests + {} registry lists; {:,} clusters: {} + {}".format(
+                            small, requests[small], lists[small], large, requests[large], lists[large])))
             out.append(("{}: {:,} clusters in under {:g}x the time of {:,}".format(words, large, TARGET_RATIO, small),
                         walls[large] / walls[small] < TARGET_RATIO, "{:.2f}x".format(walls[large] / walls[small])))
         for n in sizes:
