@@ -38,6 +38,39 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts
         self._tokens = TokenGuard(self.deadline, self.reading)
         self.http = BoundedHttp(self.deadline)   # plain HTTPS (registry data plane) with the run's bounds
 
+    def read_ahead(self, facts_needed):
+        """Start the reads a diagnosis nearly always makes as soon as their ids are known, instead of when a check
+        finds it needs them one round trip later: the pull identity's group memberships (wanted when a group holds
+        a role at the registry) beside the registry's role assignments, the pull role's definition (AcrPull;
+        Container Registry Repository Reader on an ABAC registry) beside them, and a service principal's app
+        registration beside its look-up. Each is the same read a check would make (``once``): it only moves it
+        earlier, and its error is reported only where a check uses it. Called in the background by ``run``."""
+        from ..roles import ABAC_MODE, ACR_PULL_ROLE_ID, REPOSITORY_READER_ROLE_ID
+        try:
+            cluster = self.cluster()
+        except FactError:
+            return
+        props = cluster.get("properties") or {}
+        kubelet = (props.get("identityProfile") or {}).get("kubeletidentity") or {}
+        app_id = (props.get("servicePrincipalProfile") or {}).get("clientId")
+        if kubelet.get("objectId") and "member_groups" in facts_needed:
+            self.prefetch(lambda: self.member_groups(kubelet["objectId"]))
+        elif app_id and app_id.lower() != "msi" and "application" in facts_needed:
+            self.prefetch(lambda: self.application(app_id))
+        if "role_definition" not in facts_needed:
+            return
+        try:
+            registries = self.registries()
+        except FactError:
+            return
+        for registry in registries:
+            rid = parse_resource_id(registry.get("id"))
+            if rid and rid.subscription:
+                abac = (registry.get("properties") or {}).get("roleAssignmentMode") == ABAC_MODE
+                role = REPOSITORY_READER_ROLE_ID if abac else ACR_PULL_ROLE_ID
+                self.prefetch(lambda s=rid.subscription, r=role: self.role_definition(
+                    "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{}".format(s, r)))
+
     def _client(self, factory, subscription_id=None):
         """One SDK client per kind and subscription for the run. Each has its own lock (``once``), so a
         thread whose client exists never waits while another imports an SDK for its first client. The token
