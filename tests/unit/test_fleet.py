@@ -4,11 +4,20 @@ import json
 import threading
 import time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from azext_acrpull.diagnose.deadline import Deadline
+from azext_acrpull.diagnose.facts.base import FactError
 from azext_acrpull.diagnose.facts.fleet import FleetData, subscriptions_in
-from azext_acrpull.diagnose.facts.resourcegraph import UNREAD_FIELDS, Quota, _parse_resets_after, compact_row
+from azext_acrpull.diagnose.facts.resourcegraph import (
+    UNREAD_FIELDS,
+    Quota,
+    ResourceGraph,
+    _parse_resets_after,
+    compact_row,
+)
 from tests.simulator import resourcegraph
 from tests.simulator.server import Request
 from tests.simulator.world import SUBSCRIPTION, World
@@ -382,3 +391,128 @@ def test_no_check_reads_a_field_compaction_drops():
                      if p.name != "resourcegraph.py")
     named = sorted(f for f in UNREAD_FIELDS if re.search(r"\b{}\b".format(re.escape(f)), text))
     assert not named, named
+
+
+# -- a query that keeps failing does not starve the others -----------------------------------------------
+class FakeRest:
+    """Resource Graph's endpoint on a fake clock: ``answer(body)`` gives (status, headers, parsed); pauses move the
+    clock."""
+    arm, arm_resource = "https://management.azure.com", "https://management.azure.com/"
+
+    def __init__(self, clock, answer, timeout=8):
+        self.clock, self.answer = clock, answer
+        self.deadline = Deadline(timeout, clock=clock)
+        self.sent = []
+
+    def send(self, method, url, resource, body=None, kind="arm", object_hook=None):
+        self.sent.append(body["query"])
+        return self.answer(body)
+
+    def pause(self, seconds):
+        self.clock.now += max(0.0, min(seconds, self.deadline.remaining()))
+
+
+def _unavailable(body):
+    return 503, {}, {"error": {"code": "ServiceUnavailable", "message": "The query could not be run."}}
+
+
+def test_a_window_no_answer_spoke_of_still_resets():
+    """Answers without the quota headers (a 503's) never say when the window ends: it ends after Resource Graph's
+    window, and the next query goes instead of waiting for --timeout."""
+    clock = Clock()
+    quota = Quota(clock=clock, deadline=Deadline(8, clock=clock))
+    quota.limit = 3                        # what the last window's answers taught
+    for _ in range(3):
+        quota.acquire()
+        quota.update(503, {})
+    clock.now += 5.0                       # Resource Graph's window
+    done = _blocked(quota)
+    assert done.wait(2.0)
+
+
+def test_a_retry_yields_to_a_waiting_first_attempt():
+    clock = Clock()
+    quota = Quota(clock=clock, deadline=Deadline(8, clock=clock))
+    quota.acquire()
+    quota.update(200, headers(0, "00:00:05"))
+    first = _blocked(quota)                # another query's first attempt waits for the reset
+    assert _first_waiting(quota)
+    assert quota.acquire(retry=True) is False
+    clock.now += 5.0
+    with quota._cond:                      # pylint: disable=protected-access
+        quota._cond.notify_all()           # pylint: disable=protected-access
+    assert first.wait(2.0)
+    quota.update(200, headers(5))          # its answer: the new window has room
+    assert quota.acquire(retry=True) is True   # and nobody waits now
+
+
+def test_failing_query_gives_up_before_the_deadline_and_says_why():
+    """Backoff pauses that would run into the reserve of --timeout end the retries: the query fails alone with its
+    own answer, and the rest of the run keeps time and quota."""
+    clock = Clock()
+    rest = FakeRest(clock, _unavailable, timeout=8)
+    arg = ResourceGraph(rest, Quota(clock=clock, deadline=rest.deadline))
+    with pytest.raises(FactError) as err:
+        arg.query("authorizationresources | project id", what="role assignments")
+    assert "HTTP 503" in err.value.reason and "role assignments" in err.value.reason
+    assert "could not be run" in err.value.reason and "given up after 4 tries" in err.value.reason
+    assert len(rest.sent) == 4             # pauses 0.5, 1, 2 s; the next (4 s) would leave under 2 s of 8
+    assert rest.deadline.remaining() >= 0.25 * 8
+    assert arg.quota._in_flight == 0       # pylint: disable=protected-access
+
+
+def test_without_timeout_a_failing_query_is_tried_every_time():
+    clock = Clock()
+    rest = FakeRest(clock, _unavailable, timeout=None)
+    arg = ResourceGraph(rest, Quota(clock=clock, deadline=rest.deadline))
+    with pytest.raises(FactError) as err:
+        arg.query("resources | project id", what="clusters")
+    assert len(rest.sent) == 6 and "HTTP 503" in err.value.reason and "given up" not in err.value.reason
+
+
+def _first_waiting(quota, count=1):
+    for _ in range(200):
+        if quota._first_waiting == count:      # pylint: disable=protected-access
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_failing_query_does_not_hold_the_quota_of_others():
+    """A query fails with 503 (and the quota spent) while another query's first attempt waits for the window: the
+    failing one gives up at once instead of waiting to take the next window from it; the other goes at the reset."""
+    clock = Clock()
+    rows, failed, other = [], [], []
+
+    def answer(body):
+        if "roleassignments" not in body["query"]:
+            return 200, headers(14), {"data": [{"id": "x"}], "count": 1}
+        other.append(threading.Thread(target=lambda: rows.extend(arg.query("resources", what="clusters")),
+                                      daemon=True))
+        other[0].start()                           # asked while this one is in flight: nothing left for it
+        assert _first_waiting(quota)
+        return 503, headers(0, "00:00:05"), {"error": {"code": "ServiceUnavailable", "message": "Try later."}}
+
+    rest = FakeRest(clock, answer, timeout=60)
+    quota = Quota(clock=clock, deadline=rest.deadline)
+    arg = ResourceGraph(rest, quota)
+    quota.acquire()
+    quota.update(200, headers(1, "00:00:05"))      # one request left in this window
+
+    def failing():
+        try:
+            arg.query("authorizationresources | where type =~ 'microsoft.authorization/roleassignments'",
+                      what="role assignments")
+        except FactError as err:
+            failed.append(err.reason)
+
+    thread = threading.Thread(target=failing, daemon=True)
+    thread.start()
+    thread.join(3.0)
+    assert failed and "HTTP 503" in failed[0] and "given up after 1 try" in failed[0], failed
+    assert rows == [] and rest.sent == [rest.sent[0]]
+    clock.now += 5.0
+    with quota._cond:                              # pylint: disable=protected-access
+        quota._cond.notify_all()                   # pylint: disable=protected-access
+    other[0].join(3.0)
+    assert rows == [{"id": "x"}] and rest.sent[1:] == ["resources"]

@@ -10,7 +10,9 @@ line, the status and the row count are.
 Resource Graph allows a user a quota of requests per window (15 per 5 seconds by default) and says in every answer
 how many are left (``x-ms-user-quota-remaining``) and when the window resets (``x-ms-user-quota-resets-after``).
 All queries of a run share one ``Quota``: a request waits when the quota is spent instead of drawing a 429, and a
-429 waits for the reset and tries again.
+429 waits for the reset and tries again. A query that keeps failing (5xx) must not starve the others: its retries
+yield the quota to the first attempts of other queries and stop short of --timeout, leaving the rest of the run
+time to read what the checks still need; it then fails alone, and only the checks that need it say Error.
 """
 import json
 import sys
@@ -33,6 +35,10 @@ GET_BY_IDS = 1000         # directoryObjects/getByIds takes up to 1000 ids
 TIMEOUT = 60
 RETRIES = 6
 TRANSIENT = (500, 502, 503, 504)
+# A failing query's retries (backoff pauses and quota waits) stop this share of --timeout before it ends, at most
+# RETRY_RESERVE_MAX seconds: what is left is for the reads that follow the bulk queries (the checks' own).
+RETRY_RESERVE = 0.25
+RETRY_RESERVE_MAX = 30.0
 
 
 # Fields of Resource Graph rows that no check reads: dropped as a page is parsed, so that a fleet of 10,000 clusters
@@ -100,9 +106,12 @@ class Quota:
     Within a window, a request goes while the last reported remainder, less the requests still in flight, is
     positive. At the start of a window (before any answer says what is left) at most the quota's limit goes: 15,
     Resource Graph's default, until the answers tell the real one (remainder plus the answers of the window). When
-    nothing is left, requests wait for the reset; a 429 says the same and is tried again after it."""
+    nothing is left, requests wait for the reset; a 429 says the same and is tried again after it. A window no
+    answer has spoken of (its requests all failed without the quota headers) ends ``WINDOW`` seconds after its first
+    request, as the service's does, rather than never. Retries of failed queries come after first attempts."""
 
     DEFAULT_LIMIT = 15
+    WINDOW = 5.0                 # Resource Graph's default window
 
     def __init__(self, clock=time.monotonic, deadline=None):
         self._deadline = deadline or NO_DEADLINE
@@ -111,6 +120,8 @@ class Quota:
         self._remaining = None       # what the last answer of this window said is left
         self._resets_at = None       # when the window the answers speak of ends
         self._in_flight = 0
+        self._opened = None          # when the first request of this window was sent
+        self._first_waiting = 0      # first attempts waiting for the quota: retries do not take it from them
         self._sent = 0               # requests sent in this window
         self._answered = 0           # answers in this window
         self.limit = self.DEFAULT_LIMIT
@@ -119,29 +130,54 @@ class Quota:
         self.throttled = 0
 
     def _roll(self, now):
-        if self._resets_at is not None and now >= self._resets_at:
+        ends = self._resets_at
+        if ends is None and self._opened is not None:
+            ends = self._opened + self.WINDOW
+        if ends is not None and now >= ends:
             self._remaining, self._resets_at, self._sent, self._answered = None, None, 0, 0
-            self._window_limit = None
+            self._window_limit, self._opened = None, None
 
-    def acquire(self):
+    def _free(self):
+        """Requests that may go now."""
+        if self._remaining is not None:
+            return self._remaining - self._in_flight
+        return self.limit - self._sent
+
+    def acquire(self, retry=False, reserve=0.0):
+        """Wait for the quota and take one request of it. ``retry``: the request tries again a query that failed; it
+        goes only ahead of no waiting first attempt, and waits neither behind one nor into the last ``reserve``
+        seconds of the deadline: False then (the caller gives the query up), True when taken."""
         with self._cond:
-            while True:
-                now = self._clock()
-                self._roll(now)
-                if self._remaining is not None:
-                    free = self._remaining - self._in_flight > 0
-                else:
-                    free = self._sent < self.limit
-                if free:
-                    self._in_flight += 1
-                    self._sent += 1
-                    return
-                if self._deadline.expired:
-                    raise FactError("Azure Resource Graph's quota did not free up {}".format(self._deadline.words()))
-                pause = (self._resets_at - now) if self._resets_at is not None else 1.0
-                pause = min(pause, self._deadline.remaining())
-                self._cond.wait(max(0.01, pause))
-                self.waited += self._clock() - now
+            queued = False
+            try:
+                while True:
+                    now = self._clock()
+                    self._roll(now)
+                    free = self._free()
+                    if free > (self._first_waiting if retry else 0):
+                        self._in_flight += 1
+                        self._sent += 1
+                        if self._opened is None:
+                            self._opened = now
+                        return True
+                    if retry and (self._first_waiting or self._deadline.remaining() <= reserve):
+                        return False
+                    if self._deadline.expired:
+                        raise FactError("Azure Resource Graph's quota did not free up {}".format(
+                            self._deadline.words()))
+                    if not retry and not queued:
+                        queued = True
+                        self._first_waiting += 1
+                    ends = self._resets_at if self._resets_at is not None else (
+                        self._opened + self.WINDOW if self._opened is not None else None)
+                    pause = (ends - now) if ends is not None else 1.0
+                    pause = min(pause, self._deadline.remaining() - (reserve if retry else 0.0))
+                    self._cond.wait(max(0.01, pause))
+                    self.waited += self._clock() - now
+            finally:
+                if queued:
+                    self._first_waiting -= 1
+                    self._cond.notify_all()
 
     def update(self, status, headers):
         with self._cond:
@@ -316,9 +352,19 @@ class ResourceGraph:
             logger.warning("Resource Graph truncated the results of the query for %s.", what)
         return rows
 
+    def _reserve(self):
+        """Seconds of --timeout a failing query's retries leave to the rest of the run."""
+        seconds = self.rest.deadline.seconds
+        return 0.0 if seconds is None else min(RETRY_RESERVE_MAX, RETRY_RESERVE * seconds)
+
     def _page(self, url, body, what):
+        retrying = False                 # the last answer was a transient failure: this is a retry
+        status, result = None, None
         for attempt in range(RETRIES):
-            self.quota.acquire()
+            if not retrying:
+                self.quota.acquire()
+            elif not self.quota.acquire(retry=True, reserve=self._reserve()):
+                raise _query_error(status, result, what, attempt)
             status, headers = None, {}
             try:
                 status, headers, result = self.rest.send("POST", url, self.rest.arm_resource, body, kind="arg",
@@ -331,19 +377,33 @@ class ResourceGraph:
                 logger.debug("Resource Graph: %s page of %s rows (quota left %s)", what, result.get("count"),
                              headers.get("x-ms-user-quota-remaining"))
                 return result
-            if status == 429 or (status in TRANSIENT and attempt < RETRIES - 1):
-                if status in TRANSIENT:
-                    self.rest.pause(min(8.0, 0.5 * 2 ** attempt))
+            retrying = status in TRANSIENT
+            if status == 429:
                 continue
-            message = _error_message(result, status)
-            if status in (401, 403):
-                raise FactError("the signed-in account may not query Azure Resource Graph for {} (HTTP {}): "
-                                "{}".format(what, status, message), status)
-            raise FactError("Azure Resource Graph answered HTTP {} to the query for {}: {}".format(
-                status, what, message if status != 200 else "an unreadable answer"), status,
-                fault=True if status == 200 else None)
+            if retrying and attempt < RETRIES - 1:
+                pause = min(8.0, 0.5 * 2 ** attempt)
+                if self.rest.deadline.remaining() - pause <= self._reserve():
+                    raise _query_error(status, result, what, attempt + 1)
+                self.rest.pause(pause)
+                continue
+            raise _query_error(status, result, what)
         raise FactError("Azure Resource Graph kept throttling the query for {} after {} tries".format(what, RETRIES),
                         429)
+
+
+def _query_error(status, result, what, tries=None):
+    """The FactError of a query's last answer; ``tries``: how often it was sent before it was given up early, to
+    leave the quota and the rest of --timeout to the other queries."""
+    message = _error_message(result, status)
+    if status in (401, 403):
+        return FactError("the signed-in account may not query Azure Resource Graph for {} (HTTP {}): "
+                         "{}".format(what, status, message), status)
+    text = "Azure Resource Graph answered HTTP {} to the query for {}: {}".format(
+        status, what, message if status != 200 else "an unreadable answer")
+    if tries is not None:
+        text += " (given up after {} {}: the other queries and checks come first)".format(
+            tries, "try" if tries == 1 else "tries")
+    return FactError(text, status, fault=True if status == 200 else None)
 
 
 class GraphBatch:
