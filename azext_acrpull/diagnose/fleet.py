@@ -113,20 +113,26 @@ def run_fleet(cli_ctx, acr=None, subscriptions=None, management_group=None, chec
     rest = AzureRest(cli_ctx, Deadline(timeout))
     arg = ResourceGraph(rest)
     data = FleetData(arg, GraphBatch(rest), rest, acr_suffix, wanted=facts_read(checks))
-    data.load(subscriptions, [management_group] if management_group else None)
-    unreadable = [{"subscription": name, "reason": "no subscription of that name is among those the signed-in "
-                                                   "account can read (az account list)"} for name in unresolved]
-    unreadable += _unreadable_subscriptions(cli_ctx, data, subscriptions, management_group)
-    if acr is not None:
-        _require_registry(data, acr)
-    clusters = sorted(data.clusters, key=lambda c: c["id"].lower())
+    facts_of = cluster_facts(data, acr, check_ids, acr_suffix)
+    pulled = (lambda: pulled_registries(data, facts_of, acr)) if "registry_cache_rules" in facts_read(checks) \
+        else None
     tally, findings = Tally(), []
-    for cluster, finding in scan(data, checks, acr, check_ids, acr_suffix, progress):
-        tally.add(cluster, finding)
-        if emit is None:
-            findings.append((cluster, finding))
-        else:
-            emit(cluster, finding)
+    try:
+        data.load(subscriptions, [management_group] if management_group else None, pulled=pulled)
+        unreadable = [{"subscription": name, "reason": "no subscription of that name is among those the signed-in "
+                                                       "account can read (az account list)"} for name in unresolved]
+        unreadable += _unreadable_subscriptions(cli_ctx, data, subscriptions, management_group)
+        if acr is not None:
+            _require_registry(data, acr)
+        clusters = sorted(data.clusters, key=lambda c: c["id"].lower())
+        for cluster, finding in scan(data, checks, acr, check_ids, acr_suffix, progress):
+            tally.add(cluster, finding)
+            if emit is None:
+                findings.append((cluster, finding))
+            else:
+                emit(cluster, finding)
+    finally:
+        data.close()
     return FleetResult(findings=findings, clusters=[c["id"] for c in clusters], checks=ids, not_run=not_in_fleet(),
                        unreadable=unreadable, subscriptions=len({parse_resource_id(c).subscription.lower()
                                                                 for c in (x["id"] for x in clusters)}),
@@ -137,23 +143,16 @@ def run_fleet(cli_ctx, acr=None, subscriptions=None, management_group=None, chec
 def scan(data, checks, acr=None, check_ids=None, acr_suffix=".azurecr.io", progress=None):
     """Every cluster's findings from the bulk data, as (cluster id, Finding), clusters in id order, yielded as each
     cluster is done: a cluster's facts are let go before the next one's are worked out."""
-    from .facts.fleet import FleetFacts
     clusters = sorted(data.clusters, key=lambda c: c["id"].lower())
+    facts_of = cluster_facts(data, acr, check_ids, acr_suffix)
+    if "registry_cache_rules" in facts_read(checks):   # under way already when ``load`` was given ``pulled``
+        data.read_registry_children(lambda: pulled_registries(data, facts_of, acr))
     data.check_groups(_node_groups(data, clusters))
 
-    def facts_of(cluster):
-        rid = parse_resource_id(cluster["id"])
-        request = DiagnoseRequest(resource_group=rid.resource_group if rid else cluster.get("resourceGroup"),
-                                  name=cluster["name"], registry=acr, checks=tuple(check_ids) if check_ids else None,
-                                  group="run", acr_suffix=acr_suffix)
-        return FleetFacts(data, cluster, request)
-
-    # A cluster's facts live while its checks run, not for the whole scan: the membership and cache rule look-ups
-    # work each cluster's out and let it go, and the scan makes them again.
+    # A cluster's facts live while its checks run, not for the whole scan: the membership look-up (and the cache
+    # rules' reader) work each cluster's out and let it go, and the scan makes them again.
     if "member_groups" in facts_read(checks):
         _prefetch_memberships(data, (facts_of(c) for c in clusters))
-    if "registry_cache_rules" in facts_read(checks):
-        _prefetch_cache_rules(data, (facts_of(c) for c in clusters))
     total = len(clusters)
     for done, cluster in enumerate(clusters):
         facts = facts_of(cluster)
@@ -184,18 +183,40 @@ def _prefetch_memberships(data, every):
         data.prefetch_member_groups(wanted)
 
 
-def _prefetch_cache_rules(data, every):
-    """The cache rules (and credential sets) of the registries the clusters in scope pull from, read concurrently
-    before the clusters are judged one by one: the work grows with registries, never with clusters. ``every`` yields
-    each cluster's facts."""
-    wanted = set()
-    for facts in every:
+def cluster_facts(data, acr=None, check_ids=None, acr_suffix=".azurecr.io"):
+    """``facts_of(cluster row)``: a cluster's facts from the run's bulk data, as the scan judges it."""
+    from .facts.fleet import FleetFacts
+
+    def facts_of(cluster):
+        rid = parse_resource_id(cluster["id"])
+        request = DiagnoseRequest(resource_group=rid.resource_group if rid else cluster.get("resourceGroup"),
+                                  name=cluster["name"], registry=acr, checks=tuple(check_ids) if check_ids else None,
+                                  group="run", acr_suffix=acr_suffix)
+        return FleetFacts(data, cluster, request)
+    return facts_of
+
+
+def pulled_registries(data, facts_of, acr=None):
+    """Each registry the clusters pull from (their ``registries`` fact, the very one the checks use), once, in the
+    order the scan meets them, so that the cache rules the first clusters need are read first. A cluster whose
+    registries cannot be worked out is left out: its checks say why. With --acr every cluster is judged against
+    that one registry, when it is there (else the run stops: ``_require_registry``)."""
+    if acr is not None:
+        found = _find_registry(data, acr)
+        if found is not None and data.clusters:
+            yield found["id"]
+        return
+    seen = set()
+    for cluster in sorted(data.clusters, key=lambda c: c["id"].lower()):
         try:
-            wanted |= {r["id"] for r in facts.registries()}
+            registries = facts_of(cluster).registries()
         except FactError:
             continue
-    if wanted:
-        data.prefetch_registry_children(wanted)
+        for registry in registries:
+            key = registry["id"].lower()
+            if key not in seen:
+                seen.add(key)
+                yield registry["id"]
 
 
 def _cluster_findings(checks, facts):
@@ -252,16 +273,19 @@ def _require_registry(data, acr):
     """--acr must name a registry the caller can read, as `run` requires."""
     from azure.cli.core.azclierror import ResourceNotFoundError
     kind, value = acr
-    if kind == "id":
-        found = data.registries.get(value.lower().rstrip("/"))
-        name = id_name(value)
-    else:
-        found = (data.registries_by_name.get(value.lower()) or [None])[0]
-        name = value
-    if found is None:
+    if _find_registry(data, acr) is None:
         raise ResourceNotFoundError(
             "The registry '{}' was not found in any subscription the signed-in account can read. Check the name with "
-            "`az acr list -o table`, or pass --acr with the registry's resource ID.".format(name))
+            "`az acr list -o table`, or pass --acr with the registry's resource ID.".format(
+                id_name(value) if kind == "id" else value))
+
+
+def _find_registry(data, acr):
+    """--acr's registry row, as a cluster's ``registries`` fact finds it, or None."""
+    kind, value = acr
+    if kind == "id":
+        return data.registries.get(value.lower().rstrip("/"))
+    return (data.registries_by_name.get(value.lower()) or [None])[0]
 
 
 def _unreadable_subscriptions(cli_ctx, data, subscriptions, management_group):

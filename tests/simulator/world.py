@@ -174,20 +174,28 @@ class World:
         return out
 
     def collection(self, low):
-        """Resources listed by a collection URL: resource group or subscription level, or child collections."""
+        """Resources listed by a collection URL: resource group or subscription level, or child collections. A key
+        is split only when it can be in the listing: ARM lists a registry's children as fast in a tenant of
+        thousands of resources as in a tenant of ten, and a listing here stays a prefix scan."""
         found = []
+        prefix = low + "/"
+        wanted = low.split("/")
+        # /subscriptions/S/providers/NS/T lists that type in every resource group of the subscription
+        by_type = "/subscriptions/{}/resourcegroups/".format(wanted[2]) if (
+            len(wanted) == 6 and wanted[1] == "subscriptions" and wanted[3] == "providers") else None
         for key, res in self.arm.items():
-            if "/providers/microsoft.authorization/" in key:
+            if key.startswith(prefix):
+                if "/" in key[len(prefix):]:
+                    continue
+            elif by_type is None or not key.startswith(by_type):
                 continue
-            parent = key.rsplit("/", 1)[0]
-            if parent == low:
+            else:
+                parts = key.split("/")
+                # /subscriptions/S/resourcegroups/RG/providers/NS/T/name -> /subscriptions/S/providers/NS/T
+                if len(parts) != 9 or parts[5] != "providers" or "/".join(parts[:3] + parts[5:8]) != low:
+                    continue
+            if "/providers/microsoft.authorization/" not in key:
                 found.append(res)
-                continue
-            parts = key.split("/")
-            # /subscriptions/S/resourcegroups/RG/providers/NS/T/name -> /subscriptions/S/providers/NS/T
-            if len(parts) == 9 and parts[3] == "resourcegroups" and parts[5] == "providers":
-                if "/".join(parts[:3] + parts[5:8]) == low:
-                    found.append(res)
         if found:
             return found
         # An empty but well-formed collection (a provider type under an existing group or subscription).

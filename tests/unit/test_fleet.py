@@ -393,6 +393,55 @@ def test_no_check_reads_a_field_compaction_drops():
     assert not named, named
 
 
+# -- cache rules and credential sets: ARM lists, once per registry the clusters pull from --------------------
+@pytest.mark.parametrize("during_load", [True, False])
+def test_cache_rules_are_listed_once_per_registry_the_clusters_pull_from(during_load):
+    """Started by ``load`` as soon as the role assignments are indexed (or by the scan itself), overlapping the
+    checks: one list per registry a cluster pulls from (service-principal clusters included), none of a registry
+    nobody pulls from, credential sets only where rules exist, and an unreadable list is that registry's clusters'
+    Error alone."""
+    import collections
+
+    from azext_acrpull.diagnose import fleet
+    from azext_acrpull.diagnose.facts.resourcegraph import GraphBatch, ResourceGraph
+    from bench.fleet_tenant import generate
+    from tests.simulator.facts import InProcessRest
+    from tests.simulator.registry_content import cache_rule, credential_set
+
+    world = generate(40)
+    regs = sorted((r for r in world.arm.values() if r.get("type") == "Microsoft.ContainerRegistry/registries"),
+                  key=lambda r: r["id"])
+    idle = world.registry("contosoidle", "rg-registries-0", subscription=fleet_subscription(regs[0]))
+    hub = credential_set(world, regs[0], "dockerhub", "docker.io")
+    cache_rule(world, regs[0], "dockerhub-library", "docker.io/library/*", "library/*", hub["id"])
+    denied = regs[1]["id"] + "/cacheRules"
+    rest = InProcessRest(world, {denied: (403, {"error": {"code": "AuthorizationFailed", "message": "Denied."}})})
+    checks = fleet.fleet_checks(["artifact-cache-rule"])
+    data = FleetData(ResourceGraph(rest), GraphBatch(rest), rest, wanted=fleet.facts_read(checks))
+    facts_of = fleet.cluster_facts(data)
+    try:
+        data.load(pulled=(lambda: fleet.pulled_registries(data, facts_of)) if during_load else None)
+        found = list(fleet.scan(data, checks))
+    finally:
+        data.close()
+
+    reads = collections.Counter((e["path"].rsplit("/", 2)[-2].lower(), e["path"].rsplit("/", 1)[-1])
+                                for e in rest.log if e["path"].endswith(("/cacheRules", "/credentialSets")))
+    assert reads == collections.Counter({(r["name"], "cacheRules"): 1 for r in regs} | {
+        (regs[0]["name"], "credentialSets"): 1}), reads
+    assert idle["name"] not in {name for name, _ in reads}
+    by_registry = collections.defaultdict(set)
+    for cluster, finding in found:
+        by_registry[regs[int(cluster.rsplit("-", 1)[-1]) % len(regs)]["name"]].add(finding.status)
+    assert by_registry[regs[1]["name"]] == {"Error"}, by_registry
+    assert all("Error" not in statuses for name, statuses in by_registry.items() if name != regs[1]["name"])
+    assert len({c for c, _ in found}) == 40
+
+
+def fleet_subscription(resource):
+    return resource["id"].split("/")[2]
+
+
 # -- a query that keeps failing does not starve the others -----------------------------------------------
 class FakeRest:
     """Resource Graph's endpoint on a fake clock: ``answer(body)`` gives (status, headers, parsed); pauses move the

@@ -35,6 +35,9 @@ REPLICATION = "microsoft.containerregistry/registries/replications"
 # A registry's cache rules and credential sets are not in Resource Graph (its `resources` table lists a registry's
 # replications, webhooks and tasks, not these): they are ARM child collections, listed once per registry.
 REGISTRY_CHILDREN = {"cacheRules": "cache rules", "credentialSets": "credential sets"}
+# Registries whose children are listed at once: one LIST each (about a round trip), overlapping the bulk reads'
+# last pages and the checks; as many as the session keeps connections for.
+CHILD_READERS = 32
 VMSS = "microsoft.compute/virtualmachinescalesets"
 IDENTITY = "microsoft.managedidentity/userassignedidentities"
 ZONE = "microsoft.network/privatednszones"
@@ -150,6 +153,7 @@ class FleetData:
                                                    for read in ("network", "scale sets"))
         self._locks = {}
         self._guard = threading.Lock()
+        self._groups_lock = threading.Lock()
         self._done = {}
         self.clusters = []
         self.subscriptions = {}          # subscription id (lower) -> resourcecontainers row
@@ -173,14 +177,19 @@ class FleetData:
         self.unread = {}                 # a bulk read that failed (ISOLATED) -> its FactError, raised where used
         self.memberships = {}            # principal id (lower) -> {group id: name}, or the FactError
         self.cluster_scope = (None, [])  # what the clusters query covered: (subscriptions or None, management groups)
+        self._children = None            # the pool listing registries' cache rules and credential sets, once started
+        self._closed = False
 
     # -- loading ------------------------------------------------------------------------------------
-    def load(self, subscriptions=None, management_groups=None):
+    def load(self, subscriptions=None, management_groups=None, pulled=None):
         """The inventory and the facts in concurrent queries, each started as soon as what scopes it is known:
         role assignments in the registries' subscriptions (with what is inherited from above); scale sets and
         network resources in the clusters' subscriptions and every subscription they or the registries reference
         (the whole tenant at once when the scan is the tenant's). Service principals and private DNS records,
-        which Resource Graph does not hold, are read in bulk meanwhile."""
+        which Resource Graph does not hold, are read in bulk meanwhile. ``pulled``: when given, a callable that
+        yields the registries the clusters pull from, worked out (``read_registry_children``) as soon as the
+        clusters, registries and role assignments are indexed: their cache rules are listed while the network and
+        scale set pages still come in, and go on while the clusters are judged."""
         tenant = not subscriptions and not management_groups
         self.cluster_scope = (None if tenant else [s.lower() for s in subscriptions or []],
                               [g.lower() for g in management_groups or []])
@@ -223,6 +232,8 @@ class FleetData:
                 self.definitions[id_name(row["id"]).lower()] = row
             self._index_assignments(self._rows(pending.pop("role assignments"), "role assignments")
                                     if "role assignments" in pending else [])
+            if pulled is not None:
+                self.read_registry_children(pulled)
             for what, future in pending.items():
                 if what == "scale sets":
                     for row in self._rows(future, what):
@@ -337,7 +348,12 @@ class FleetData:
         return (subscription_id or "").lower() in self.subscriptions
 
     def check_groups(self, resource_ids):
-        """Look up, in one query, whether Resource Graph shows these resource groups to the caller."""
+        """Look up, in one query, whether Resource Graph shows these resource groups to the caller (one look-up at a
+        time: the background reads of registry children may ask for a registry's group while the scan asks)."""
+        with self._groups_lock:
+            self._check_groups(resource_ids)
+
+    def _check_groups(self, resource_ids):
         keys = sorted({group_key(r) for r in resource_ids} - {None} - set(self.readable_groups))
         if not keys:
             return
@@ -532,15 +548,39 @@ class FleetData:
             url = body.get("nextLink")
         return rows
 
-    def prefetch_registry_children(self, registry_ids):
-        """The cache rules of these registries, then the credential sets of those that have rules, concurrently
-        (as the bulk reads are): one LIST of each per registry, never per cluster."""
-        ids = sorted({_low(r) for r in registry_ids})
-        with ThreadPoolExecutor(max_workers=10, thread_name_prefix="acrpull-arm") as pool:
-            list(pool.map(lambda r: self._quietly(lambda: self.registry_children(r, "cacheRules")), ids))
-            with_rules = [r for r in ids if self._done.get(("registry children", r, "cacheRules"), (False,))[0]
-                          and self._done[("registry children", r, "cacheRules")][1]]
-            list(pool.map(lambda r: self._quietly(lambda: self.registry_children(r, "credentialSets")), with_rules))
+    def read_registry_children(self, pulled):
+        """Start listing, in the background, the cache rules of each registry ``pulled()`` yields, as it yields
+        them, and a registry's credential sets right when its list shows rules: one LIST of each per registry,
+        never per cluster. Once per run; the reads are ``once``'s, so a check that asks first reads it itself, one
+        that asks meanwhile waits for it, and an error is the checks' to report. ``close`` ends the pool."""
+        with self._guard:
+            if self._children is not None or self._closed:
+                return
+            self._children = pool = ThreadPoolExecutor(max_workers=CHILD_READERS, thread_name_prefix="acrpull-arm")
+
+        def feed():
+            for registry_id in pulled():
+                if self._closed:
+                    return
+                pool.submit(self._read_children, registry_id)
+        pool.submit(feed)
+
+    def _read_children(self, registry_id):
+        if self._closed:
+            return
+        try:
+            if self.registry_children(registry_id, "cacheRules"):
+                self.registry_children(registry_id, "credentialSets")
+        except FactError:
+            pass
+
+    def close(self):
+        """The background reads that have not started are dropped; those under way end (bounded by --timeout)."""
+        with self._guard:
+            self._closed = True
+            pool, self._children = self._children, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     # -- private DNS record sets, once per zone and type ------------------------------------------------
     def record_sets(self, zone_id, record_type):

@@ -242,7 +242,7 @@ class AzureRest:
         self.graph_resource = endpoints.microsoft_graph_resource_id
         self.graph = self.graph_resource.rstrip("/")
         self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
         self._session.mount("https://", adapter)
         self._tokens = {}
         self._token_lock = threading.Lock()
