@@ -206,6 +206,7 @@ def _diagnose(cmd, group, resource_group_name, name, acr, image, pod, namespace,
         if facts.discovering():   # the pod LIST, and the registries its images will be looked up in, at once
             facts.prefetch(facts.failing_pods, facts.registries_in_subscription)
         selected = select_checks(group, checks, pod=_starts_from_pods(request))
+        facts.prefetch(lambda: facts.read_ahead({c.check_id for c in selected}))
         if _starts_from_pods(request) or any(c.check_id in KUBERNETES_CHECKS for c in selected):
             # Its URL needs only -g and -n: the kubeconfig does not wait for the cluster's GET.
             facts.prefetch(facts.kube_connection)

@@ -120,3 +120,18 @@ def test_loader_imports_nothing_heavy():
     timings = proc.stderr.split("=== acrpull ===", 1)[1]
     names = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", timings, re.MULTILINE)
     assert names and not [n for n in names if n.startswith(HEAVY)], names
+
+
+def test_reads_ahead_only_for_the_checks_selected(scenario):
+    """`run` reads the pull identity's group memberships and the pull role's definition beside the registry's role
+    assignments; a command whose checks need neither (check-network) reads neither."""
+    sc = scenario("mi-healthy")
+    ahead = re.compile(r"/transitiveMemberOf/|/roleDefinitions/")
+    sc.sim.clear_log()
+    result = sc.az("aks", "diagnose-pull", "check-network", "-g", "rg1", "-n", "aks1", "--acr", "myacr", "-o", "json")
+    assert result.rc == 0, result
+    assert not [e["path"] for e in sc.sim.log if ahead.search(e["path"])]
+    _run(sc)
+    assert sorted(ahead.search(e["path"]).group(0) for e in sc.sim.log if ahead.search(e["path"])) == [
+        "/roleDefinitions/", "/transitiveMemberOf/"]
+    sc.assert_no_duplicate_reads()

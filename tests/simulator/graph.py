@@ -1,5 +1,7 @@
-"""Microsoft Graph v1.0: service principals, applications, users and groups; read-only look-ups (the directory
-objects by id, group memberships direct and transitive, getMemberGroups and checkMemberGroups)."""
+"""Microsoft Graph v1.0: service principals, applications, users and groups (by id, and service principals and
+applications by Graph's alternate key `(appId='...')`); read-only look-ups (the directory objects by id, group
+memberships direct and transitive, getMemberGroups and checkMemberGroups)."""
+import dataclasses
 import re
 
 
@@ -182,6 +184,13 @@ def route(req):
         return batch(req)
     if req.method == "GET" and req.path == "/v1.0/auditLogs/directoryAudits":
         return _directory_audits(req)
+    m = re.match(r"^/v1\.0/(servicePrincipals|applications)\(appId='([^']*)'\)(/.*)?$", req.path)
+    if m:   # Graph's alternate key: the object of that appId, then the rest of the path as for its id
+        found = next((o for o in _objects(world, m.group(1)) if (o.get("appId") or "").lower() == m.group(2).lower()),
+                     None)
+        if found is None:
+            return _not_found(m.group(2))
+        return route(dataclasses.replace(req, path="/v1.0/{}/{}{}".format(m.group(1), found["id"], m.group(3) or "")))
     m = re.match(r"^/v1\.0/(servicePrincipals|applications|users|groups)(/([^/]+))?$", req.path)
     if req.method == "GET" and m:
         kind, key = m.group(1), m.group(3)

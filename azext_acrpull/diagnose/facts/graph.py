@@ -122,18 +122,31 @@ class GraphFacts:
     def member_groups(self, object_id):
         """{group id (lower case): display name} of the groups a service principal belongs to, directly or through
         other groups: a role held by such a group applies to it."""
-        return self.once(("member_groups", object_id.lower()), lambda: self._member_groups(object_id))
+        app_id = getattr(self, "_groups_read_by_app", None)
+        if app_id:
+            # The cluster's service principal: its memberships were asked for by appId (read_ahead) while the
+            # look-up that gives its object id was in flight. The same read, addressed by Graph's other key.
+            sp = self.service_principal(app_id)
+            if sp and (sp.get("id") or "").lower() == object_id.lower():
+                return self.member_groups_of_app(app_id)
+        return self.once(("member_groups", object_id.lower()), lambda: self._member_groups(
+            "/servicePrincipals/{}".format(object_id), "principal {}".format(object_id)))
 
-    def _member_groups(self, object_id):
+    def member_groups_of_app(self, app_id):
+        """``member_groups`` of the service principal of ``app_id``, addressed by its appId (Graph's alternate key
+        ``servicePrincipals(appId='...')``), so that it need not wait for the object id."""
+        return self.once(("member_groups_of_app", app_id.lower()), lambda: self._member_groups(
+            "/servicePrincipals(appId='{}')".format(app_id), "the service principal of app {}".format(app_id)))
+
+    def _member_groups(self, principal_path, who):
         # Through the run's Graph client (transport.py: bounded, retried, paged), not az's send_raw_request, which
         # has no timeout.
         found = {}
-        what = "the group memberships of principal {} in Microsoft Graph".format(object_id)
+        what = "the group memberships of {} in Microsoft Graph".format(who)
         with self.reading(what):
             try:
                 groups = self._graph()._send(   # pylint: disable=protected-access
-                    "GET", "/servicePrincipals/{}/transitiveMemberOf/microsoft.graph.group?$select=id,displayName"
-                    .format(object_id))
+                    "GET", "{}/transitiveMemberOf/microsoft.graph.group?$select=id,displayName".format(principal_path))
             except FactError:
                 raise
             except Exception as err:  # pylint: disable=broad-except

@@ -37,6 +37,47 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts
         self.cli_ctx = cli_ctx
         self._tokens = TokenGuard(self.deadline, self.reading)
         self.http = BoundedHttp(self.deadline)   # plain HTTPS (registry data plane) with the run's bounds
+        self._groups_read_by_app = None          # see read_ahead and GraphFacts.member_groups
+
+    def read_ahead(self, check_ids):
+        """Start the reads that ``acr-role-assignment`` nearly always makes as soon as their ids are known, instead
+        of one round trip later when it finds it needs them: the pull identity's group memberships (wanted when a
+        group holds a role at the registry) beside the registry's role assignments, and the pull role's definition
+        (AcrPull; Container Registry Repository Reader on an ABAC registry) beside them; and
+        ``sp-credential-expiry``'s app registration beside the service principal's look-up. Each is the same read
+        the check makes (``once``): it only moves it earlier, and its error is reported only where a check uses
+        it. Other checks declare these facts too but read them only in some cases: they do not start them.
+        Called in the background by the commands that diagnose one cluster."""
+        from ..roles import ABAC_MODE, ACR_PULL_ROLE_ID, REPOSITORY_READER_ROLE_ID
+        try:
+            cluster = self.cluster()
+        except FactError:
+            return
+        props = cluster.get("properties") or {}
+        kubelet = (props.get("identityProfile") or {}).get("kubeletidentity") or {}
+        app_id = (props.get("servicePrincipalProfile") or {}).get("clientId")
+        roles = "acr-role-assignment" in check_ids
+        if kubelet.get("objectId") and roles:
+            self.prefetch(lambda: self.member_groups(kubelet["objectId"]))
+        elif app_id and app_id.lower() != "msi":
+            if roles:
+                self._groups_read_by_app = app_id
+                self.prefetch(lambda: self.member_groups_of_app(app_id))
+            if "sp-credential-expiry" in check_ids:
+                self.prefetch(lambda: self.application(app_id))
+        if not roles:
+            return
+        try:
+            registries = self.registries()
+        except FactError:
+            return
+        for registry in registries:
+            rid = parse_resource_id(registry.get("id"))
+            if rid and rid.subscription:
+                abac = (registry.get("properties") or {}).get("roleAssignmentMode") == ABAC_MODE
+                role = REPOSITORY_READER_ROLE_ID if abac else ACR_PULL_ROLE_ID
+                self.prefetch(lambda s=rid.subscription, r=role: self.role_definition(
+                    "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{}".format(s, r)))
 
     def _client(self, factory, subscription_id=None):
         """One SDK client per kind and subscription for the run. Each has its own lock (``once``), so a

@@ -28,8 +28,9 @@ class ReachabilityFacts:
         import socket
 
         import requests
-        # The Entra ID token for the exchange needs nothing from the steps before it: read it meanwhile.
-        self.prefetch(lambda: self._registry_aad_token(registry))
+        # The token exchange (and the Entra ID token it needs) does not wait for the steps before it: it is sent
+        # beside the challenge (registry_data.py) and judged after it.
+        self.prefetch(lambda: self._registry_refresh_token(registry))
         proxies = requests.utils.get_environ_proxies("https://{}/v2/".format(login))
         proxy = proxies.get("https") or proxies.get("all")
         health = {"loginServer": login, "proxy": redact(proxy) if proxy else None, "addresses": None, "steps": []}

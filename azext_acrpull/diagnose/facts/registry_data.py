@@ -221,20 +221,23 @@ class RegistryDataFacts:
         return self.once(("registry_refresh_token", _login(registry)), lambda: self._read_refresh_token(registry))
 
     def _read_refresh_token(self, registry):
-        import requests
-        # The Entra ID token does not wait for the challenge: both are read at once.
-        self.prefetch(lambda: self._registry_aad_token(registry))
+        # Neither the Entra ID token nor the exchange waits for the challenge. ACR's challenge names its own login
+        # server as realm host and service, so the exchange is sent there while GET /v2/ is in flight; the
+        # challenge still decides (anonymous reads need no token, a firewall refusal is reported as the
+        # challenge's) and a realm elsewhere is asked again.
+        self.prefetch(lambda: self._registry_aad_token(registry), lambda: self._registry_challenge(registry))
+        login = _login(registry)
+        guess = {"realm": "https://{}/oauth2/token".format(login), "service": login}
+        aad_token, tenant = self._registry_aad_token(registry)
+        sent = self._exchange(registry, guess, aad_token, tenant)
         challenge = self._registry_challenge(registry)
         if challenge is None:
             return None
-        aad_token, tenant = self._registry_aad_token(registry)
-        try:
-            with self.reading("the token exchange (/oauth2/exchange) of registry {}".format(registry["name"])):
-                response = self.http.post(_realm_url(challenge, "/oauth2/exchange"), data={
-                    "grant_type": "access_token", "service": challenge["service"], "tenant": tenant,
-                    "access_token": aad_token}, timeout=DATA_TIMEOUT, verify=_verify())
-        except requests.RequestException as err:
-            raise self._registry_unreachable(registry, err) from None
+        if _realm_url(challenge, "").lower() != _realm_url(guess, "") or challenge["service"].lower() != login:
+            sent = self._exchange(registry, challenge, aad_token, tenant)
+        if isinstance(sent, FactError):
+            raise sent
+        response = sent
         code, message = _errors(response) if response.status_code != 200 else (None, None)
         if response.status_code == 403 and code == "DENIED":
             raise self._registry_firewall_error(registry, message)
@@ -248,6 +251,20 @@ class RegistryDataFacts:
         except (ValueError, KeyError, TypeError):
             raise FactError("registry {} returned no refresh token (an unreadable answer from /oauth2/exchange)"
                             .format(registry["name"]), fault=True) from None
+
+    def _exchange(self, registry, challenge, aad_token, tenant):
+        """POST /oauth2/exchange at the challenge's realm: the response, or the FactError of not reaching it
+        (returned, not raised, so that the challenge's own error comes first)."""
+        import requests
+        try:
+            with self.reading("the token exchange (/oauth2/exchange) of registry {}".format(registry["name"])):
+                return self.http.post(_realm_url(challenge, "/oauth2/exchange"), data={
+                    "grant_type": "access_token", "service": challenge["service"], "tenant": tenant,
+                    "access_token": aad_token}, timeout=DATA_TIMEOUT, verify=_verify())
+        except requests.RequestException as err:
+            return self._registry_unreachable(registry, err)
+        except FactError as err:
+            return err
 
     def _registry_access_token(self, registry, scope):
         return self.once(("registry_access_token", _login(registry), scope),
