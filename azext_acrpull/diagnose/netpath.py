@@ -85,6 +85,19 @@ def data_endpoint(registry_name, region, acr_suffix=".azurecr.io"):
     return "{}.{}.data{}".format(registry_name.lower(), region.lower().replace(" ", ""), acr_suffix)
 
 
+def registry_host_names(registry, acr_suffix, dedicated, replica_regions=()):
+    """The login server and one data endpoint per region the registry lives in (home and ``replica_regions``), when
+    it has ``dedicated`` data endpoints (private endpoints, or enabled; else blobs come from storage), and the data
+    endpoints it names itself."""
+    p = (registry or {}).get("properties") or {}
+    hosts = [(p.get("loginServer") or "").lower()]
+    if dedicated:
+        regions = [registry.get("location") or ""] + list(replica_regions)
+        hosts += [data_endpoint(registry["name"], r, acr_suffix) for r in regions if r]
+    hosts += [h.lower() for h in p.get("dataEndpointHostNames") or []]
+    return tuple(dict.fromkeys(h for h in hosts if h))
+
+
 def record_name(fqdn, acr_suffix=".azurecr.io"):
     """The record set name of a registry host inside the privatelink zone: myacr, myacr.eastus.data."""
     fqdn = fqdn.lower().rstrip(".")

@@ -7,7 +7,7 @@ from typing import Mapping, Optional
 
 from ..facts import FactError
 from ..ids import parse_resource_id, same_id
-from ..netpath import AZURE_DNS, contains, data_endpoint, record_name, route_for_internet, uncovered
+from ..netpath import AZURE_DNS, contains, record_name, registry_host_names, route_for_internet, uncovered
 
 APPROVED = "approved"
 # IP rules named in a finding (evidence and words): a registry shared by a fleet may allow hundreds of addresses.
@@ -50,16 +50,9 @@ def registry_hosts(facts, registry):
 
 
 def _hosts(facts, registry):
-    p = props(registry)
-    suffix = facts.request.acr_suffix
-    hosts = [p.get("loginServer", "").lower()]
-    if facts.registry_endpoints(registry) or p.get("dataEndpointEnabled"):
-        # dedicated data endpoints exist with private endpoints or when enabled; else blobs come from storage
-        regions = [registry.get("location") or ""]
-        regions += [r.get("location") or "" for r in facts.registry_replications(registry)]
-        hosts += [data_endpoint(registry["name"], r, suffix) for r in regions if r]
-    hosts += [h.lower() for h in p.get("dataEndpointHostNames") or []]
-    return tuple(dict.fromkeys(h for h in hosts if h))
+    dedicated = bool(facts.registry_endpoints(registry) or props(registry).get("dataEndpointEnabled"))
+    regions = [r.get("location") or "" for r in facts.registry_replications(registry)] if dedicated else []
+    return registry_host_names(registry, facts.request.acr_suffix, dedicated, regions)
 
 
 def dedicated_data_endpoints(facts, registry):

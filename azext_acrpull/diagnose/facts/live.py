@@ -19,6 +19,7 @@ from .graph import GraphFacts
 from .images import ImageFacts
 from .kube import KubeFacts
 from .network import NetworkFacts
+from .network_ahead import NetworkAhead
 from .reachability import ReachabilityFacts
 from .registry_data import RegistryDataFacts
 from .runcommand import RunCommandFacts
@@ -28,8 +29,8 @@ from .transport import CONNECT_TIMEOUT, READ_TIMEOUT, BoundedHttp, TokenGuard, f
 logger = get_logger(__name__)
 
 
-class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts, ReachabilityFacts, RunCommandFacts,
-                ImageFacts, RegistryDataFacts, ArmFacts, Facts):
+class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkAhead, NetworkFacts, CacheFacts, ReachabilityFacts,
+                RunCommandFacts, ImageFacts, RegistryDataFacts, ArmFacts, Facts):
     """Reads each fact from Azure the first time a check asks for it."""
 
     def __init__(self, cli_ctx, request, max_workers=8):
@@ -46,9 +47,11 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts
         (AcrPull; Container Registry Repository Reader on an ABAC registry) beside them; and
         ``sp-credential-expiry``'s app registration beside the service principal's look-up. Each is the same read
         the check makes (``once``): it only moves it earlier, and its error is reported only where a check uses
-        it. Other checks declare these facts too but read them only in some cases: they do not start them.
+        it. Other checks declare these facts too but read them only in some cases: they do not start them. The
+        network checks' reads are started by ``read_network_ahead`` (network_ahead.py).
         Called in the background by the commands that diagnose one cluster."""
         from ..roles import ABAC_MODE, ACR_PULL_ROLE_ID, REPOSITORY_READER_ROLE_ID
+        self.read_network_ahead(check_ids)
         try:
             cluster = self.cluster()
         except FactError:

@@ -81,9 +81,15 @@ class NetworkFacts:
         return self._read("the {} in node resource group {}".format(words, node_rg),   # plain GET: arm.py
                           "Microsoft.Network/{}/read".format(kind), lambda: self.arm_list(path, NETWORK_API, sub))
 
+    def list_node_resource_group(self, *listings):
+        """Start listings of the node resource group (``NODE_RG_LISTS``' values) and answer its VNets or NSGs from them
+        from now on, instead of a GET each that would wait for whatever names them."""
+        self.__dict__.setdefault("_node_rg_listed", set()).update(listings)
+        self.prefetch(*[getattr(self, listing) for listing in listings])
+
     def _listed_in_node_rg(self, rid, listing):
-        """A VNet or NSG of the node resource group from its listing, when _node_subnets started one (else None)."""
-        if not getattr(self, "_node_vnets_listed", False) or \
+        """A VNet or NSG of the node resource group from its listing, when one was started (else None)."""
+        if listing not in getattr(self, "_node_rg_listed", ()) or \
                 rid.resource_group.lower() != (self.node_resource_group() or "").lower() or \
                 rid.subscription.lower() != (self.cluster_subscription() or "").lower():
             return None
@@ -235,8 +241,7 @@ class NetworkFacts:
             # The AKS-managed VNet is in the node resource group: list that group's VNets (and the NSGs, which its
             # subnet uses) while the scale sets are read, so that reading the subnet's VNet and then its NSG does
             # not wait for them (two round trips less; _get_network).
-            self._node_vnets_listed = True
-            self.prefetch(self.node_resource_group_vnets, self.node_resource_group_nsgs)
+            self.list_node_resource_group("node_resource_group_vnets", "node_resource_group_nsgs")
             scale_sets = self.node_vmss() if any((p.get("type") or "VirtualMachineScaleSets") ==
                                                  "VirtualMachineScaleSets" for p in unknown) else []
             managed = None
