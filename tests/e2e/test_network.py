@@ -1,5 +1,7 @@
 """Network paths: private DNS, the registry's firewall, peering, the path out of the node subnet, the registry
 as seen from where az runs, and the look from inside the cluster through AKS run command."""
+import re
+
 import pytest
 
 from tests.e2e.conftest import shared_run
@@ -562,3 +564,72 @@ def test_fleet_reads_the_policy_from_resource_graph_and_warns(scenario):
     assert "sep-contoso-data" in f["message"] and "--service-endpoint-policy null" in f["remediation"]
     sc.assert_read_only()
     assert _policy_reads(sc) == [] and not sc.sim.unknown()
+
+
+# -- what run reads ahead ------------------------------------------------------------------------------------
+ARG_QUERY = r"^POST management\.azure\.com/providers/Microsoft\.ResourceGraph/resources$"
+PE_GET = r"^GET management\.azure\.com/subscriptions/[^/]+/resourceGroups/rg-hub/providers/Microsoft\.Network/" \
+         r"privateEndpoints/myacr-pe$"
+ZONE_SEARCH = r"^GET management\.azure\.com/subscriptions/[^/]+/resources$"
+SCALE_SETS = r"^GET management\.azure\.com/.*/providers/Microsoft\.Compute/virtualMachineScaleSets$"
+
+
+def _verdicts(findings):
+    return sorted((f["checkId"], f["target"], f["status"], f["message"]) for f in findings)
+
+
+def _requests(sc, pattern):
+    return [e for e in sc.sim.log if re.search(pattern, "{} {}{}".format(e["method"], e["host"], e["path"]),
+                                              re.IGNORECASE)]
+
+
+def test_private_path_reads_do_not_wait_for_the_endpoint_zone_search_or_scale_sets(scenario):
+    """The hub VNet, the zone's links and A records (named by one Resource Graph query) and the node resource group's
+    NSGs start while the private endpoint's GET, the zone search and the scale sets are still on their way: each of
+    those is held back here, and every dependent read has started before any of them ends."""
+    sc = load(scenario, "net-hub-spoke-healthy")
+    resourcegraph.reset_quota(sc.world)
+    held = [Fault(p, status=0, delay=2.0) for p in (PE_GET, ZONE_SEARCH, SCALE_SETS)]
+    sc.sim.faults = held
+    findings, _ = sc.diagnose("--acr", "myacr")
+    assert all(f.hits for f in held), held
+    first_end = min(e["time"] + e["ms"] / 1000.0 for p in (PE_GET, ZONE_SEARCH, SCALE_SETS) for e in _requests(sc, p))
+    ahead = [r"/virtualNetworks/hub-vnet$", r"/privateDnsZones/privatelink\.azurecr\.io/virtualNetworkLinks$",
+             r"/privateDnsZones/privatelink\.azurecr\.io/A/myacr$",
+             r"/privateDnsZones/privatelink\.azurecr\.io/A/myacr\.eastus\.data$",
+             r"/MC_rg1_aks1_eastus/providers/Microsoft\.Network/networkSecurityGroups$"]
+    for pattern in ahead:
+        [read] = _requests(sc, "^GET .*" + pattern)
+        assert read["time"] < first_end, (pattern, read, first_end)
+    # the NIC's NSG comes from the group's listing: no GET of its own
+    assert not _requests(sc, r"^GET .*/networkSecurityGroups/[^/]+$")
+    assert [s for c, s in ((f["checkId"], f["status"]) for f in findings) if c in NETWORK] == ["Pass"] * 4
+    assert len(_requests(sc, ARG_QUERY)) == 1
+    sc.assert_no_duplicate_reads()
+    sc.assert_read_only()
+
+
+@pytest.mark.parametrize("status", [403, 500, 429])
+def test_a_failing_resource_graph_query_changes_no_finding(scenario, status):
+    """The query only decides what starts early: refused, failing or throttled, it is sent once and every finding
+    is what it is with its answer."""
+    sc = load(scenario, "net-hub-spoke-healthy")
+    resourcegraph.reset_quota(sc.world)
+    expected, _ = sc.diagnose("--acr", "myacr")
+    sc.sim.faults = [Fault(ARG_QUERY, status=status, body={"error": {"code": "Simulated", "message": "no"}})]
+    findings, result = sc.diagnose("--acr", "myacr")
+    assert _verdicts(findings) == _verdicts(expected)
+    assert len(_requests(sc, ARG_QUERY)) == 1
+    assert "Resource Graph" not in result.stderr, result.stderr
+    sc.assert_no_duplicate_reads()
+
+
+def test_no_resource_graph_query_without_a_private_path_check_or_acr(scenario):
+    sc = load(scenario, "net-hub-spoke-healthy")
+    resourcegraph.reset_quota(sc.world)
+    sc.diagnose("--acr", "myacr", "--checks", "acr-role-assignment")
+    assert not _requests(sc, ARG_QUERY)
+    sc.diagnose("--checks", "private-dns-link")   # the registry is found from the pull role: nothing scopes a query
+    assert not _requests(sc, ARG_QUERY)
+    sc.diagnose("--acr", "myacr", "--checks", "private-dns-link")
+    assert len(_requests(sc, ARG_QUERY)) == 1
