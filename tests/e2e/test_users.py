@@ -25,6 +25,9 @@ WIDTH = 120
 REQUEST_KEYS = [
     (r"^[a-z]+ login\.microsoftonline\.com/", None),
     (r"^get management\.azure\.com/subscriptions\?", None),        # az's own subscription list
+    # Resource Graph has no permission of its own (it shows what the other keys allow), and run's query only decides
+    # what is read early (README, under the table)
+    (r"^post management\.azure\.com/providers/microsoft\.resourcegraph/resources\?", None),
     (r"/listclusterusercredential\b", "aks-user"),
     (r"/runcommand\b|/commandresults/", "run-command"),
     (r"/providers/microsoft\.containerservice/managedclusters", "aks"),
