@@ -231,7 +231,7 @@ class Stats:
 class AzureRest:
     """Minimal authenticated JSON requests to ARM and Microsoft Graph, as az would send them."""
 
-    def __init__(self, cli_ctx, deadline=None):
+    def __init__(self, cli_ctx, deadline=None, tokens=None):
         import requests
         from requests.adapters import HTTPAdapter
         self.cli_ctx = cli_ctx
@@ -246,7 +246,8 @@ class AzureRest:
         self._session.mount("https://", adapter)
         self._tokens = {}
         self._token_lock = threading.Lock()
-        self._guard = TokenGuard(self.deadline)
+        # ``tokens``: a run's own TokenGuard, so that a token Entra ID failed to issue is not asked for again here
+        self._guard = tokens or TokenGuard(self.deadline)
         self.stats = Stats()
 
     def _token(self, resource):
