@@ -49,6 +49,10 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts
         it. Other checks declare these facts too but read them only in some cases: they do not start them.
         Called in the background by the commands that diagnose one cluster."""
         from ..roles import ABAC_MODE, ACR_PULL_ROLE_ID, REPOSITORY_READER_ROLE_ID
+        roles = "acr-role-assignment" in check_ids
+        holders = "sp-role-principal" in check_ids
+        if (roles or holders) and self.request.registry is not None:
+            self.prefetch(lambda: self._read_by_role_hint(holders))
         try:
             cluster = self.cluster()
         except FactError:
@@ -56,7 +60,6 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts
         props = cluster.get("properties") or {}
         kubelet = (props.get("identityProfile") or {}).get("kubeletidentity") or {}
         app_id = (props.get("servicePrincipalProfile") or {}).get("clientId")
-        roles = "acr-role-assignment" in check_ids
         if kubelet.get("objectId") and roles:
             self.prefetch(lambda: self.member_groups(kubelet["objectId"]))
         elif app_id and app_id.lower() != "msi":
@@ -78,6 +81,55 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts
                 role = REPOSITORY_READER_ROLE_ID if abac else ACR_PULL_ROLE_ID
                 self.prefetch(lambda s=rid.subscription, r=role: self.role_definition(
                     "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{}".format(s, r)))
+
+    def _read_by_role_hint(self, holders):
+        """Start the role definitions and directory objects the checks of cause 1 will read once the registry's role
+        assignments are listed, without waiting for that list: a Resource Graph query sent at the start (it needs
+        only the registry's name) says which assignments can apply, and ``role_reads`` (the checks' own decisions)
+        what they will lead the checks to read. Only a hint: ARM's list decides every verdict, a read started here is
+        the same ``once`` read a check would make, and when Resource Graph fails or lags nothing changes but time.
+        ``holders``: sp-role-principal is selected (it reads the other holders of the registry's roles)."""
+        from ..common.pull import role_reads
+        try:
+            rows = self._role_hint_rows()
+            identity = self.pull_identity()
+            registries = self.registries()
+        except FactError as err:
+            logger.debug("no role hint: %s", err.reason)
+            return
+        for registry in registries:
+            low = (registry.get("id") or "").lower().rstrip("/")
+            applying = [r for r in rows if _scope_applies(r["properties"]["scope"], low)]
+            definitions, objects = role_reads(applying, identity.get("objectId"), registry, holders)
+            logger.debug("role hint for %s: %d role definition(s), %s directory object(s) read early",
+                         registry.get("name"), len(definitions), len(objects) if objects else 0)
+            if definitions:
+                self.prefetch(lambda d=definitions: self.parallel(self.role_definition, d))
+            if objects:
+                self.prefetch(lambda o=objects: self.directory_objects(o))
+
+    def _role_hint_rows(self):
+        """The role assignments Resource Graph shows at the named registry and at every scope above it in its
+        subscription, shaped as ARM lists them; one attempt, no retries (it is only a hint)."""
+        return self.once("role_hint", self._query_role_hint)
+
+    def _query_role_hint(self):
+        from azure.cli.core.commands.client_factory import get_subscription_id
+
+        from .resourcegraph import AzureRest, ResourceGraph
+        kind, value = self.request.registry
+        rid = parse_resource_id(value) if kind == "id" else None
+        name = (rid.name if rid else value).lower()
+        if not name.isalnum():   # registry names are letters and digits: nothing else goes into the query
+            raise FactError("not a registry name: {}".format(name))
+        sub = rid.subscription if rid else get_subscription_id(self.cli_ctx)
+        self._warm_token()   # the ARM token the reads share, so that an expired one is not asked for twice
+        with self.reading("the role assignments that apply to registry {} in Azure Resource Graph".format(name)):
+            rows = ResourceGraph(AzureRest(self.cli_ctx, self.deadline), tries=1).query(
+                ROLE_HINT_QUERY.format(name=name), [sub], authorization_scope="AtScopeAboveAndBelow",
+                what="the role assignments at registry {}".format(name))
+        return [{"id": r.get("id"), "properties": {k: r.get(k) or "" for k in (
+            "scope", "principalId", "principalType", "roleDefinitionId")}} for r in rows if r.get("roleDefinitionId")]
 
     def _client(self, factory, subscription_id=None):
         """One SDK client per kind and subscription for the run. Each has its own lock (``once``), so a
@@ -338,6 +390,27 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts
                 status = getattr(getattr(err, "response", None), "status_code", None)
                 raise explain(_GraphError(err, status), what, "Application.Read.All or Directory.Read.All") from None
         return found[0] if found else None
+
+
+# The role assignments that can apply to a registry named {name} (names are unique across Azure): at the root,
+# management groups and the subscription's scopes that hold no provider's resource, and at the registry or below.
+ROLE_HINT_QUERY = (
+    "authorizationresources\n| where type =~ 'microsoft.authorization/roleassignments'\n"
+    "| extend scope = tolower(tostring(properties.scope))\n"
+    "| where scope !contains '/providers/' or scope startswith '/providers/microsoft.management/managementgroups/' "
+    "or scope endswith '/providers/microsoft.containerregistry/registries/{name}' "
+    "or scope contains '/providers/microsoft.containerregistry/registries/{name}/'\n"
+    "| project id, scope, principalId = tostring(properties.principalId), "
+    "principalType = tostring(properties.principalType), roleDefinitionId = tostring(properties.roleDefinitionId)\n"
+    "| order by id asc")
+
+
+def _scope_applies(scope, registry_id):
+    """Whether an assignment at ``scope`` is in ARM's list at the registry (lower-case id): at the root, a management
+    group (Resource Graph shows only those above the subscription), a scope that holds the registry, or below it."""
+    low = (scope or "").lower().rstrip("/")
+    return not low or low.startswith("/providers/microsoft.management/managementgroups/") or \
+        registry_id == low or registry_id.startswith(low + "/") or low.startswith(registry_id + "/")
 
 
 class _GraphError(Exception):

@@ -320,9 +320,10 @@ def _error_message(body, status):
 class ResourceGraph:
     """Resource Graph queries, every page of each, within the user's quota."""
 
-    def __init__(self, rest, quota=None):
+    def __init__(self, rest, quota=None, tries=RETRIES):
         self.rest = rest
         self.quota = quota or Quota(deadline=rest.deadline)
+        self.tries = tries          # attempts per page (1: a hint that is not worth waiting for)
         self.pages = 0
         self._lock = threading.Lock()
 
@@ -360,7 +361,7 @@ class ResourceGraph:
     def _page(self, url, body, what):
         retrying = False                 # the last answer was a transient failure: this is a retry
         status, result = None, None
-        for attempt in range(RETRIES):
+        for attempt in range(self.tries):
             if not retrying:
                 self.quota.acquire()
             elif not self.quota.acquire(retry=True, reserve=self._reserve()):
@@ -380,15 +381,15 @@ class ResourceGraph:
             retrying = status in TRANSIENT
             if status == 429:
                 continue
-            if retrying and attempt < RETRIES - 1:
+            if retrying and attempt < self.tries - 1:
                 pause = min(8.0, 0.5 * 2 ** attempt)
                 if self.rest.deadline.remaining() - pause <= self._reserve():
                     raise _query_error(status, result, what, attempt + 1)
                 self.rest.pause(pause)
                 continue
             raise _query_error(status, result, what)
-        raise FactError("Azure Resource Graph kept throttling the query for {} after {} tries".format(what, RETRIES),
-                        429)
+        raise FactError("Azure Resource Graph kept throttling the query for {} after {} tries".format(
+            what, self.tries), 429)
 
 
 def _query_error(status, result, what, tries=None):
