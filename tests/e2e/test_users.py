@@ -31,6 +31,8 @@ REQUEST_KEYS = [
     (r"/providers/microsoft\.containerregistry/registries/[^/?]+/listcredentials\b", "acr-keys"),
     (r"/providers/microsoft\.containerregistry/", "acr"),
     (r"/providers/microsoft\.authorization/", "roles"),
+    # run's hint of the registry's role assignments (only to start reads early): the rows need roleAssignments/read
+    (r"^post management\.azure\.com/providers/microsoft\.resourcegraph/resources\b", "roles"),
     (r"/providers/microsoft\.keyvault/", "keyvault"),
     (r"/providers/microsoft\.compute/", "compute"),
     (r"/providers/microsoft\.managedidentity/", "identity"),
