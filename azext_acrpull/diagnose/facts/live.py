@@ -46,8 +46,9 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts
         (AcrPull; Container Registry Repository Reader on an ABAC registry) beside them; and
         ``sp-credential-expiry``'s app registration beside the service principal's look-up. Each is the same read
         the check makes (``once``): it only moves it earlier, and its error is reported only where a check uses
-        it. Other checks declare these facts too but read them only in some cases: they do not start them.
-        Called in the background by the commands that diagnose one cluster."""
+        it. Other checks declare these facts too but read them only in some cases: they do not start them. With a
+        registry named at the start, the reads that follow the role assignments start beside them too
+        (``_read_by_role_hint``). Called in the background by the commands that diagnose one cluster."""
         from ..roles import ABAC_MODE, ACR_PULL_ROLE_ID, REPOSITORY_READER_ROLE_ID
         roles = "acr-role-assignment" in check_ids
         holders = "sp-role-principal" in check_ids
@@ -124,10 +125,10 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts
             raise FactError("not a registry name: {}".format(name))
         sub = rid.subscription if rid else get_subscription_id(self.cli_ctx)
         self._warm_token()   # the ARM token the reads share, so that an expired one is not asked for twice
-        with self.reading("the role assignments that apply to registry {} in Azure Resource Graph".format(name)):
-            rows = ResourceGraph(AzureRest(self.cli_ctx, self.deadline), tries=1).query(
-                ROLE_HINT_QUERY.format(name=name), [sub], authorization_scope="AtScopeAboveAndBelow",
-                what="the role assignments at registry {}".format(name))
+        # Not marked as a read in flight (``reading``): no check waits for it, so none may say it timed out on it.
+        rows = ResourceGraph(AzureRest(self.cli_ctx, self.deadline), tries=1).query(
+            ROLE_HINT_QUERY.format(name=name), [sub], authorization_scope="AtScopeAboveAndBelow",
+            what="the role assignments at registry {}".format(name))
         return [{"id": r.get("id"), "properties": {k: r.get(k) or "" for k in (
             "scope", "principalId", "principalType", "roleDefinitionId")}} for r in rows if r.get("roleDefinitionId")]
 
