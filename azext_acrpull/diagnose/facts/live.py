@@ -124,9 +124,10 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkFacts, CacheFacts
         if not name.isalnum():   # registry names are letters and digits: nothing else goes into the query
             raise FactError("not a registry name: {}".format(name))
         sub = rid.subscription if rid else get_subscription_id(self.cli_ctx)
-        self._warm_token()   # the ARM token the reads share, so that an expired one is not asked for twice
-        # Not marked as a read in flight (``reading``): no check waits for it, so none may say it timed out on it.
-        rows = ResourceGraph(AzureRest(self.cli_ctx, self.deadline), tries=1).query(
+        # The ARM token the reads share, through their guard: an expired one is not asked for twice, nor one that
+        # Entra ID would not issue. Not marked as a read in flight (``reading``): no check waits for it.
+        self._warm_token()
+        rows = ResourceGraph(AzureRest(self.cli_ctx, self.deadline, self._tokens), tries=1).query(
             ROLE_HINT_QUERY.format(name=name), [sub], authorization_scope="AtScopeAboveAndBelow",
             what="the role assignments at registry {}".format(name))
         return [{"id": r.get("id"), "properties": {k: r.get(k) or "" for k in (

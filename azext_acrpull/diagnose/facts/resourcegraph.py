@@ -231,7 +231,9 @@ class Stats:
 class AzureRest:
     """Minimal authenticated JSON requests to ARM and Microsoft Graph, as az would send them."""
 
-    def __init__(self, cli_ctx, deadline=None):
+    def __init__(self, cli_ctx, deadline=None, tokens=None):
+        """``tokens``: the TokenGuard of a run that shares az's tokens with other readers (a failure it remembers is
+        not asked for again)."""
         import requests
         from requests.adapters import HTTPAdapter
         self.cli_ctx = cli_ctx
@@ -246,7 +248,7 @@ class AzureRest:
         self._session.mount("https://", adapter)
         self._tokens = {}
         self._token_lock = threading.Lock()
-        self._guard = TokenGuard(self.deadline)
+        self._guard = tokens or TokenGuard(self.deadline)
         self.stats = Stats()
 
     def _token(self, resource):
