@@ -192,10 +192,7 @@ KUBERNETES_CHECKS = ("pull-secret-sp", "pull-secret-admin")
 
 def _diagnose(cmd, group, resource_group_name, name, acr, image, pod, namespace, checks, probe=False, timeout=None,
               no_run_command=False):
-    from azext_acrpull._format import remediation_in_table
     from azext_acrpull.diagnose.facts.live import LiveFacts
-    from azext_acrpull.diagnose.runner import select_checks
-    from azext_acrpull.diagnose.summary import summary_lines
 
     request = _request(cmd, group, resource_group_name, name, acr, image, pod, namespace, checks, probe=probe,
                        timeout=timeout, no_run_command=no_run_command)
@@ -205,6 +202,7 @@ def _diagnose(cmd, group, resource_group_name, name, acr, image, pod, namespace,
         facts.prefetch(facts.cluster, facts.registry_lookups, facts.warm_graph_token)
         if facts.discovering():   # the pod LIST, and the registries its images will be looked up in, at once
             facts.prefetch(facts.failing_pods, facts.registries_in_subscription)
+        from azext_acrpull.diagnose.runner import select_checks  # the check modules: after the first reads went out
         selected = select_checks(group, checks, pod=_starts_from_pods(request))
         facts.prefetch(lambda: facts.read_ahead({c.check_id for c in selected}))
         if _starts_from_pods(request) or any(c.check_id in KUBERNETES_CHECKS for c in selected):
@@ -213,6 +211,8 @@ def _diagnose(cmd, group, resource_group_name, name, acr, image, pod, namespace,
         findings = _findings(cmd, facts, selected)
     finally:
         facts.close()
+    from azext_acrpull._format import remediation_in_table
+    from azext_acrpull.diagnose.summary import summary_lines
     result = [f.to_dict() for f in findings]
     below = _table_output(cmd) and not remediation_in_table(result)
     _after_output(cmd, summary_lines(findings, remediations_below=below))
