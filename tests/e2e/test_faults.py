@@ -439,3 +439,23 @@ def test_a_connection_reset_once_is_absorbed(scenario, name):
     assert fault.hits == 1
     assert result.rc == 0 and "Traceback" not in result.stderr, result
     assert by_check(result.json()) == base, "a reset was not absorbed by a retry"
+
+
+@pytest.mark.parametrize("status", [403, 500])
+def test_role_hint_failing_changes_nothing(scenario, status):
+    """The Resource Graph query that only starts the role reads early (run --acr) is refused or fails: it is sent
+    once, never retried, and every verdict and message is the one of the run without it."""
+    sc = scenario("demo-broken")
+    args = ("aks", "diagnose-pull", "run", *CLUSTER, "--acr", "myacr", "--timeout", str(TIMEOUT), "-o", "json")
+    before = sc.az(*args)
+    fault = Fault(r"^POST management\.azure\.com/providers/Microsoft\.ResourceGraph/resources$", status=status,
+                  body=_bodies("arm", status), sent="authorizationresources")   # not the private path's query
+    sc.sim.faults = [fault]
+    try:
+        result = sc.az(*args)
+    finally:
+        sc.sim.faults = []
+    assert result.rc == 0 and "Traceback" not in result.stderr, result
+    assert fault.hits == 1
+    messages = sorted((f["checkId"], f["target"], f["status"], f["message"]) for f in result.json())
+    assert messages == sorted((f["checkId"], f["target"], f["status"], f["message"]) for f in before.json())

@@ -135,3 +135,36 @@ def test_reads_ahead_only_for_the_checks_selected(scenario):
     assert sorted(ahead.search(e["path"]).group(0) for e in sc.sim.log if ahead.search(e["path"])) == [
         "/roleDefinitions/", "/transitiveMemberOf/"]
     sc.assert_no_duplicate_reads()
+
+
+ROLE_LIST = r"^GET management\.azure\.com/.*/registries/myacr/providers/Microsoft\.Authorization/roleAssignments$"
+RESOURCE_GRAPH = "/providers/Microsoft.ResourceGraph/resources"
+
+
+def test_role_hint_starts_the_role_reads_before_the_registrys_list_ends(scenario):
+    """demo-broken: the kubelet identity holds no pull role, so the checks of cause 1 read the other holders' roles
+    and directory objects. A Resource Graph query sent at the start says which: they start while ARM's list of the
+    registry's role assignments (held back here by 3 s) is still on its way, each once."""
+    from tests.simulator.server import Fault
+    sc = scenario("demo-broken")
+    fault = Fault(ROLE_LIST, status=0, delay=3)
+    sc.sim.faults = [fault]
+    try:
+        _run(sc)
+    finally:
+        sc.sim.faults = []
+    assert fault.hits == 1
+    log = sc.sim.log
+    (listed,) = [e for e in log if e["path"].endswith("/registries/myacr/providers/Microsoft.Authorization/"
+                                                      "roleAssignments")]
+    ended = listed["time"] + listed["ms"] / 1000
+    # the role hint and the private path's query (network_ahead.py), each once
+    queries = [e for e in log if e["path"] == RESOURCE_GRAPH]
+    assert [e["method"] for e in queries] == ["POST", "POST"] and len({e["bodyDigest"] for e in queries}) == 2
+    definitions = [e for e in log if "/roleDefinitions/" in e["path"]]
+    objects = [e for e in log if e["path"].endswith("/directoryObjects/getByIds")]
+    # Owner, AcrPush and Contributor besides AcrPull (the pull role, read ahead anyway), and one getByIds.
+    assert len(definitions) == 4 and len(objects) == 1, [e["path"] for e in definitions + objects]
+    early = [e["path"].rsplit("/", 1)[-1] for e in definitions + objects if e["time"] < ended]
+    assert len(early) == 5, early
+    sc.assert_no_duplicate_reads()

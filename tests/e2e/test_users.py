@@ -25,8 +25,9 @@ WIDTH = 120
 REQUEST_KEYS = [
     (r"^[a-z]+ login\.microsoftonline\.com/", None),
     (r"^get management\.azure\.com/subscriptions\?", None),        # az's own subscription list
-    # Resource Graph has no permission of its own (it shows what the other keys allow), and run's query only decides
-    # what is read early (README, under the table)
+    # run's Resource Graph hints (the registry's role assignments, its private path) only decide what is read early;
+    # Resource Graph has no permission of its own and shows what the other keys allow (README, `roles` and under the
+    # table)
     (r"^post management\.azure\.com/providers/microsoft\.resourcegraph/resources\?", None),
     (r"/listclusterusercredential\b", "aks-user"),
     (r"/runcommand\b|/commandresults/", "run-command"),

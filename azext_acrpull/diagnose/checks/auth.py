@@ -4,9 +4,12 @@ from datetime import datetime, timedelta, timezone
 from ..common.commands import assign_command, new_sp_command, repository_condition, reset_sp_command
 from ..common.pull import (
     created_at,
+    group_role_definition_ids,
     held_roles_words,
+    holder_candidates,
     identity_words,
     is_abac,
+    lacks_builtin_pull_role,
     principals_of,
     registry_grants,
     repositories_for,
@@ -17,7 +20,6 @@ from ..facts import FactError, FactUnavailable
 from ..findings import FAIL, PASS, SKIPPED, WARNING, check, decided
 from ..ids import id_name, parse_resource_id, same_id
 from ..roles import (
-    BUILTIN_PULL_ROLES,
     PULL_ACTION,
     REPOSITORY_CONTENT_READ,
     assignments_of,
@@ -441,12 +443,10 @@ def _principal_finding(chk, facts, registry, identity):
     who = identity_words(identity) if oid else "service principal {} (which no longer exists)".format(
         identity["clientId"])
     if oid:
-        if not any(id_name(a.get("properties", {}).get("roleDefinitionId") or "").lower()
-                   in BUILTIN_PULL_ROLES[is_abac(registry)] for a in assignments_of(assignments, [oid])):
+        if lacks_builtin_pull_role(assignments, oid, registry):
             # No built-in pull role of its own: the holders are likely asked for below, and the roles of the groups
             # (held through a membership, or named as groups it is not in); none of it waits for the memberships.
-            groups = sorted({a["properties"]["roleDefinitionId"] for a in assignments_of(assignments, group_ids(
-                assignments))})
+            groups = group_role_definition_ids(assignments)
             facts.prefetch(lambda: _pull_holders(facts, registry, assignments),
                            lambda: facts.parallel(facts.role_definition, groups))
         own = principals_of(facts, identity["objectId"], assignments)[0]
@@ -505,7 +505,6 @@ PRINCIPAL_WORDS = {"stale": _stale}
 
 # How many of the principals not tied to the cluster a finding lists (the rest are counted).
 OTHERS_SHOWN = 20
-GET_BY_IDS_BATCH = 1000   # directoryObjects/getByIds takes up to 1,000 ids
 BROAD_PATTERNS = ("'*'", "'*/read'")
 
 
@@ -571,14 +570,7 @@ def _pull_holders(facts, registry, assignments):
 
 
 def _index_holders(facts, registry, assignments):
-    principals = sorted({(a.get("properties", {}).get("principalId") or "").lower() for a in assignments
-                         if (a.get("properties", {}).get("principalType") or "ServicePrincipal")
-                         not in ("User", "Group", "ForeignGroup")} - {""})
-    # One getByIds answers for up to 1,000 principals: when a built-in pull role shows there will be holders, ask
-    # for every candidate while the role definitions are read, rather than for the holders after them.
-    wide = 0 < len(principals) <= GET_BY_IDS_BATCH and any(
-        id_name(a.get("properties", {}).get("roleDefinitionId") or "").lower() in BUILTIN_PULL_ROLES[is_abac(registry)]
-        for a in assignments_of(assignments, principals))
+    principals, wide = holder_candidates(assignments, registry)
     if wide:
         facts.prefetch(lambda: facts.directory_objects(principals))
     grants = registry_grants(facts, registry, assignments, principals)

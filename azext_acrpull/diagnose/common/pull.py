@@ -2,7 +2,18 @@
 from ..credentials import parse_time
 from ..facts import FactError, FactUnavailable
 from ..ids import id_name, same_id
-from ..roles import ABAC_MODE, PULL_ACTION, any_group, assignments_of, denial, pull_grants
+from ..roles import (
+    ABAC_MODE,
+    BUILTIN_PULL_ROLES,
+    PULL_ACTION,
+    any_group,
+    assignments_of,
+    denial,
+    group_ids,
+    pull_grants,
+)
+
+GET_BY_IDS_BATCH = 1000   # directoryObjects/getByIds takes up to 1,000 ids
 
 
 def identity_words(identity):
@@ -45,10 +56,8 @@ def raise_first(results):
 def registry_grants(facts, registry, assignments, principal_ids, repository=None, abac=None):
     """Pull grants among `assignments` (as listed at the registry) for these principals; `abac` overrides the
     registry's own mode (to tell what a role would grant in the other one)."""
-    wanted = {p.lower() for p in principal_ids}
-    assignments = assignments_of(assignments, wanted)   # through the list's index: a shared registry has thousands
-    definition_ids = sorted({a["properties"]["roleDefinitionId"] for a in assignments
-                             if (a.get("properties", {}).get("principalId") or "").lower() in wanted})
+    assignments = assignments_of(assignments, principal_ids)   # through the list's index: a registry has thousands
+    definition_ids = role_definition_ids(assignments)
     fetched = raise_first(facts.parallel(facts.role_definition, definition_ids))
     definitions = dict(zip(definition_ids, fetched, strict=True))
     # The list at a registry holds only assignments that apply there, so a management group scope among them is
@@ -58,6 +67,56 @@ def registry_grants(facts, registry, assignments, principal_ids, repository=None
     return pull_grants(assignments, definitions, principal_ids, registry["id"],
                        is_abac(registry) if abac is None else abac,
                        repository=repository, management_groups=mgs)
+
+
+def role_definition_ids(assignments):
+    """The role definitions (ids as listed) of these assignments: what reading their grants asks for."""
+    return sorted({a["properties"]["roleDefinitionId"] for a in assignments})
+
+
+def lacks_builtin_pull_role(assignments, object_id, registry):
+    """No built-in pull role of its own at the registry: a principal left with an old identity, the groups' roles and
+    the other holders are then likely to be asked about (sp-role-principal reads them, acr-role-assignment the
+    groups')."""
+    return not any(id_name(a.get("properties", {}).get("roleDefinitionId") or "").lower()
+                   in BUILTIN_PULL_ROLES[is_abac(registry)] for a in assignments_of(assignments, [object_id]))
+
+
+def group_role_definition_ids(assignments):
+    """The role definitions of the roles groups hold at the registry."""
+    return role_definition_ids(assignments_of(assignments, group_ids(assignments)))
+
+
+def holder_candidates(assignments, registry):
+    """The principals (not users or groups) of the registry's assignments, and whether to look them all up at once
+    (``wide``): one getByIds answers for up to 1,000, so when a built-in pull role shows there will be holders, every
+    candidate is asked for while the role definitions are read, rather than the holders after them."""
+    principals = sorted({(a.get("properties", {}).get("principalId") or "").lower() for a in assignments
+                         if (a.get("properties", {}).get("principalType") or "ServicePrincipal")
+                         not in ("User", "Group", "ForeignGroup")} - {""})
+    wide = 0 < len(principals) <= GET_BY_IDS_BATCH and any(
+        id_name(a.get("properties", {}).get("roleDefinitionId") or "").lower() in BUILTIN_PULL_ROLES[is_abac(registry)]
+        for a in assignments_of(assignments, principals))
+    return principals, wide
+
+
+def role_reads(assignments, object_id, registry, holders=True):
+    """What the checks of cause 1 read after the registry's role assignments, as far as the list alone decides it:
+    (role definition ids, the directory object ids looked up at once or None). The pull identity's own roles always;
+    without a built-in pull role of its own, the groups' roles, and with ``holders`` (sp-role-principal) the other
+    principals' roles and, when ``wide``, their directory objects. The same decisions the checks make, so a read
+    started early from a hint of the list is the read they would make."""
+    if not object_id:
+        return [], None
+    definitions = set(role_definition_ids(assignments_of(assignments, [object_id])))
+    objects = None
+    if lacks_builtin_pull_role(assignments, object_id, registry):
+        definitions.update(group_role_definition_ids(assignments))
+        if holders:
+            principals, wide = holder_candidates(assignments, registry)
+            definitions.update(role_definition_ids(assignments_of(assignments, principals)))
+            objects = principals if wide else None
+    return sorted(definitions), objects
 
 
 def principals_of(facts, object_id, assignments):

@@ -47,11 +47,16 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkAhead, NetworkFac
         (AcrPull; Container Registry Repository Reader on an ABAC registry) beside them; and
         ``sp-credential-expiry``'s app registration beside the service principal's look-up. Each is the same read
         the check makes (``once``): it only moves it earlier, and its error is reported only where a check uses
-        it. Other checks declare these facts too but read them only in some cases: they do not start them. The
-        network checks' reads are started by ``read_network_ahead`` (network_ahead.py).
+        it. Other checks declare these facts too but read them only in some cases: they do not start them. With a
+        registry named at the start, the reads that follow the role assignments start beside them too
+        (``_read_by_role_hint``); the network checks' reads are started by ``read_network_ahead`` (network_ahead.py).
         Called in the background by the commands that diagnose one cluster."""
         from ..roles import ABAC_MODE, ACR_PULL_ROLE_ID, REPOSITORY_READER_ROLE_ID
         self.read_network_ahead(check_ids)
+        roles = "acr-role-assignment" in check_ids
+        holders = "sp-role-principal" in check_ids
+        if (roles or holders) and self.request.registry is not None:
+            self.prefetch(lambda: self._read_by_role_hint(holders))
         try:
             cluster = self.cluster()
         except FactError:
@@ -59,7 +64,6 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkAhead, NetworkFac
         props = cluster.get("properties") or {}
         kubelet = (props.get("identityProfile") or {}).get("kubeletidentity") or {}
         app_id = (props.get("servicePrincipalProfile") or {}).get("clientId")
-        roles = "acr-role-assignment" in check_ids
         if kubelet.get("objectId") and roles:
             self.prefetch(lambda: self.member_groups(kubelet["objectId"]))
         elif app_id and app_id.lower() != "msi":
@@ -81,6 +85,55 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkAhead, NetworkFac
                 role = REPOSITORY_READER_ROLE_ID if abac else ACR_PULL_ROLE_ID
                 self.prefetch(lambda s=rid.subscription, r=role: self.role_definition(
                     "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{}".format(s, r)))
+
+    def _read_by_role_hint(self, holders):
+        """Start the role definitions and directory objects the checks of cause 1 will read once the registry's role
+        assignments are listed, without waiting for that list: a Resource Graph query sent at the start (it needs
+        only the registry's name) says which assignments can apply, and ``role_reads`` (the checks' own decisions)
+        what they will lead the checks to read. Only a hint: ARM's list decides every verdict, a read started here is
+        the same ``once`` read a check would make, and when Resource Graph fails or lags nothing changes but time.
+        ``holders``: sp-role-principal is selected (it reads the other holders of the registry's roles)."""
+        from ..common.pull import role_reads
+        try:
+            rows = self._role_hint_rows()
+            identity = self.pull_identity()
+            registries = self.registries()
+        except FactError as err:
+            logger.debug("no role hint: %s", err.reason)
+            return
+        for registry in registries:
+            low = (registry.get("id") or "").lower().rstrip("/")
+            applying = [r for r in rows if _scope_applies(r["properties"]["scope"], low)]
+            definitions, objects = role_reads(applying, identity.get("objectId"), registry, holders)
+            logger.debug("role hint for %s: %d role definition(s), %s directory object(s) read early",
+                         registry.get("name"), len(definitions), len(objects) if objects else 0)
+            if definitions:
+                self.prefetch(lambda d=definitions: self.parallel(self.role_definition, d))
+            if objects:
+                self.prefetch(lambda o=objects: self.directory_objects(o))
+
+    def _role_hint_rows(self):
+        """The role assignments Resource Graph shows at the named registry and at every scope above it in its
+        subscription, shaped as ARM lists them; one attempt, no retries (it is only a hint)."""
+        return self.once("role_hint", self._query_role_hint)
+
+    def _query_role_hint(self):
+        from azure.cli.core.commands.client_factory import get_subscription_id
+
+        kind, value = self.request.registry
+        rid = parse_resource_id(value) if kind == "id" else None
+        name = (rid.name if rid else value).lower()
+        if not name.isalnum():   # registry names are letters and digits: nothing else goes into the query
+            raise FactError("not a registry name: {}".format(name))
+        sub = rid.subscription if rid else get_subscription_id(self.cli_ctx)
+        # The ARM token the reads share, through their guard: an expired one is not asked for twice, nor one that
+        # Entra ID would not issue. Not marked as a read in flight (``reading``): no check waits for it.
+        self._warm_token()
+        rows = self.resource_graph().query(
+            ROLE_HINT_QUERY.format(name=name), [sub], authorization_scope="AtScopeAboveAndBelow",
+            what="the role assignments at registry {}".format(name))
+        return [{"id": r.get("id"), "properties": {k: r.get(k) or "" for k in (
+            "scope", "principalId", "principalType", "roleDefinitionId")}} for r in rows if r.get("roleDefinitionId")]
 
     def _client(self, factory, subscription_id=None):
         """One SDK client per kind and subscription for the run. Each has its own lock (``once``), so a
@@ -114,6 +167,15 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkAhead, NetworkFac
                 raise FactError("the signed-in account cannot use subscription {} ({})".format(
                     subscription_id, first_line(err))) from None
         return dict(sdk_client_kwargs(self.deadline), credential=self._tokens.credential(credential))
+
+    def resource_graph(self):
+        """One Resource Graph client for the run's hints (the role assignments', the private path's): az's login
+        through the run's token guard, its deadline, one quota; a query is sent once, as a hint is worth its answer
+        only at once."""
+        def make():
+            from .resourcegraph import AzureRest, ResourceGraph
+            return ResourceGraph(AzureRest(self.cli_ctx, self.deadline, self._tokens), tries=1)
+        return self.once("resource_graph", make)
 
     def graph_client(self):
         """az's Graph client for this run, bounded like every other client (see transport.py)."""
@@ -341,6 +403,27 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkAhead, NetworkFac
                 status = getattr(getattr(err, "response", None), "status_code", None)
                 raise explain(_GraphError(err, status), what, "Application.Read.All or Directory.Read.All") from None
         return found[0] if found else None
+
+
+# The role assignments that can apply to a registry named {name} (names are unique across Azure): at the root,
+# management groups and the subscription's scopes that hold no provider's resource, and at the registry or below.
+ROLE_HINT_QUERY = (
+    "authorizationresources\n| where type =~ 'microsoft.authorization/roleassignments'\n"
+    "| extend scope = tolower(tostring(properties.scope))\n"
+    "| where scope !contains '/providers/' or scope startswith '/providers/microsoft.management/managementgroups/' "
+    "or scope endswith '/providers/microsoft.containerregistry/registries/{name}' "
+    "or scope contains '/providers/microsoft.containerregistry/registries/{name}/'\n"
+    "| project id, scope, principalId = tostring(properties.principalId), "
+    "principalType = tostring(properties.principalType), roleDefinitionId = tostring(properties.roleDefinitionId)\n"
+    "| order by id asc")
+
+
+def _scope_applies(scope, registry_id):
+    """Whether an assignment at ``scope`` is in ARM's list at the registry (lower-case id): at the root, a management
+    group (Resource Graph shows only those above the subscription), a scope that holds the registry, or below it."""
+    low = (scope or "").lower().rstrip("/")
+    return not low or low.startswith("/providers/microsoft.management/managementgroups/") or \
+        registry_id == low or registry_id.startswith(low + "/") or low.startswith(registry_id + "/")
 
 
 class _GraphError(Exception):

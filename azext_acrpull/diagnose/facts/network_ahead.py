@@ -108,15 +108,6 @@ class NetworkAhead:
         if "egress-path" in check_ids:
             self.prefetch(self._list_node_nsgs_ahead)
 
-    def resource_graph(self):
-        """A Resource Graph client for the run (az's login and the run's token guard and deadline), made on first
-        use."""
-        def make():
-            from .resourcegraph import AzureRest, ResourceGraph
-            # Only worth its answer at once: a failed query is not tried again.
-            return ResourceGraph(AzureRest(self.cli_ctx, self.deadline, tokens=self._tokens), tries=1)
-        return self.once("resource_graph", make)
-
     def network_hints(self):
         """The rows of ``hints_query`` for the registry of --acr (FactError when Resource Graph does not answer)."""
         return self.once("network_hints", self._query_network_hints)

@@ -232,6 +232,8 @@ class AzureRest:
     """Minimal authenticated JSON requests to ARM and Microsoft Graph, as az would send them."""
 
     def __init__(self, cli_ctx, deadline=None, tokens=None):
+        """``tokens``: the TokenGuard of a run that shares az's tokens with other readers (a failure it remembers is
+        not asked for again)."""
         import requests
         from requests.adapters import HTTPAdapter
         self.cli_ctx = cli_ctx
@@ -246,7 +248,6 @@ class AzureRest:
         self._session.mount("https://", adapter)
         self._tokens = {}
         self._token_lock = threading.Lock()
-        # ``tokens``: a run's own TokenGuard, so that a token Entra ID failed to issue is not asked for again here
         self._guard = tokens or TokenGuard(self.deadline)
         self.stats = Stats()
 
@@ -324,7 +325,7 @@ class ResourceGraph:
     def __init__(self, rest, quota=None, tries=RETRIES):
         self.rest = rest
         self.quota = quota or Quota(deadline=rest.deadline)
-        self.tries = tries           # sends per page: 1 for a query whose answer is only worth having at once
+        self.tries = tries          # attempts per page (1: a hint that is not worth waiting for)
         self.pages = 0
         self._lock = threading.Lock()
 
@@ -389,8 +390,8 @@ class ResourceGraph:
                 self.rest.pause(pause)
                 continue
             raise _query_error(status, result, what)
-        raise FactError("Azure Resource Graph kept throttling the query for {} after {} {}".format(
-            what, self.tries, "try" if self.tries == 1 else "tries"), 429)
+        raise FactError("Azure Resource Graph kept throttling the query for {} after {} tries".format(
+            what, self.tries), 429)
 
 
 def _query_error(status, result, what, tries=None):
