@@ -568,6 +568,7 @@ def test_fleet_reads_the_policy_from_resource_graph_and_warns(scenario):
 
 # -- what run reads ahead ------------------------------------------------------------------------------------
 ARG_QUERY = r"^POST management\.azure\.com/providers/Microsoft\.ResourceGraph/resources$"
+PRIVATE_PATH_QUERY = "privatednszones"   # in the body of the private path's query (not the role hint's)
 PE_GET = r"^GET management\.azure\.com/subscriptions/[^/]+/resourceGroups/rg-hub/providers/Microsoft\.Network/" \
          r"privateEndpoints/myacr-pe$"
 ZONE_SEARCH = r"^GET management\.azure\.com/subscriptions/[^/]+/resources$"
@@ -590,7 +591,8 @@ def test_private_path_reads_do_not_wait_for_the_endpoint_zone_search_or_scale_se
     sc = load(scenario, "net-hub-spoke-healthy")
     resourcegraph.reset_quota(sc.world)
     held = [Fault(p, status=0, delay=2.0) for p in (PE_GET, ZONE_SEARCH, SCALE_SETS)]
-    sc.sim.faults = held
+    query = Fault(ARG_QUERY, status=0, sent=PRIVATE_PATH_QUERY)   # only counts it
+    sc.sim.faults = held + [query]
     findings, _ = sc.diagnose("--acr", "myacr")
     assert all(f.hits for f in held), held
     first_end = min(e["time"] + e["ms"] / 1000.0 for p in (PE_GET, ZONE_SEARCH, SCALE_SETS) for e in _requests(sc, p))
@@ -604,7 +606,7 @@ def test_private_path_reads_do_not_wait_for_the_endpoint_zone_search_or_scale_se
     # the NIC's NSG comes from the group's listing: no GET of its own
     assert not _requests(sc, r"^GET .*/networkSecurityGroups/[^/]+$")
     assert [s for c, s in ((f["checkId"], f["status"]) for f in findings) if c in NETWORK] == ["Pass"] * 4
-    assert len(_requests(sc, ARG_QUERY)) == 1
+    assert query.hits == 1
     sc.assert_no_duplicate_reads()
     sc.assert_read_only()
 
@@ -616,10 +618,12 @@ def test_a_failing_resource_graph_query_changes_no_finding(scenario, status):
     sc = load(scenario, "net-hub-spoke-healthy")
     resourcegraph.reset_quota(sc.world)
     expected, _ = sc.diagnose("--acr", "myacr")
-    sc.sim.faults = [Fault(ARG_QUERY, status=status, body={"error": {"code": "Simulated", "message": "no"}})]
+    fault = Fault(ARG_QUERY, status=status, body={"error": {"code": "Simulated", "message": "no"}},
+                  sent=PRIVATE_PATH_QUERY)
+    sc.sim.faults = [fault]
     findings, result = sc.diagnose("--acr", "myacr")
     assert _verdicts(findings) == _verdicts(expected)
-    assert len(_requests(sc, ARG_QUERY)) == 1
+    assert fault.hits == 1
     assert "Resource Graph" not in result.stderr, result.stderr
     sc.assert_no_duplicate_reads()
 
@@ -627,9 +631,11 @@ def test_a_failing_resource_graph_query_changes_no_finding(scenario, status):
 def test_no_resource_graph_query_without_a_private_path_check_or_acr(scenario):
     sc = load(scenario, "net-hub-spoke-healthy")
     resourcegraph.reset_quota(sc.world)
+    query = Fault(ARG_QUERY, status=0, sent=PRIVATE_PATH_QUERY)   # only counts it
+    sc.sim.faults = [query]
     sc.diagnose("--acr", "myacr", "--checks", "acr-role-assignment")
-    assert not _requests(sc, ARG_QUERY)
+    assert query.hits == 0 and _requests(sc, ARG_QUERY), "the role hint's query, not the private path's"
     sc.diagnose("--checks", "private-dns-link")   # the registry is found from the pull role: nothing scopes a query
-    assert not _requests(sc, ARG_QUERY)
+    assert query.hits == 0 and not _requests(sc, ARG_QUERY)
     sc.diagnose("--acr", "myacr", "--checks", "private-dns-link")
-    assert len(_requests(sc, ARG_QUERY)) == 1
+    assert query.hits == 1 and len(_requests(sc, ARG_QUERY)) == 1
