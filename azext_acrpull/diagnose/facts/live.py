@@ -175,6 +175,9 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkAhead, NetworkFac
         def make():
             from .resourcegraph import AzureRest, ResourceGraph
             return ResourceGraph(AzureRest(self.cli_ctx, self.deadline, self._tokens), tries=1)
+        # ARM's token is fetched once for the whole run (_warm_token): with an expired one, the hints' first query
+        # waits for that fetch instead of asking Entra ID beside it.
+        self._warm_token()
         return self.once("resource_graph", make)
 
     def graph_client(self):
