@@ -85,12 +85,14 @@ def run_az(az, env_vars, args, sim, timeout=180):
 
 # -- what a request log says ------------------------------------------------------------------
 def request_key(entry):
+    """Method, URL, a token's scope and a POST's body digest: two Resource Graph queries to the one URL are two
+    requests, the same query sent again is a repeat."""
     return (entry["method"], entry["host"], entry["path"], tuple(sorted(entry["query"].items())),
-            entry.get("scope"))
+            entry.get("scope"), entry.get("bodyDigest") if entry["method"] == "POST" else None)
 
 
 def duplicates(log):
-    """Requests beyond the first with the same method, URL (and token scope)."""
+    """Requests beyond the first with the same method, URL, token scope and POST body."""
     counts = collections.Counter(request_key(e) for e in log)
     return sum(n - 1 for n in counts.values() if n > 1)
 
@@ -424,8 +426,9 @@ def report(args, plan, overhead, load_before, load_after):
             label, notes, m.scenario, t["wall"], ratio, t["cpu"], t["rss"], requests, t["dupes"], t["chain"]))
     lines.append("")
     lines.append("Requests and duplicates are per run (for the manual sequence, over all its commands: `az acr show` "
-                 "and `az acr network-rule list` both look the registry up). Critical path: the round trips that "
-                 "waited for one another, i.e. the longest chain of requests in which each started after the previous "
+                 "and `az acr network-rule list` both look the registry up); a duplicate is the same method, URL, "
+                 "token scope and POST body again. Critical path: the round trips that waited for one another, "
+                 "i.e. the longest chain of requests in which each started after the previous "
                  "one ended; `az aks show` has one.")
     lines.append("")
     w, wo = overhead["with"], overhead["without"]
