@@ -176,8 +176,10 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkAhead, NetworkFac
             from .resourcegraph import AzureRest, ResourceGraph
             return ResourceGraph(AzureRest(self.cli_ctx, self.deadline, self._tokens), tries=1)
         # ARM's token is fetched once for the whole run (_warm_token): with an expired one, the hints' first query
-        # waits for that fetch instead of asking Entra ID beside it.
+        # waits for that fetch instead of asking Entra ID beside it, and for Graph's, started with it, so that it does
+        # not read az's token cache while that fetch writes it (a read then can miss ARM's token and ask again).
         self._warm_token()
+        self.warm_graph_token()
         return self.once("resource_graph", make)
 
     def graph_client(self):
