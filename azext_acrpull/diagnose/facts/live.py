@@ -53,6 +53,12 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkAhead, NetworkFac
         Called in the background by the commands that diagnose one cluster."""
         from ..roles import ABAC_MODE, ACR_PULL_ROLE_ID, REPOSITORY_READER_ROLE_ID
         self.read_network_ahead(check_ids)
+        if "registry-health" in check_ids:
+            # Its token exchange needs az's token for the registry audience: with an expired one, ask for it now,
+            # while the first reads are in flight, not once the registry is known (registry_data.py reads it then,
+            # through the same guard and az's token cache).
+            from .registry_data import acr_audience
+            self.prefetch(lambda: self._warm_token(acr_audience(self.cli_ctx)))
         roles = "acr-role-assignment" in check_ids
         holders = "sp-role-principal" in check_ids
         if (roles or holders) and self.request.registry is not None:
