@@ -304,6 +304,9 @@ class RegistryDataFacts:
 
     def _read_aad_token(self, registry):
         audience = acr_audience(self.cli_ctx)
+        warm = getattr(self, "_warm_token", None)
+        if warm is not None:   # LiveFacts: one fetch of the audience's token per run (read_ahead may have started it)
+            warm(audience)
         subscription = (registry.get("id") or "").split("/")[2] if (registry.get("id") or "").count("/") > 2 \
             else None
         with self.reading("a Microsoft Entra ID token for registry {}".format(registry["name"])):
