@@ -198,7 +198,8 @@ def _diagnose(cmd, group, resource_group_name, name, acr, image, pod, namespace,
                        timeout=timeout, no_run_command=no_run_command)
     facts = LiveFacts(cmd.cli_ctx, request)
     try:
-        # In flight while the check modules are imported; Graph's token beside ARM's, not after it.
+        facts.warm_arm_token()
+        # In flight while the check modules are imported; Graph's token beside ARM's reads.
         facts.prefetch(facts.cluster, facts.registry_lookups, facts.warm_graph_token)
         if facts.discovering():   # the pod LIST, and the registries its images will be looked up in, at once
             facts.prefetch(facts.failing_pods, facts.registries_in_subscription)

@@ -196,6 +196,14 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkAhead, NetworkFac
         self._warm_token(self.cli_ctx.cloud.endpoints.microsoft_graph_resource_id)
         return self.once("graph_client", lambda: cf_graph(self.cli_ctx, deadline=self.deadline, tokens=self._tokens))
 
+    def warm_arm_token(self):
+        """ARM's token, before any read starts on a thread of its own. az loads its token cache once per process, in
+        the first sign-in object (azure.cli.core.auth.identity: check, then set), so sign-ins made at once on several
+        threads each load a cache of their own and can miss the tokens the others just fetched (and ask Entra ID
+        again). Loaded here first, the cache is the one every thread uses. With ARM's token cached it sends nothing;
+        every read waits for that token anyway."""
+        self._warm_token()
+
     def warm_graph_token(self):
         """Graph's token, asked for beside ARM's at the start of a run: the group memberships, service principals and
         directory objects are read a few round trips later, and with expired tokens they would otherwise wait for
