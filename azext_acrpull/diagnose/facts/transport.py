@@ -274,6 +274,10 @@ class TokenGuard:
         self._deadline = deadline or NO_DEADLINE
         self._failed = {}
         self._lock = threading.Lock()
+        # One sign-in at a time: az's persisted token cache (msal_extensions) reloads itself without a lock while
+        # another thread may be adding a token to it, so concurrent sign-ins can drop each other's new tokens and
+        # ask Entra ID again. A cached token takes milliseconds; only a fetch holds the others back.
+        self._one_at_a_time = threading.Lock()
         # Facts.reading: a token request in flight is among the reads a check cut off by the deadline waited for.
         self._reading = reading
 
@@ -289,9 +293,9 @@ class TokenGuard:
             cut = self._deadline.remaining() + GRACE < bound
             try:
                 if self._reading is None:
-                    return _bounded(call, min(bound, self._deadline.remaining() + GRACE))
+                    return self._serially(call, bound)
                 with self._reading("a token for {} from Microsoft Entra ID".format(key)):
-                    return _bounded(call, min(bound, self._deadline.remaining() + GRACE))
+                    return self._serially(call, bound)
             except FactError:
                 raise
             except _NoAnswer:   # a hung token endpoint will not answer the next attempt either
@@ -317,6 +321,16 @@ class TokenGuard:
             with self._lock:
                 self._failed[key] = error
             raise error
+
+    def _serially(self, call, bound):
+        """``call()`` bounded as one token request is, after the sign-in in progress (if any) has ended."""
+        wait = min(self._deadline.remaining() + GRACE, threading.TIMEOUT_MAX)
+        if not self._one_at_a_time.acquire(timeout=wait):
+            raise _NoAnswer(self._deadline.remaining() + GRACE)
+        try:
+            return _bounded(call, min(bound, self._deadline.remaining() + GRACE))
+        finally:
+            self._one_at_a_time.release()
 
     def credential(self, inner):
         """``inner`` through this guard. azure-core asks a credential for ``get_token_info`` when it has one, so the
