@@ -27,14 +27,12 @@ import platform
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from dataclasses import dataclass, field
 from importlib import metadata
 
+from bench.launcher import Launcher
 from bench.readme import write_section
 from bench.summary import save_results
 from tests.simulator.harness import Environment
@@ -60,26 +58,18 @@ class Sample:
     unknown: int = 0
 
 
-def run_az(az, env_vars, args, sim, timeout=180):
-    """Run az once; wall time, CPU time and peak RSS of that very process (wait4), and its requests. It runs in
-    its configuration folder, not the source tree, so that az imports the installed extension."""
+def run_az(launcher, az, env_vars, args, sim, timeout=180):
+    """Run az once; wall time, CPU time and peak RSS of that very process (wait4, in bench/launcher.py: forked from
+    this process, which holds the simulator, az would report this process's size as its own), and its requests. It
+    runs in its configuration folder, not the source tree, so that az imports the installed extension."""
     sim.clear_log()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen([az, *args], env=env_vars, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                cwd=env_vars["AZURE_CONFIG_DIR"])
-        timer = threading.Timer(timeout, proc.kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
-        wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        stderr = err.read().decode(errors="replace")
+    with tempfile.TemporaryDirectory() as tmp:
+        out, err = os.path.join(tmp, "stdout"), os.path.join(tmp, "stderr")
+        ran = launcher.run([az, *args], env_vars, env_vars["AZURE_CONFIG_DIR"], out, err, timeout)
+        with open(err, "rb") as f:
+            stderr = f.read().decode(errors="replace")
     log = [dict(e) for e in sim.log]
-    return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, proc.returncode, log, stderr,
+    return Sample(ran["wall"], ran["cpu"], ran["rssMb"], ran["status"], log, stderr,
                   sum(1 for e in log if e["unknown"]))
 
 
@@ -286,6 +276,7 @@ class Measure:
 class Bench:
     def __init__(self, args):
         self.args = args
+        self.launcher = Launcher()   # before the simulator starts: see run_az
         self.env = Environment()
         self.az = self.env.az
         self._login_to_every_subscription()
@@ -340,7 +331,7 @@ class Bench:
         for _, args in m.commands:
             if m.cold:
                 self.expire_tokens(m.env)
-            samples.append(run_az(self.az, m.env, args, self.env.sim))
+            samples.append(run_az(self.launcher, self.az, m.env, args, self.env.sim))
         if m.cold:   # the other measurements keep finding their tokens cached, as a person's az does
             with open(cache, "wb") as f:
                 f.write(saved)
@@ -379,16 +370,17 @@ class Bench:
         show = ["aks", "show", "-g", "rg1", "-n", "aks1", "-o", "json"]
         sims = {"with": [], "without": []}
         for env_vars in (self.env.env, self.plain):   # warm both command indexes
-            run_az(self.az, env_vars, show, self.env.sim)
+            run_az(self.launcher, self.az, env_vars, show, self.env.sim)
         for i in range(self.args.overhead_runs):
             order = [("with", self.env.env), ("without", self.plain)]
             for key, env_vars in (order if i % 2 == 0 else order[::-1]):
-                sims[key].append(run_az(self.az, env_vars, show, self.env.sim))
+                sims[key].append(run_az(self.launcher, self.az, env_vars, show, self.env.sim))
         return {k: {"wall": statistics.median(s.wall for s in v), "cpu": statistics.median(s.cpu for s in v),
                     "rss": max(s.rss_mb for s in v), "rc": max(s.rc for s in v)} for k, v in sims.items()}
 
     def close(self):
         self.env.close()
+        self.launcher.close()
 
 
 # -- report -----------------------------------------------------------------------------------

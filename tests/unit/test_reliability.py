@@ -180,7 +180,8 @@ def test_bounded_http_keeps_requests_exceptions(monkeypatch):
 
     def refuse(*args, **kwargs):
         raise requests.ConnectionError("refused")
-    monkeypatch.setattr(requests, "request", refuse)
+    from azext_acrpull.diagnose.facts import transport
+    monkeypatch.setattr(transport.shared_session(), "request", refuse)
     with pytest.raises(requests.RequestException):
         BoundedHttp(Deadline(30)).get("https://myacr.azurecr.io/v2/", timeout=20)
 

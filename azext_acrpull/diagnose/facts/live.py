@@ -182,10 +182,12 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkAhead, NetworkFac
             from .resourcegraph import AzureRest, ResourceGraph
             return ResourceGraph(AzureRest(self.cli_ctx, self.deadline, self._tokens), tries=1)
         # ARM's token is fetched once for the whole run (_warm_token): with an expired one, the hints' first query
-        # waits for that fetch instead of asking Entra ID beside it, and for Graph's, started with it, so that it does
-        # not read az's token cache while that fetch writes it (a read then can miss ARM's token and ask again).
+        # waits for that fetch instead of asking Entra ID beside it. Where sign-ins go one at a time (the token cache
+        # could not be shared, TokenGuard.share_token_cache), it waits for Graph's too, started with it, so that it
+        # does not read az's token cache while that fetch writes it (a read then can miss ARM's token and ask again).
         self._warm_token()
-        self.warm_graph_token()
+        if not self._tokens.concurrent:
+            self.warm_graph_token()
         return self.once("resource_graph", make)
 
     def graph_client(self):
@@ -201,8 +203,11 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkAhead, NetworkFac
         the first sign-in object (azure.cli.core.auth.identity: check, then set), so sign-ins made at once on several
         threads each load a cache of their own and can miss the tokens the others just fetched (and ask Entra ID
         again). Loaded here first, the cache is the one every thread uses. With ARM's token cached it sends nothing;
-        every read waits for that token anyway."""
+        every read waits for that token anyway. Then the cache is shared safely, and the other sign-ins may run at
+        once (TokenGuard.share_token_cache)."""
         self._warm_token()
+        if not self._tokens.share_token_cache():
+            logger.debug("az's token cache is not of the known shape: one sign-in at a time")
 
     def warm_graph_token(self):
         """Graph's token, asked for beside ARM's at the start of a run: the group memberships, service principals and

@@ -104,6 +104,32 @@ def timeouts(deadline):
     return min(CONNECT_TIMEOUT, left), min(READ_TIMEOUT, left)
 
 
+_SESSION = None
+_SESSION_LOCK = threading.Lock()
+POOL_SIZE = 32     # connections kept per host: a run reads up to about twenty things of one host at once
+
+
+def shared_session():
+    """The run's one ``requests.Session`` for plain HTTPS (Kubernetes API server, registry data plane, Microsoft
+    Graph): concurrent reads of one host reuse its connections instead of each opening and verifying a TLS
+    connection of its own (``requests.request`` makes a session per call). It keeps no cookies. Environment
+    settings (proxies, ``REQUESTS_CA_BUNDLE``) apply as to ``requests.request``; certificates given per request
+    (a cluster's CA and client certificate) get their own pool."""
+    global _SESSION  # pylint: disable=global-statement
+    with _SESSION_LOCK:
+        if _SESSION is None:
+            from http.cookiejar import DefaultCookiePolicy
+
+            import requests
+            session = requests.Session()
+            session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+            adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=POOL_SIZE)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            _SESSION = session
+        return _SESSION
+
+
 def request(method, url, deadline, what, idempotent=None, session=None, raw_errors=False, **kwargs):
     """One HTTP exchange with transient failures retried; the final response, whatever its status.
 
@@ -116,7 +142,7 @@ def request(method, url, deadline, what, idempotent=None, session=None, raw_erro
     method = method.upper()
     if idempotent is None:
         idempotent = method in ("GET", "HEAD")
-    send = (session or requests).request
+    send = (session or shared_session()).request
     kwargs.pop("timeout", None)   # the deadline decides
     attempt = 0
     while True:
@@ -274,10 +300,11 @@ class TokenGuard:
         self._deadline = deadline or NO_DEADLINE
         self._failed = {}
         self._lock = threading.Lock()
-        # One sign-in at a time: az's persisted token cache (msal_extensions) reloads itself without a lock while
-        # another thread may be adding a token to it, so concurrent sign-ins can drop each other's new tokens and
-        # ask Entra ID again. A cached token takes milliseconds; only a fetch holds the others back.
+        # One sign-in at a time, unless az's token cache is shared safely (share_token_cache): its persisted token
+        # cache (msal_extensions) reloads itself without a lock while another thread may be adding a token to it, so
+        # concurrent sign-ins can drop each other's new tokens and ask Entra ID again.
         self._one_at_a_time = threading.Lock()
+        self._concurrent = False
         # Facts.reading: a token request in flight is among the reads a check cut off by the deadline waited for.
         self._reading = reading
 
@@ -322,8 +349,36 @@ class TokenGuard:
                 self._failed[key] = error
             raise error
 
+    def share_token_cache(self):
+        """Let sign-ins run at once, once az's token cache is loaded (after the run's first token): the cache's
+        reload-from-disk and its writes are made to hold the cache's own lock, which msal already holds while it adds
+        a token, so that a reload can no longer replace the cache with a file read before another thread's new token
+        was saved. Without a cache of that shape (another az or msal), sign-ins stay one at a time. True when shared.
+        """
+        try:
+            from azure.cli.core.auth.identity import Identity
+            cache = Identity._msal_token_cache          # pylint: disable=protected-access
+            lock = cache._lock                          # pylint: disable=protected-access
+        except (ImportError, AttributeError):
+            return False
+        if not all(callable(getattr(cache, name, None)) for name in ("search", "modify", "_reload_if_necessary")):
+            return False
+        if not getattr(cache, "_acrpull_shared", False):
+            for name in ("search", "modify"):
+                setattr(cache, name, _holding(lock, getattr(cache, name)))
+            cache._acrpull_shared = True                # pylint: disable=protected-access
+        self._concurrent = True
+        return True
+
+    @property
+    def concurrent(self):
+        """Whether sign-ins may run at once (share_token_cache)."""
+        return self._concurrent
+
     def _serially(self, call, bound):
         """``call()`` bounded as one token request is, after the sign-in in progress (if any) has ended."""
+        if self._concurrent:
+            return _bounded(call, min(bound, self._deadline.remaining() + GRACE))
         wait = min(self._deadline.remaining() + GRACE, threading.TIMEOUT_MAX)
         if not self._one_at_a_time.acquire(timeout=wait):
             raise _NoAnswer(self._deadline.remaining() + GRACE)
@@ -346,6 +401,13 @@ class TokenGuard:
             creds, _, tenant = Profile(cli_ctx=cli_ctx).get_raw_token(resource=resource, subscription=subscription)
             return creds[1], tenant
         return self.get(resource, call)
+
+
+def _holding(lock, method):
+    def locked(*args, **kwargs):
+        with lock:
+            return method(*args, **kwargs)
+    return locked
 
 
 class _NoAnswer(Exception):
