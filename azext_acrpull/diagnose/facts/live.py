@@ -63,6 +63,9 @@ class LiveFacts(KubeFacts, GraphFacts, CredentialFacts, NetworkAhead, NetworkFac
         holders = "sp-role-principal" in check_ids
         if (roles or holders) and self.request.registry is not None:
             self.prefetch(lambda: self._read_by_role_hint(holders))
+        if roles or holders or "sp-credential-expiry" in check_ids:
+            # az's Graph client (its module's import, its token) while the first reads are in flight, not after them.
+            self.prefetch(self.graph_client)
         try:
             cluster = self.cluster()
         except FactError:

@@ -235,7 +235,8 @@ class AzureRest:
         """``tokens``: the TokenGuard of a run that shares az's tokens with other readers (a failure it remembers is
         not asked for again)."""
         import requests
-        from requests.adapters import HTTPAdapter
+
+        from .transport import tls_adapter
         self.cli_ctx = cli_ctx
         self.deadline = deadline or NO_DEADLINE      # --timeout: no request or wait goes past it
         endpoints = cli_ctx.cloud.endpoints
@@ -244,7 +245,7 @@ class AzureRest:
         self.graph_resource = endpoints.microsoft_graph_resource_id
         self.graph = self.graph_resource.rstrip("/")
         self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
+        adapter = tls_adapter(pool_maxsize=32)   # one TLS context for the run's connections
         self._session.mount("https://", adapter)
         self._tokens = {}
         self._token_lock = threading.Lock()

@@ -112,9 +112,10 @@ POOL_SIZE = 32     # connections kept per host: a run reads up to about twenty t
 def shared_session():
     """The run's one ``requests.Session`` for plain HTTPS (Kubernetes API server, registry data plane, Microsoft
     Graph): concurrent reads of one host reuse its connections instead of each opening and verifying a TLS
-    connection of its own (``requests.request`` makes a session per call). It keeps no cookies. Environment
-    settings (proxies, ``REQUESTS_CA_BUNDLE``) apply as to ``requests.request``; certificates given per request
-    (a cluster's CA and client certificate) get their own pool."""
+    connection of its own (``requests.request`` makes a session per call), and every connection verified against one
+    CA bundle shares one TLS context (``tls_adapter``). It keeps no cookies. Environment settings (proxies,
+    ``REQUESTS_CA_BUNDLE``) apply as to ``requests.request``; certificates given per request (a cluster's CA and
+    client certificate) get a pool and a context of their own."""
     global _SESSION  # pylint: disable=global-statement
     with _SESSION_LOCK:
         if _SESSION is None:
@@ -123,11 +124,68 @@ def shared_session():
             import requests
             session = requests.Session()
             session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-            adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=POOL_SIZE)
+            adapter = tls_adapter()
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             _SESSION = session
         return _SESSION
+
+
+def tls_adapter(pool_maxsize=POOL_SIZE, **kwargs):
+    """A ``requests`` adapter that builds one ``ssl.SSLContext`` per CA bundle and client certificate and gives it to
+    every connection that verifies with them, through the hook requests documents for a custom context
+    (``build_connection_pool_key_attributes``). By default urllib3 creates a context and loads the whole CA bundle
+    for each new connection: milliseconds of CPU each, with a run opening a dozen at once. Verification is
+    unchanged: the same bundle, certificate required, the host name checked. Where the hook is missing (requests
+    before 2.32), the adapter is requests' own."""
+    from requests.adapters import HTTPAdapter
+    if not hasattr(HTTPAdapter, "build_connection_pool_key_attributes"):
+        return HTTPAdapter(pool_connections=16, pool_maxsize=pool_maxsize, **kwargs)
+
+    class OneContextPerBundle(HTTPAdapter):
+        def __init__(self, **kwargs):
+            self._contexts = {}
+            self._contexts_lock = threading.Lock()
+            super().__init__(**kwargs)
+
+        def _context(self, cafile, certfile, keyfile):
+            key = (cafile, certfile, keyfile)
+            with self._contexts_lock:
+                context = self._contexts.get(key)
+                if context is None:
+                    from urllib3.util.ssl_ import create_urllib3_context
+                    context = create_urllib3_context()   # urllib3's defaults: TLS 1.2+, its ciphers, certs required
+                    context.load_verify_locations(cafile)
+                    if certfile:
+                        context.load_cert_chain(certfile, keyfile)
+                    self._contexts[key] = context
+                return context
+
+        def build_connection_pool_key_attributes(self, request, verify, cert=None):
+            host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+            cafile = pool_kwargs.get("ca_certs")
+            if verify is True and not pool_kwargs.get("ca_cert_dir"):
+                from requests.utils import DEFAULT_CA_BUNDLE_PATH, extract_zipped_paths
+                cafile = extract_zipped_paths(DEFAULT_CA_BUNDLE_PATH)   # what cert_verify would give urllib3
+            verifying = verify is not False and pool_kwargs.get("cert_reqs", "CERT_REQUIRED") == "CERT_REQUIRED"
+            if host_params.get("scheme") != "https" or not cafile or not verifying or "ssl_context" in pool_kwargs:
+                return host_params, pool_kwargs
+            try:
+                context = self._context(cafile, pool_kwargs.get("cert_file"), pool_kwargs.get("key_file"))
+            except (OSError, ValueError):   # a missing or broken file: requests' own handling says so
+                return host_params, pool_kwargs
+            pool_kwargs = {k: v for k, v in pool_kwargs.items() if k not in ("ca_certs", "cert_file", "key_file")}
+            pool_kwargs["ssl_context"] = context
+            return host_params, pool_kwargs
+
+        def cert_verify(self, conn, url, verify, cert):
+            context = (getattr(conn, "conn_kw", None) or {}).get("ssl_context")
+            with self._contexts_lock:
+                ours = any(context is c for c in self._contexts.values())
+            if not ours:   # requests would set the bundle (and client certificate) on the pool: loaded per connection
+                super().cert_verify(conn, url, verify, cert)
+
+    return OneContextPerBundle(pool_connections=16, pool_maxsize=pool_maxsize, **kwargs)
 
 
 def request(method, url, deadline, what, idempotent=None, session=None, raw_errors=False, **kwargs):
@@ -220,9 +278,35 @@ class BoundedHttp:
 
 # -- SDK clients -------------------------------------------------------------------------------------
 def sdk_client_kwargs(deadline):
-    """Keyword arguments for an azure-core client: the bounded retry policy and per-attempt timeouts."""
+    """Keyword arguments for an azure-core client: the bounded retry policy, per-attempt timeouts, and a transport
+    over the run's one session for SDK clients (``sdk_transport``)."""
     return {"retry_policy": bounded_retry_policy(deadline), "connection_timeout": CONNECT_TIMEOUT,
-            "read_timeout": READ_TIMEOUT}
+            "read_timeout": READ_TIMEOUT, "transport": sdk_transport()}
+
+
+_SDK_SESSION = None
+
+
+def sdk_transport():
+    """azure-core's requests transport over one session that every SDK client of the run shares: each client would
+    otherwise open a session (and TLS connections, each with a context of its own) for itself. The session is set up
+    as azure-core sets up its own (no urllib3 retries or redirects: the pipeline's policies decide), with the
+    adapter of ``tls_adapter``; az's TLS verification settings (``REQUESTS_CA_BUNDLE``, the variable that disables
+    verification) apply as in az's own clients."""
+    global _SDK_SESSION  # pylint: disable=global-statement
+    import requests
+    from azure.cli.core._debug import change_ssl_cert_verification_track2
+    from azure.core.pipeline.transport import RequestsTransport
+    from urllib3.util.retry import Retry
+    with _SESSION_LOCK:
+        if _SDK_SESSION is None:
+            session = requests.Session()
+            adapter = tls_adapter(max_retries=Retry(total=False, redirect=False, raise_on_status=False))
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            _SDK_SESSION = session
+    return RequestsTransport(session=_SDK_SESSION, session_owner=False, connection_timeout=CONNECT_TIMEOUT,
+                             read_timeout=READ_TIMEOUT, **change_ssl_cert_verification_track2())
 
 
 def _starting(request):
@@ -290,6 +374,10 @@ def _resource_of(scopes_or_resource):
     return text.rstrip("/")
 
 
+KEEP_MARGIN = 300.0    # a token is used until this many seconds before it expires, as azure-core's policy does
+KEEP_UNDATED = 120.0   # a token whose expiry az did not say is kept this long
+
+
 class TokenGuard:
     """Tokens from az's login for one run: transient failures retried within the bounds, a failure remembered
     per resource (a broken Entra ID is asked a bounded number of times, not once per read), and every failure
@@ -305,6 +393,7 @@ class TokenGuard:
         # concurrent sign-ins can drop each other's new tokens and ask Entra ID again.
         self._one_at_a_time = threading.Lock()
         self._concurrent = False
+        self._raw = {}      # (resource, subscription) -> (token, tenant, kept until): see raw_token
         # Facts.reading: a token request in flight is among the reads a check cut off by the deadline waited for.
         self._reading = reading
 
@@ -395,12 +484,28 @@ class TokenGuard:
         return _GuardedCredential(inner, self)
 
     def raw_token(self, cli_ctx, resource, subscription=None):
-        """az's access token for ``resource`` (Profile.get_raw_token): (token, tenant)."""
+        """az's access token for ``resource`` (Profile.get_raw_token): (token, tenant). Kept for the run while it has
+        more than a few minutes left, as azure-core's token policy keeps an SDK client's: each of az's look-ups
+        builds a credential and an msal application and reads the token cache from disk again."""
+        key = (_resource_of(resource), subscription)
+        with self._lock:
+            kept = self._raw.get(key)
+        if kept is not None and kept[2] > time.time():
+            return kept[0], kept[1]
+
         def call():
             from azure.cli.core._profile import Profile
             creds, _, tenant = Profile(cli_ctx=cli_ctx).get_raw_token(resource=resource, subscription=subscription)
-            return creds[1], tenant
-        return self.get(resource, call)
+            return creds, tenant
+        creds, tenant = self.get(resource, call)
+        entry = creds[2] if len(creds) > 2 and isinstance(creds[2], dict) else {}
+        try:
+            until = float(entry.get("expires_on")) - KEEP_MARGIN
+        except (TypeError, ValueError):
+            until = time.time() + KEEP_UNDATED   # msal hands out no token with less than 5 minutes left
+        with self._lock:
+            self._raw[key] = (creds[1], tenant, until)
+        return creds[1], tenant
 
 
 def _holding(lock, method):
