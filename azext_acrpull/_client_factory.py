@@ -22,22 +22,6 @@ def cf_authorization(cli_ctx, subscription_id=None, **kwargs):
     return _mgmt(cli_ctx, ResourceType.MGMT_AUTHORIZATION, subscription_id, **kwargs)
 
 
-def cf_compute(cli_ctx, subscription_id=None, **kwargs):
-    from azure.cli.core.profiles import ResourceType
-    return _mgmt(cli_ctx, ResourceType.MGMT_COMPUTE, subscription_id, **kwargs)
-
-
-def cf_resources(cli_ctx, subscription_id=None, **kwargs):
-    from azure.cli.core.profiles import ResourceType
-    return _mgmt(cli_ctx, ResourceType.MGMT_RESOURCE_RESOURCES, subscription_id, **kwargs)
-
-
-def cf_subscriptions(cli_ctx, subscription_id=None, **kwargs):
-    """Not bound to a subscription: lists the ones the signed-in account can read."""
-    from azure.cli.core.profiles import ResourceType
-    return _mgmt(cli_ctx, ResourceType.MGMT_RESOURCE_SUBSCRIPTIONS, subscription_id, subscription_bound=False, **kwargs)
-
-
 def cf_private_dns(cli_ctx, subscription_id=None, **kwargs):
     from azure.mgmt.privatedns import PrivateDnsManagementClient
     return _mgmt(cli_ctx, PrivateDnsManagementClient, subscription_id, **kwargs)

@@ -304,9 +304,10 @@ def sdk_transport():
             adapter = tls_adapter(max_retries=Retry(total=False, redirect=False, raise_on_status=False))
             session.mount("https://", adapter)
             session.mount("http://", adapter)
-            _SDK_SESSION = session
-    return RequestsTransport(session=_SDK_SESSION, session_owner=False, connection_timeout=CONNECT_TIMEOUT,
-                             read_timeout=READ_TIMEOUT, **change_ssl_cert_verification_track2())
+            _SDK_SESSION = (session, change_ssl_cert_verification_track2())   # its warning, if any, once
+        session, verify = _SDK_SESSION
+    return RequestsTransport(session=session, session_owner=False, connection_timeout=CONNECT_TIMEOUT,
+                             read_timeout=READ_TIMEOUT, **verify)
 
 
 def _starting(request):
