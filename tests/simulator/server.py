@@ -168,6 +168,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     @staticmethod
+    def _answer_after(latency, started):
+        wait = latency - (time.time() - started)
+        if wait > 0:
+            time.sleep(wait)
+
+    @staticmethod
     def _route(req):
         try:
             return route(req)
@@ -186,8 +192,6 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         req = Request(self.command, host, path, query, dict(self.headers.items()), body, sim.world)
         line = "{} {}{}".format(self.command, host, path)
-        if sim.latency:
-            time.sleep(sim.latency)
         fault = sim.take_fault(line, unquote(body.decode("utf-8", "replace").replace("+", " ")) if body else "")
         answered = None
         if fault and fault.delay and not fault.status and fault.raw is None:
@@ -200,6 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault and fault.status == RESET:
             # The connection drops without an answer (a reset on the way): the client cannot tell whether it was
             # served. Logged with status 0.
+            self._answer_after(sim.latency, started)
             sim.record({"method": self.command, "host": host, "path": path, "query": query, "status": 0,
                         "write": self.command in ("PUT", "PATCH", "DELETE"), "unknown": False,
                         "ms": int((time.time() - started) * 1000), "time": started, "fault": True,
@@ -214,6 +219,9 @@ class _Handler(BaseHTTPRequestHandler):
             reply.write = self.command in ("PUT", "PATCH", "DELETE")
         else:
             reply = answered or self._route(req)
+        # The latency is the whole time the service takes to answer, its own work included: the simulator's work
+        # (a Resource Graph query run the first time, say) is part of it, not added to it.
+        self._answer_after(sim.latency, started)
         data = reply.raw if reply.raw is not None else (
             b"" if reply.body is None else json.dumps(reply.body).encode())
         sim.record({"method": self.command, "host": host, "path": path, "query": query, "status": reply.status,
