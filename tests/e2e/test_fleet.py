@@ -217,6 +217,36 @@ def test_unreadable_node_resource_group_is_an_error_not_a_failure(fleet_env):
     assert others and all(f["status"] in ("Pass", "Skipped") for f in others), others
 
 
+def test_a_failed_resource_group_look_up_is_an_error_of_the_clusters_that_need_it(fleet_env):
+    """Resource Graph fails the query that tells whether a node resource group with no scale set is hidden: the scan
+    goes on, the cluster whose scale sets it was about says Error and names Resource Graph, nothing Fails, and the
+    other clusters' verdicts are those of the run without the fault."""
+    env, world = fleet_env
+    cluster = world.arm[("/subscriptions/{}/resourcegroups/rg-prod/providers/microsoft.containerservice/"
+                         "managedclusters/aks-prod-web").format(SUBSCRIPTION)]
+    node_rg = "/subscriptions/{}/resourceGroups/{}".format(SUBSCRIPTION, cluster["properties"]["nodeResourceGroup"])
+    world.denied_scopes.append(node_rg)
+    resourcegraph.invalidate(world)
+    fault = Fault(r"^POST management\.azure\.com/providers/Microsoft\.ResourceGraph/resources$", status=400,
+                  sent=r"microsoft\.resources/subscriptions/resourcegroups",
+                  body={"error": {"code": "BadRequest", "message": "The query could not be run."}})
+    try:
+        reference, _ = fleet(env, "--checks", "kubelet-identity-vmss")
+        env.sim.faults = [fault]
+        findings, _ = fleet(env, "--checks", "kubelet-identity-vmss")
+    finally:
+        env.sim.faults = []
+        world.denied_scopes.remove(node_rg)
+        resourcegraph.invalidate(world)
+    assert fault.hits >= 1
+    mine = [f for f in findings if f["cluster"].endswith("/aks-prod-web")]
+    assert [f["status"] for f in mine] == ["Error"], mine
+    assert re.search(r"Resource ?Graph", mine[0]["message"]) and "resource groups" in mine[0]["message"], mine
+    assert project([f for f in findings if f not in mine]) == \
+        project([f for f in reference if not f["cluster"].endswith("/aks-prod-web")])
+    assert_safe(env)
+
+
 def test_management_group_scope(fleet_env):
     env, _ = fleet_env
     findings, result = fleet(env, "--management-group", "contoso-workloads", "--checks", "registry-lookup")

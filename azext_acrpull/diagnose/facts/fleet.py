@@ -170,7 +170,7 @@ class FleetData:
         self.network_subscriptions = set()   # read whole (every type) after the bulk read
         self.network_scope = []              # what the bulk read covered: subscriptions, or None for the tenant
         self.zones, self.zone_links = [], {}
-        self.readable_groups = {}        # resource group key -> True/False, checked in bulk when needed
+        self.readable_groups = {}        # resource group key -> True/False (or the look-up's FactError), in bulk
         self._below = {}
         self._for_scope = {}
         self._app_ids = None
@@ -358,16 +358,20 @@ class FleetData:
         if not keys:
             return
         subs = sorted({_sub_of(k) for k in keys} & set(self.subscriptions))
-        seen = set()
+        seen, failed = set(), {}
         for start in range(0, len(keys), 200):
             chunk = keys[start:start + 200]
             chunk_subs = sorted({_sub_of(k) for k in chunk} & set(subs))
             if chunk_subs:
-                rows = self.arg.query(QUERIES["resource groups"].replace("{ids}", ", ".join(map(_quote, chunk))),
-                                      chunk_subs, what="resource groups")
+                try:
+                    rows = self.arg.query(QUERIES["resource groups"].replace("{ids}", ", ".join(map(_quote, chunk))),
+                                          chunk_subs, what="resource groups")
+                except FactError as err:   # unknown, not unreadable: the facts that asked say Error and why
+                    failed.update(dict.fromkeys(chunk, err))
+                    continue
                 seen.update(_low(r["id"]) for r in rows)
         for key in keys:
-            self.readable_groups[key] = key in seen
+            self.readable_groups[key] = failed.get(key) or key in seen
 
     def group_readable(self, resource_id):
         key = group_key(resource_id)
@@ -375,7 +379,10 @@ class FleetData:
             return False
         if key not in self.readable_groups:
             self.once(("groups", key), lambda: self.check_groups([resource_id]))
-        return self.readable_groups.get(key, False)
+        readable = self.readable_groups.get(key, False)
+        if isinstance(readable, FactError):   # the look-up failed: whether it is readable is not known
+            raise readable
+        return readable
 
     # -- role assignments, as ARM's list_for_scope ----------------------------------------------------
     def management_groups_of(self, subscription_id):
