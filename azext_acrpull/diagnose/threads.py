@@ -61,6 +61,10 @@ def call_all(funcs, deadline=None, max_workers=None, name="acrpull"):
         return [Outcome(o.done, o.value, o.error) for o in outcomes]
 
 
+_STARTED = []
+_STARTED_LOCK = threading.Lock()
+
+
 def start(func, name="acrpull"):
     """Run ``func`` on a daemon thread and return at once (its errors surface where its result is used)."""
     def run():
@@ -68,4 +72,20 @@ def start(func, name="acrpull"):
             func()
         except Exception:  # pylint: disable=broad-except
             pass
-    threading.Thread(target=run, name=name, daemon=True).start()
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    with _STARTED_LOCK:
+        _STARTED[:] = [t for t in _STARTED if t.is_alive()]
+        _STARTED.append(thread)
+    thread.start()
+
+
+def join_started(seconds):
+    """Wait, at most ``seconds`` in all, for the threads ``start`` started (reads begun early that no check waited
+    for): a command that answers should not leave the interpreter to exit while its own threads are in the middle
+    of a TLS read or an import. What is still running then is abandoned, as at the deadline."""
+    import time
+    ends = time.monotonic() + max(0.0, seconds)
+    with _STARTED_LOCK:
+        threads = list(_STARTED)
+    for thread in threads:
+        thread.join(max(0.0, ends - time.monotonic()))

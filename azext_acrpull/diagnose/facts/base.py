@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from .. import sources
 from ..deadline import Deadline
 from ..ids import id_name, parse_resource_id
-from ..threads import call_all, start
+from ..threads import call_all, join_started, start
 from .contract import FactsContract
 
 # The code of the FactError that says the --pod does not exist (a 404 from elsewhere, such as the cluster's
@@ -20,6 +20,7 @@ from .contract import FactsContract
 POD_NOT_FOUND = "PodNotFound"
 # A read that ends this close to the deadline was ended by it (its wait is bounded by what remains).
 CUT_SLACK = 0.5
+CLOSE_WAIT = 3.0     # seconds close() waits for reads begun early that are still on their way
 ACR_PROVIDER = "/providers/microsoft.containerregistry/registries/"
 
 
@@ -80,6 +81,7 @@ class Facts(FactsContract):
         self._closers.append(func)
 
     def close(self):
+        join_started(min(CLOSE_WAIT, self.deadline.remaining()))   # the reads begun early, before what they use goes
         for func in self._closers:
             func()
 
