@@ -245,7 +245,7 @@ class AzureRest:
         self.graph_resource = endpoints.microsoft_graph_resource_id
         self.graph = self.graph_resource.rstrip("/")
         self._session = requests.Session()
-        adapter = tls_adapter(pool_maxsize=32)   # one TLS context for the run's connections
+        adapter = tls_adapter(pool_maxsize=32)
         self._session.mount("https://", adapter)
         self._tokens = {}
         self._token_lock = threading.Lock()

@@ -112,10 +112,9 @@ POOL_SIZE = 32     # connections kept per host: a run reads up to about twenty t
 def shared_session():
     """The run's one ``requests.Session`` for plain HTTPS (Kubernetes API server, registry data plane, Microsoft
     Graph): concurrent reads of one host reuse its connections instead of each opening and verifying a TLS
-    connection of its own (``requests.request`` makes a session per call), and every connection verified against one
-    CA bundle shares one TLS context (``tls_adapter``). It keeps no cookies. Environment settings (proxies,
-    ``REQUESTS_CA_BUNDLE``) apply as to ``requests.request``; certificates given per request (a cluster's CA and
-    client certificate) get a pool and a context of their own."""
+    connection of its own (``requests.request`` makes a session per call). It keeps no cookies. Environment
+    settings (proxies, ``REQUESTS_CA_BUNDLE``) apply as to ``requests.request``; certificates given per request (a
+    cluster's CA and client certificate) get a pool of their own."""
     global _SESSION  # pylint: disable=global-statement
     with _SESSION_LOCK:
         if _SESSION is None:
@@ -132,60 +131,12 @@ def shared_session():
 
 
 def tls_adapter(pool_maxsize=POOL_SIZE, **kwargs):
-    """A ``requests`` adapter that builds one ``ssl.SSLContext`` per CA bundle and client certificate and gives it to
-    every connection that verifies with them, through the hook requests documents for a custom context
-    (``build_connection_pool_key_attributes``). By default urllib3 creates a context and loads the whole CA bundle
-    for each new connection: milliseconds of CPU each, with a run opening a dozen at once. Verification is
-    unchanged: the same bundle, certificate required, the host name checked. Where the hook is missing (requests
-    before 2.32), the adapter is requests' own."""
+    """requests' adapter with a pool large enough for a run's concurrent reads of one host. Each new connection
+    keeps a TLS context of its own, as urllib3 makes it: urllib3 sets ALPN on the context at every connection, while
+    another connection's setup may read it with the GIL released, so a context shared between concurrent
+    connections is not safe."""
     from requests.adapters import HTTPAdapter
-    if not hasattr(HTTPAdapter, "build_connection_pool_key_attributes"):
-        return HTTPAdapter(pool_connections=16, pool_maxsize=pool_maxsize, **kwargs)
-
-    class OneContextPerBundle(HTTPAdapter):
-        def __init__(self, **kwargs):
-            self._contexts = {}
-            self._contexts_lock = threading.Lock()
-            super().__init__(**kwargs)
-
-        def _context(self, cafile, certfile, keyfile):
-            key = (cafile, certfile, keyfile)
-            with self._contexts_lock:
-                context = self._contexts.get(key)
-                if context is None:
-                    from urllib3.util.ssl_ import create_urllib3_context
-                    context = create_urllib3_context()   # urllib3's defaults: TLS 1.2+, its ciphers, certs required
-                    context.load_verify_locations(cafile)
-                    if certfile:
-                        context.load_cert_chain(certfile, keyfile)
-                    self._contexts[key] = context
-                return context
-
-        def build_connection_pool_key_attributes(self, request, verify, cert=None):
-            host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
-            cafile = pool_kwargs.get("ca_certs")
-            if verify is True and not pool_kwargs.get("ca_cert_dir"):
-                from requests.utils import DEFAULT_CA_BUNDLE_PATH, extract_zipped_paths
-                cafile = extract_zipped_paths(DEFAULT_CA_BUNDLE_PATH)   # what cert_verify would give urllib3
-            verifying = verify is not False and pool_kwargs.get("cert_reqs", "CERT_REQUIRED") == "CERT_REQUIRED"
-            if host_params.get("scheme") != "https" or not cafile or not verifying or "ssl_context" in pool_kwargs:
-                return host_params, pool_kwargs
-            try:
-                context = self._context(cafile, pool_kwargs.get("cert_file"), pool_kwargs.get("key_file"))
-            except (OSError, ValueError):   # a missing or broken file: requests' own handling says so
-                return host_params, pool_kwargs
-            pool_kwargs = {k: v for k, v in pool_kwargs.items() if k not in ("ca_certs", "cert_file", "key_file")}
-            pool_kwargs["ssl_context"] = context
-            return host_params, pool_kwargs
-
-        def cert_verify(self, conn, url, verify, cert):
-            context = (getattr(conn, "conn_kw", None) or {}).get("ssl_context")
-            with self._contexts_lock:
-                ours = any(context is c for c in self._contexts.values())
-            if not ours:   # requests would set the bundle (and client certificate) on the pool: loaded per connection
-                super().cert_verify(conn, url, verify, cert)
-
-    return OneContextPerBundle(pool_connections=16, pool_maxsize=pool_maxsize, **kwargs)
+    return HTTPAdapter(pool_connections=16, pool_maxsize=pool_maxsize, **kwargs)
 
 
 def request(method, url, deadline, what, idempotent=None, session=None, raw_errors=False, **kwargs):
