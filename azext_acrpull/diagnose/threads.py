@@ -8,6 +8,7 @@ then is reported as unfinished and abandoned.
 import contextvars
 import functools
 import threading
+import time
 
 
 class Outcome:
@@ -83,7 +84,6 @@ def join_started(seconds):
     """Wait, at most ``seconds`` in all, for the threads ``start`` started (reads begun early that no check waited
     for): a command that answers should not leave the interpreter to exit while its own threads are in the middle
     of a TLS read or an import. What is still running then is abandoned, as at the deadline."""
-    import time
     ends = time.monotonic() + max(0.0, seconds)
     with _STARTED_LOCK:
         threads = list(_STARTED)

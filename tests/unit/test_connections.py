@@ -10,7 +10,7 @@ import requests
 import trustme
 
 from azext_acrpull.diagnose.deadline import Deadline
-from azext_acrpull.diagnose.facts.transport import KEEP_MARGIN, TokenGuard, tls_adapter
+from azext_acrpull.diagnose.facts.transport import KEEP_MARGIN, TokenGuard, pooled_adapter
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def _session(adapter):
 
 
 def test_concurrent_reads_of_one_host_share_the_pool(tls_server):
-    session = _session(tls_adapter())
+    session = _session(pooled_adapter())
     url = "https://localhost:{}/".format(tls_server["port"])
     results = []
     threads = [threading.Thread(target=lambda: results.append(session.get(url, verify=tls_server["ca"]).status_code))
@@ -71,14 +71,14 @@ def test_concurrent_reads_of_one_host_share_the_pool(tls_server):
 @pytest.mark.parametrize("case", ["other CA", "wrong host name"])
 def test_verification_is_unchanged(tls_server, case):
     """The shared context still refuses a server certificate from another CA, and one for another host name."""
-    session = _session(tls_adapter())
+    session = _session(pooled_adapter())
     host, verify = ("localhost", tls_server["other"]) if case == "other CA" else ("127.0.0.1", tls_server["ca"])
     with pytest.raises(requests.exceptions.SSLError):
         session.get("https://{}:{}/".format(host, tls_server["port"]), verify=verify, timeout=5)
 
 
 def test_a_missing_bundle_is_requests_own_error(tls_server, tmp_path):
-    session = _session(tls_adapter())
+    session = _session(pooled_adapter())
     with pytest.raises(OSError, match="CA certificate bundle|No such file"):
         session.get("https://localhost:{}/".format(tls_server["port"]), verify=str(tmp_path / "none.pem"), timeout=5)
 

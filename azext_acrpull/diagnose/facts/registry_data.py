@@ -302,11 +302,13 @@ class RegistryDataFacts:
         fault that names Microsoft Entra ID, never a verdict about the registry)."""
         return self.once(("registry_aad_token", _login(registry)), lambda: self._read_aad_token(registry))
 
+    def _warm_token(self, resource=None):
+        """Fetch az's token for ``resource`` once for the run, ahead of the reads that need it: LiveFacts does; a
+        reader whose tokens cost nothing need not."""
+
     def _read_aad_token(self, registry):
         audience = acr_audience(self.cli_ctx)
-        warm = getattr(self, "_warm_token", None)
-        if warm is not None:   # LiveFacts: one fetch of the audience's token per run (read_ahead may have started it)
-            warm(audience)
+        self._warm_token(audience)   # one fetch of the audience's token per run (read_ahead may have started it)
         subscription = (registry.get("id") or "").split("/")[2] if (registry.get("id") or "").count("/") > 2 \
             else None
         with self.reading("a Microsoft Entra ID token for registry {}".format(registry["name"])):

@@ -235,8 +235,7 @@ class AzureRest:
         """``tokens``: the TokenGuard of a run that shares az's tokens with other readers (a failure it remembers is
         not asked for again)."""
         import requests
-
-        from .transport import tls_adapter
+        from requests.adapters import HTTPAdapter
         self.cli_ctx = cli_ctx
         self.deadline = deadline or NO_DEADLINE      # --timeout: no request or wait goes past it
         endpoints = cli_ctx.cloud.endpoints
@@ -245,31 +244,19 @@ class AzureRest:
         self.graph_resource = endpoints.microsoft_graph_resource_id
         self.graph = self.graph_resource.rstrip("/")
         self._session = requests.Session()
-        adapter = tls_adapter(pool_maxsize=32)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
         self._session.mount("https://", adapter)
-        self._tokens = {}
         self._token_lock = threading.Lock()
         self._guard = tokens or TokenGuard(self.deadline)
         self.stats = Stats()
 
     def _token(self, resource):
+        # az's token through the run's TokenGuard (kept while it has time left): msal's request bounded, transient
+        # failures retried, a failure a FactError that names Entra ID (and asks for `az login` when the sign-in was
+        # refused). Concurrent first queries wait here for one fetch.
         with self._token_lock:
-            cached = self._tokens.get(resource)
-            if cached and cached[1] > time.time() + 300:
-                return cached[0]
-            from azure.cli.core._profile import Profile
-            # az's token through the run's TokenGuard: msal's request bounded, transient failures retried, a
-            # failure a FactError that names Entra ID (and asks for `az login` when the sign-in was refused).
-            creds = self._guard.get(resource, lambda: Profile(cli_ctx=self.cli_ctx).get_raw_token(resource=resource)[0])
-            header = "{} {}".format(creds[0], creds[1])
-            entry = creds[2] if len(creds) > 2 and isinstance(creds[2], dict) else {}
-            expires = entry.get("expires_on") or entry.get("expiresOn")
-            try:
-                expires = float(expires)
-            except (TypeError, ValueError):
-                expires = time.time() + 1800
-            self._tokens[resource] = (header, expires)
-            return header
+            token, _ = self._guard.raw_token(self.cli_ctx, resource)
+        return "Bearer " + token
 
     def send(self, method, url, resource, body=None, kind="arm", object_hook=None):
         """(status, headers, parsed JSON or None), objects passed through ``object_hook`` as they are parsed. Network

@@ -123,18 +123,17 @@ def shared_session():
             import requests
             session = requests.Session()
             session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-            adapter = tls_adapter()
+            adapter = pooled_adapter()
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             _SESSION = session
         return _SESSION
 
 
-def tls_adapter(pool_maxsize=POOL_SIZE, **kwargs):
-    """requests' adapter with a pool large enough for a run's concurrent reads of one host. Each new connection
-    keeps a TLS context of its own, as urllib3 makes it: urllib3 sets ALPN on the context at every connection, while
-    another connection's setup may read it with the GIL released, so a context shared between concurrent
-    connections is not safe."""
+def pooled_adapter(pool_maxsize=POOL_SIZE, **kwargs):
+    """requests' adapter with a pool large enough for a run's concurrent reads of one host. (Each connection keeps
+    the TLS context urllib3 makes for it: urllib3 sets ALPN on a context at every connection while another
+    connection's setup may read it without the GIL, so one context shared by concurrent connections is not safe.)"""
     from requests.adapters import HTTPAdapter
     return HTTPAdapter(pool_connections=16, pool_maxsize=pool_maxsize, **kwargs)
 
@@ -240,9 +239,9 @@ _SDK_SESSION = None
 
 def sdk_transport():
     """azure-core's requests transport over one session that every SDK client of the run shares: each client would
-    otherwise open a session (and TLS connections, each with a context of its own) for itself. The session is set up
-    as azure-core sets up its own (no urllib3 retries or redirects: the pipeline's policies decide), with the
-    adapter of ``tls_adapter``; az's TLS verification settings (``REQUESTS_CA_BUNDLE``, the variable that disables
+    otherwise open a session (and TLS connections) for itself. The session is set up as azure-core sets up its own
+    (no urllib3 retries or redirects: the pipeline's policies decide), with ``pooled_adapter``'s pool; az's TLS
+    verification settings (``REQUESTS_CA_BUNDLE``, the variable that disables
     verification) apply as in az's own clients."""
     global _SDK_SESSION  # pylint: disable=global-statement
     import requests
@@ -252,7 +251,7 @@ def sdk_transport():
     with _SESSION_LOCK:
         if _SDK_SESSION is None:
             session = requests.Session()
-            adapter = tls_adapter(max_retries=Retry(total=False, redirect=False, raise_on_status=False))
+            adapter = pooled_adapter(max_retries=Retry(total=False, redirect=False, raise_on_status=False))
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             _SDK_SESSION = (session, change_ssl_cert_verification_track2())   # its warning, if any, once
